@@ -1,0 +1,94 @@
+"""What every arena shares: the TaskConfig base (content-hashed to a ``task_id``) and TrialResult.
+
+A trial is one (genome, task, seed) experiment. Two results with the same (genome_id, task_id,
+seed) are the same experiment; the registry and Smart Fill rely on that.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from lab import __version__
+
+TRIAL_SCHEMA_VERSION = 1
+# grokked/capped/diverged/cancelled are the grokking arena's; other arenas use ok/failed too
+TRIAL_STATUSES = ("grokked", "capped", "diverged", "cancelled", "ok", "failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """Base of every arena's task settings: a frozen dataclass whose ``task_id`` hashes its fields."""
+
+    @property
+    def task_id(self) -> str:
+        payload = json.dumps({"task": type(self).__name__, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class TrialError(ValueError):
+    """A trial record is malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialResult:
+    """One finished (genome, task, seed) trial: status, fitness numbers, a downsampled curve, provenance."""
+
+    genome_id: str
+    task_id: str
+    seed: int
+    status: str
+    metrics: Mapping[str, float | int | None] = dataclasses.field(default_factory=dict)
+    curve: Mapping[str, list] = dataclasses.field(default_factory=dict)
+    wall_time: float = 0.0
+    device: str = "cpu"
+    arena: str = ""
+    lab_version: str = __version__
+    schema_version: int = TRIAL_SCHEMA_VERSION
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.genome_id, self.task_id, self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["metrics"], d["curve"] = dict(self.metrics), {k: list(v) for k, v in self.curve.items()}
+        return d
+
+    def to_json_line(self) -> str:
+        """One line of JSON; non-finite numbers become null so the line stays standard JSON."""
+        return json.dumps(_finite(self.to_dict()), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrialResult:
+        if not isinstance(data, Mapping):
+            raise TrialError(f"a trial record must be a JSON object, not {type(data).__name__}")
+        version = data.get("schema_version")
+        if version != TRIAL_SCHEMA_VERSION:
+            raise TrialError(f"unknown trial schema_version {version!r} (this lab reads {TRIAL_SCHEMA_VERSION})")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        missing = [k for k in ("genome_id", "task_id", "seed", "status") if k not in data]
+        if missing:
+            raise TrialError(f"trial record lacks {', '.join(missing)}")
+        seed = data["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TrialError(f"trial seed must be a whole number, got {seed!r}")
+        if data["status"] not in TRIAL_STATUSES:
+            raise TrialError(f"trial status {data['status']!r} is not one of {', '.join(TRIAL_STATUSES)}")
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj

@@ -1,0 +1,453 @@
+"""The shared on-disk registry that every tab, command and job reads and writes.
+
+Layout of the folder (default ``registry/``)::
+
+    genomes/<id>.json     one genome per file, named by its content hash, written once
+    trials.jsonl          append-only, one TrialResult per line
+    hall_of_fame.json     {"schema_version", "entries": [...]}, rewritten atomically
+    runs/<run-id>/        run config, checkpoints, engine state (owned by the evolution engine)
+    trash/                deleted genomes (and their Hall of Fame entries), restorable
+
+Writes are atomic (temp file, fsync, ``os.replace``); appends and rewrites hold ``.lock`` (filelock),
+so threads and processes can share one folder. Reading never writes: a torn or corrupt line in
+``trials.jsonl`` is skipped and reported in :attr:`Registry.problems`.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from lab.arenas.base import TrialError, TrialResult
+from lab.genome import SCHEMA_VERSION, Genome, GenomeError, atomic_write_text, now_iso
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = PROJECT_ROOT / "registry"
+FOUNDERS_DIR = PROJECT_ROOT / "genomes"          # shipped founder genomes
+CUSTOM_DIR = FOUNDERS_DIR / "custom"              # the user's own hand-made genomes
+HOF_SCHEMA_VERSION = 1
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+LOCK_TIMEOUT_S = 60.0
+_ID = re.compile(r"^[0-9a-f]{16}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f]{1,16}$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+class RegistryError(ValueError):
+    """Something the user asked of the registry cannot be done; the message says what and why."""
+
+
+@dataclasses.dataclass
+class ImportReport:
+    imported: list[str] = dataclasses.field(default_factory=list)        # new genome ids
+    already_present: list[str] = dataclasses.field(default_factory=list)  # ids that were there already
+    failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        lines = [f"imported {len(self.imported)} genome(s), {len(self.already_present)} already present, "
+                 f"{len(self.failures)} file(s) failed"]
+        lines += [f"  FAILED {path}: {msg}" for path, msg in self.failures]
+        return "\n".join(lines)
+
+
+class Registry:
+    """One registry folder. Cheap to construct; creates its folders on the first write only."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self.root = Path(root if root is not None else os.environ.get("SPECIATION_REGISTRY", DEFAULT_ROOT))
+        self.root = self.root.expanduser().absolute()
+        if self.root.exists() and not self.root.is_dir():
+            raise RegistryError(f"registry path {self.root} is a file, not a folder")
+        self.genomes_dir = self.root / "genomes"
+        self.trials_path = self.root / "trials.jsonl"
+        self.hof_path = self.root / "hall_of_fame.json"
+        self.runs_dir = self.root / "runs"
+        self.trash_dir = self.root / "trash"
+        self._lock = FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S, preserve_lock_file=True)
+        self._mutex = threading.RLock()  # guards the in-memory caches below
+        self._genome_cache: dict[str, tuple[tuple[int, int], Genome]] = {}
+        self._trials: dict[tuple[str, str, int], TrialResult] = {}
+        self._trial_offset = 0
+        self._trial_line = 0
+        self.problems: list[str] = []  # what reading skipped (torn lines, corrupt files), newest last
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        if message not in self.problems:
+            self.problems.append(message)
+            log.warning(message)
+
+    def _inside(self, path: Path) -> Path:
+        """Refuse any write target that would resolve outside the registry folder."""
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise RegistryError(f"refusing to write {path}: it lies outside the registry {self.root}")
+        return path
+
+    @contextlib.contextmanager
+    def _acquire(self) -> Iterator[None]:
+        """Hold the registry's file lock (creating the folder on the first write)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise RegistryError(f"registry {self.root} stayed locked for {LOCK_TIMEOUT_S:.0f} s (another "
+                                f"process is writing; remove {self._lock.lock_file} if none is)") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def check_id(genome_id: str) -> str:
+        if not isinstance(genome_id, str) or not _ID.match(genome_id):
+            raise RegistryError(f"{genome_id!r} is not a genome id (16 hex digits)")
+        return genome_id
+
+    # ---- genomes -----------------------------------------------------------------------------
+    def genome_path(self, genome_id: str) -> Path:
+        return self._inside(self.genomes_dir / f"{self.check_id(genome_id)}.json")
+
+    def has_genome(self, genome_id: str) -> bool:
+        return self.genome_path(genome_id).is_file()
+
+    def add_genome(self, genome: Genome) -> Genome:
+        """Store a genome (written once: if its id is already here, the stored one is kept and returned)."""
+        path = self.genome_path(genome.id)
+        with self._mutex, self._acquire():
+            if path.exists():
+                return self.get_genome(genome.id)
+            atomic_write_text(path, genome.to_json())
+        return genome
+
+    def add_genomes(self, genomes: Iterable[Genome]) -> list[Genome]:
+        return [self.add_genome(g) for g in genomes]
+
+    def get_genome(self, genome_id: str) -> Genome:
+        path = self.genome_path(genome_id)
+        with self._mutex:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                raise RegistryError(f"no genome {genome_id} in registry {self.root}") from None
+            stamp = (st.st_mtime_ns, st.st_size)  # a file edited by hand is read again
+            cached = self._genome_cache.get(genome_id)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            genome = Genome.load(path)
+            if genome.id != genome_id:
+                raise RegistryError(f"{path} holds genome {genome.id}, not {genome_id} (genes edited by hand? "
+                                    "import the file instead)")
+            self._genome_cache[genome_id] = (stamp, genome)
+            return genome
+
+    def resolve(self, ref: str) -> str:
+        """A full genome id from an id or a unique id prefix."""
+        if not isinstance(ref, str) or not _ID_PREFIX.match(ref):
+            raise RegistryError(f"{ref!r} is not a genome id or id prefix (hex digits)")
+        if len(ref) == 16:
+            return ref
+        hits = sorted(p.stem for p in self.genomes_dir.glob(f"{ref}*.json")) if self.genomes_dir.is_dir() else []
+        if not hits:
+            raise RegistryError(f"no genome id starts with {ref!r} in registry {self.root}")
+        if len(hits) > 1:
+            raise RegistryError(f"id prefix {ref!r} is ambiguous: {', '.join(hits[:5])}")
+        return hits[0]
+
+    def genome_ids(self) -> list[str]:
+        if not self.genomes_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.genomes_dir.glob("*.json") if _ID.match(p.stem))
+
+    def list_genomes(self, spec: str | None = None, tag: str | None = None, origin: str | None = None,
+                     name: str | None = None) -> list[Genome]:
+        """Every readable genome, oldest first, filtered by spec, tag, origin and name (substring,
+        case-insensitive). Unreadable files are skipped and reported in ``problems``."""
+        out = []
+        for gid in self.genome_ids():
+            try:
+                g = self.get_genome(gid)
+            except (GenomeError, RegistryError) as exc:
+                self._warn(f"skipped unreadable genome file {gid}.json: {exc}")
+                continue
+            if spec and g.spec.name != spec or origin and g.origin != origin:
+                continue
+            if tag and tag not in g.tags or name and name.lower() not in g.name.lower():
+                continue
+            out.append(g)
+        return sorted(out, key=lambda g: (g.created, g.id))
+
+    def delete_genome(self, genome_id: str) -> Path:
+        """Move a genome (and its Hall of Fame entry, if any) to the trash; restorable."""
+        src = self.genome_path(genome_id)
+        if not src.is_file():
+            raise RegistryError(f"no genome {genome_id} in registry {self.root}")
+        dest = self._inside(self.trash_dir / "genomes" / src.name)
+        with self._mutex, self._acquire():
+            entries = self._read_hof()
+            mine = [e for e in entries if e.get("genome_id") == genome_id]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if mine:
+                atomic_write_text(self.trash_dir / "hall_of_fame" / src.name, json.dumps(mine[0], indent=2) + "\n")
+                self._write_hof([e for e in entries if e.get("genome_id") != genome_id])
+            os.replace(src, dest)
+            self._genome_cache.pop(genome_id, None)
+        return dest
+
+    def trash_ids(self) -> list[str]:
+        folder = self.trash_dir / "genomes"
+        return sorted(p.stem for p in folder.glob("*.json") if _ID.match(p.stem)) if folder.is_dir() else []
+
+    def restore_genome(self, genome_id: str) -> Genome:
+        src = self._inside(self.trash_dir / "genomes" / f"{self.check_id(genome_id)}.json")
+        if not src.is_file():
+            raise RegistryError(f"genome {genome_id} is not in the trash of {self.root}")
+        genome = Genome.load(src)
+        hof_src = self.trash_dir / "hall_of_fame" / src.name
+        with self._mutex, self._acquire():
+            dest = self.genome_path(genome_id)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+            if hof_src.is_file():
+                entry = json.loads(hof_src.read_text(encoding="utf-8"))
+                entries = self._read_hof()
+                if not any(e.get("genome_id") == genome_id for e in entries):
+                    self._write_hof(entries + [entry])
+                hof_src.unlink()
+        return genome
+
+    # ---- trials ------------------------------------------------------------------------------
+    def record_trial(self, result: TrialResult | dict) -> None:
+        self.record_trials([result])
+
+    def record_trials(self, results: Sequence[TrialResult | dict]) -> int:
+        """Append results to trials.jsonl under the lock (one write, one fsync). Returns how many."""
+        results = [r if isinstance(r, TrialResult) else TrialResult.from_dict(r) for r in results]
+        if not results:
+            return 0
+        lines = "".join(r.to_json_line() + "\n" for r in results)
+        with self._acquire():
+            with open(self.trials_path, "a+b") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() > 0:
+                    # a torn last line (a writer died mid-line) must not swallow our first record
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        lines = "\n" + lines
+                fh.write(lines.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+        return len(results)
+
+    def _load_trials(self) -> None:
+        """Read lines appended since the last call. A last line without newline is left for later."""
+        with self._mutex:
+            if not self.trials_path.is_file():
+                self._trials, self._trial_offset, self._trial_line = {}, 0, 0
+                return
+            size = self.trials_path.stat().st_size
+            if size < self._trial_offset:  # replaced or truncated by hand: start over
+                self._trials, self._trial_offset, self._trial_line = {}, 0, 0
+            if size == self._trial_offset:
+                return
+            with open(self.trials_path, "rb") as fh:
+                fh.seek(self._trial_offset)
+                chunk = fh.read(size - self._trial_offset)
+            complete, newline, torn = chunk.rpartition(b"\n")
+            if torn:
+                self._warn(f"{self.trials_path.name}: skipped a torn last line ({len(torn)} bytes, "
+                           "a write was interrupted); later appends start on a new line")
+            if not newline:
+                return
+            for raw in complete.split(b"\n"):
+                self._trial_line += 1
+                if not raw.strip():
+                    continue
+                try:
+                    result = TrialResult.from_dict(json.loads(raw))
+                except (json.JSONDecodeError, UnicodeDecodeError, TrialError, TypeError) as exc:
+                    self._warn(f"{self.trials_path.name} line {self._trial_line}: skipped a corrupt record ({exc})")
+                    continue
+                self._trials.setdefault(result.key, result)
+            self._trial_offset += len(complete) + 1
+
+    def trials(self) -> list[TrialResult]:
+        """Every readable trial, one per (genome_id, task_id, seed) (the first recorded wins)."""
+        self._load_trials()
+        return list(self._trials.values())
+
+    def trials_for(self, genome_id: str, task_id: str | None = None) -> list[TrialResult]:
+        return sorted((t for t in self.trials() if t.genome_id == genome_id and (task_id is None or t.task_id == task_id)),
+                      key=lambda t: t.seed)
+
+    def has_trial(self, genome_id: str, task_id: str, seed: int) -> bool:
+        self._load_trials()
+        return (genome_id, task_id, seed) in self._trials
+
+    def missing_seeds(self, genome_id: str, task_id: str, seeds: Iterable[int]) -> list[int]:
+        """The seeds (in the order given) whose trial is not yet recorded: what Smart Fill must run."""
+        self._load_trials()
+        return [s for s in seeds if (genome_id, task_id, s) not in self._trials]
+
+    # ---- Hall of Fame ------------------------------------------------------------------------
+    def _read_hof(self) -> list[dict[str, Any]]:
+        if not self.hof_path.is_file():
+            return []
+        try:
+            data = json.loads(self.hof_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{self.hof_path} is not valid JSON ({exc}); fix or move it, "
+                                "nothing was changed") from None
+        if not isinstance(data, dict) or data.get("schema_version") != HOF_SCHEMA_VERSION \
+                or not isinstance(data.get("entries"), list):
+            raise RegistryError(f"{self.hof_path} is not a Hall of Fame file of schema_version "
+                                f"{HOF_SCHEMA_VERSION}; fix or move it, nothing was changed")
+        return data["entries"]
+
+    def _write_hof(self, entries: list[dict[str, Any]]) -> None:
+        text = json.dumps({"schema_version": HOF_SCHEMA_VERSION, "entries": entries}, indent=2, sort_keys=True)
+        atomic_write_text(self._inside(self.hof_path), text + "\n")
+
+    def hall_of_fame(self) -> list[dict[str, Any]]:
+        """Hall of Fame entries, oldest first: genome_id, name, spec, added, task_id, evidence, note."""
+        return self._read_hof()
+
+    def hall_of_fame_genomes(self) -> list[Genome]:
+        return [self.get_genome(e["genome_id"]) for e in self._read_hof() if self.has_genome(e["genome_id"])]
+
+    def add_to_hall_of_fame(self, genome: Genome, task_id: str | None = None,
+                            evidence: dict[str, Any] | None = None, note: str = "") -> bool:
+        """Admit a genome (stored in the registry too). False if it was already there (by id)."""
+        self.add_genome(genome)
+        with self._mutex, self._acquire():
+            entries = self._read_hof()
+            if any(e.get("genome_id") == genome.id for e in entries):
+                return False
+            entries.append({"genome_id": genome.id, "name": genome.name, "spec": genome.spec.name,
+                            "added": now_iso(), "task_id": task_id, "evidence": evidence or {}, "note": note})
+            self._write_hof(entries)
+        return True
+
+    def remove_from_hall_of_fame(self, genome_id: str) -> bool:
+        self.check_id(genome_id)
+        with self._mutex, self._acquire():
+            entries = self._read_hof()
+            kept = [e for e in entries if e.get("genome_id") != genome_id]
+            if len(kept) == len(entries):
+                return False
+            self._write_hof(kept)
+        return True
+
+    # ---- import / export ---------------------------------------------------------------------
+    def import_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
+        """Import genome JSON files and folders (searched recursively for *.json).
+
+        Every file is validated first; a file with any problem imports nothing and is reported;
+        good files are imported. File names and ids inside files are never used as write paths:
+        a genome is stored under the id computed from its genes."""
+        report = ImportReport()
+        staged: list[Genome] = []
+        for path in _expand(paths, report):
+            try:
+                staged += read_genome_file(path)
+            except GenomeError as exc:
+                report.failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
+        for genome in staged:
+            if self.has_genome(genome.id) or genome.id in report.imported:
+                if genome.id not in report.imported:
+                    report.already_present.append(genome.id)
+                continue
+            self.add_genome(genome)
+            report.imported.append(genome.id)
+        return report
+
+    def export_genomes(self, genome_ids: Iterable[str], dest: str | os.PathLike[str]) -> list[Path]:
+        """Export to ``dest``: a ``.json`` path gets one bundle file, anything else a folder of <id>.json."""
+        genomes = [self.get_genome(self.resolve(i)) for i in genome_ids]
+        dest = Path(dest)
+        if dest.suffix == ".json":
+            bundle = {"schema_version": SCHEMA_VERSION, "kind": "genome-bundle",
+                      "genomes": [g.to_dict() for g in genomes]}
+            return [atomic_write_text(dest, json.dumps(bundle, indent=2, sort_keys=True) + "\n")]
+        return [g.save(dest / f"{g.id}.json") for g in genomes]
+
+    # ---- runs --------------------------------------------------------------------------------
+    def run_dir(self, run_id: str, create: bool = False) -> Path:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+            raise RegistryError(f"{run_id!r} is not a valid run id (letters, digits, '_', '-', '.')")
+        path = self._inside(self.runs_dir / run_id)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def run_ids(self) -> list[str]:
+        return sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.is_dir() else []
+
+
+def founders(spec: str | None = None, folder: str | os.PathLike[str] = FOUNDERS_DIR) -> list[Genome]:
+    """The founder genomes shipped in ``genomes/`` (not its custom/ subfolder), by file name."""
+    out = []
+    for path in sorted(Path(folder).glob("*.json")):
+        out += [g for g in read_genome_file(path) if spec is None or g.spec.name == spec]
+    return out
+
+
+def read_genome_file(path: str | os.PathLike[str]) -> list[Genome]:
+    """Every genome in a JSON file (one genome, a list of genomes or a genome bundle), all or nothing."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise GenomeError([f"file is larger than {MAX_IMPORT_BYTES // 2**20} MiB"], str(path))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GenomeError([f"cannot read file: {exc.strerror or exc}"], str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GenomeError([f"not valid JSON: {exc}"], str(path)) from None
+    if isinstance(data, dict) and data.get("kind") == "genome-bundle":
+        items = data.get("genomes")
+        if not isinstance(items, list):
+            raise GenomeError(["a genome bundle needs a `genomes` list"], str(path))
+    elif isinstance(data, list):
+        items = data
+    else:
+        items = [data]
+    genomes, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            genomes.append(Genome.from_dict(item))
+        except GenomeError as exc:
+            where = f"genome #{i + 1}: " if len(items) > 1 else ""
+            problems += [where + p for p in exc.problems]
+    if problems:
+        raise GenomeError(problems, str(path))
+    return genomes
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]], report: ImportReport) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*.json") if f.is_file())
+        elif p.is_file():
+            out.append(p)
+        else:
+            report.failures.append((str(p), "no such file or folder"))
+    return out
