@@ -298,6 +298,10 @@ class Registry:
         return sorted((t for t in self.trials() if t.genome_id == genome_id and (task_id is None or t.task_id == task_id)),
                       key=lambda t: t.seed)
 
+    def get_trial(self, genome_id: str, task_id: str, seed: int) -> TrialResult | None:
+        self._load_trials()
+        return self._trials.get((genome_id, task_id, seed))
+
     def has_trial(self, genome_id: str, task_id: str, seed: int) -> bool:
         self._load_trials()
         return (genome_id, task_id, seed) in self._trials

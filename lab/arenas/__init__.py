@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import importlib
 
-# arena name -> module holding its gene spec (registered on import)
-ARENA_PACKAGES: dict[str, str] = {
-    "grokking": "lab.arenas.grokking.genes",
+# arena name -> (module holding its gene spec, module holding its ARENA object)
+ARENA_PACKAGES: dict[str, tuple[str, str]] = {
+    "grokking": ("lab.arenas.grokking.genes", "lab.arenas.grokking.arena"),
 }
 
 
 def load_gene_specs() -> None:
-    """Import every arena's gene table so its spec is registered."""
-    for module in ARENA_PACKAGES.values():
-        importlib.import_module(module)
+    """Import every arena's gene table so its spec is registered (light: no torch)."""
+    for genes_module, _ in ARENA_PACKAGES.values():
+        importlib.import_module(genes_module)
+
+
+def arena_names() -> list[str]:
+    return list(ARENA_PACKAGES)
+
+
+def get_arena(name: str):
+    """The arena object called ``name`` (imports its engine on first use)."""
+    if name not in ARENA_PACKAGES:
+        raise ValueError(f"unknown arena {name!r} (arenas: {', '.join(ARENA_PACKAGES)})")
+    return importlib.import_module(ARENA_PACKAGES[name][1]).ARENA

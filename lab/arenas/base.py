@@ -9,8 +9,8 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from lab import __version__
 
@@ -92,3 +92,70 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+# ---- events and the arena protocol -------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TrialProgress:
+    """Progress of a batch of trials: sent by ``run_trials`` through ``on_event``."""
+
+    arena: str
+    steps_done: int
+    step_cap: int
+    live: int            # members still training
+    finished: int        # trials done (any status) out of ``total``
+    total: int
+    grokked: int = 0
+    message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialFinished:
+    """One trial left the batch (grokked, capped, diverged or cancelled)."""
+
+    result: TrialResult
+
+
+class Cancel(Protocol):
+    def is_set(self) -> bool: ...
+
+
+EventSink = Callable[[Any], None]
+
+
+@runtime_checkable
+class Arena(Protocol):
+    """What the lab needs of an arena (see DESIGN.md, "The arena protocol")."""
+
+    name: str
+    title: str
+
+    @property
+    def gene_spec(self) -> Any: ...
+
+    def default_task(self) -> TaskConfig: ...
+
+    def run_trials(self, genomes: Sequence[Any], seeds: Sequence[int], task: TaskConfig, *,
+                   device: str = "auto", on_event: EventSink | None = None,
+                   cancel: Cancel | None = None) -> list[TrialResult]: ...
+
+
+def resolve_device(device: str = "auto") -> str:
+    """"auto" -> "cuda" when a CUDA device is available, else "cpu"; other names pass through checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but no CUDA device is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r} (cpu, cuda, cuda:N or auto)")
+    return device
+
+
+def device_label(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"cuda:{torch.cuda.get_device_name(torch.device(device))}"
+    return "cpu"

@@ -1,0 +1,77 @@
+"""The grokking arena object: the arena protocol over the population trainer, with registry reuse."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lab.arenas.base import Cancel, EventSink, TrialResult, resolve_device
+from lab.arenas.grokking.genes import GROKKING_SPEC
+from lab.arenas.grokking.task import GrokTask, make_dataset
+from lab.arenas.grokking.trainer import train_population
+from lab.genome import Genome, GeneSpec
+
+# members per population: enough to amortise per-step overhead, bounded for memory
+MAX_MEMBERS = {"cpu": 128, "cuda": 2048}
+
+
+class GrokkingArena:
+    name = "grokking"
+    title = "Grokking: MicroTransformer on a o b mod p"
+
+    @property
+    def gene_spec(self) -> GeneSpec:
+        return GROKKING_SPEC
+
+    def default_task(self) -> GrokTask:
+        return GrokTask()
+
+    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: GrokTask, *,
+                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
+                   registry=None, max_members: int | None = None) -> list[TrialResult]:
+        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
+        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
+                              on_event=on_event, cancel=cancel, registry=registry, max_members=max_members)
+
+    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: GrokTask, *, device: str = "auto",
+                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None,
+                  max_members: int | None = None, dtype: torch.dtype = torch.float32) -> list[TrialResult]:
+        """Run (genome, seed) pairs batched as populations. With a ``registry``, pairs already recorded
+        for this task are returned from it, not recomputed, and new finished results are recorded
+        (cancelled ones are not: they are not finished experiments)."""
+        for g, _ in pairs:
+            if g.spec.name != self.gene_spec.name:
+                raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the grokking arena needs "
+                                 f"{self.gene_spec.name!r}")
+        device = resolve_device(device)
+        known: dict[tuple[str, int], TrialResult] = {}
+        todo: list[tuple[Genome, int]] = []
+        for g, s in pairs:
+            key = (g.id, int(s))
+            if key in known or any(key == (t[0].id, t[1]) for t in todo):
+                continue
+            found = registry.get_trial(g.id, task.task_id, int(s)) if registry is not None else None
+            if found is not None:
+                known[key] = found
+            else:
+                todo.append((g, int(s)))
+        cap = max_members or MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"]
+        data = make_dataset(task)
+        for start in range(0, len(todo), cap):
+            if cancel is not None and cancel.is_set():
+                break
+            chunk = todo[start:start + cap]
+            results = train_population(chunk, task, device=device, dtype=dtype, on_event=on_event,
+                                       cancel=cancel, data=data)
+            if registry is not None:
+                registry.record_trials([r for r in results if r.status != "cancelled"])
+            known.update({(r.genome_id, r.seed): r for r in results})
+        out = []
+        for g, s in pairs:
+            r = known.get((g.id, int(s)))
+            out.append(r if r is not None else TrialResult(g.id, task.task_id, int(s), "cancelled",
+                                                           arena=self.name))
+        return out
+
+
+ARENA = GrokkingArena()

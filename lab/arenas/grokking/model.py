@@ -1,0 +1,163 @@
+"""The MicroTransformer: parameters, initialisation from genes, and the batched population forward.
+
+Architecture (no layer norm): token + position embeddings; ``layers`` blocks of causal multi-head
+attention and a ReLU feed-forward network, each added to the residual stream as
+``x + layer_scale * dropout(branch(x))``; an unembedding read at the "=" position. Every weight
+of the population has a leading member dimension [M, ...] and each step is one batched
+forward (``torch.baddbmm``) for all members.
+
+Only the "=" position is read out, so the last block computes its query, attention output and
+feed-forward only there (keys and values still see every position). This is exactly the same
+function, for one model (``reference.py``) and for the population alike.
+
+Dropout masks come from a counter-based hash of (trial seed, step, site, element), not from a
+global RNG, so a trial's masks depend on its own seed only, whoever shares its batch.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+
+from lab.arenas.grokking.task import GrokTask
+
+EMBED_PARAMS = ("W_E", "W_pos")  # the "senses": trained at learning_rate / embed_ratio
+BIAS_PREFIX = "b_"
+_MASK32 = 0xFFFFFFFF
+
+
+def param_shapes(task: GrokTask) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of one model's parameters, in initialisation order."""
+    d, f, p = task.d_model, task.d_ff, task.modulus
+    shapes: dict[str, tuple[int, ...]] = {"W_E": (task.vocab, d), "W_pos": (task.seq_len, d)}
+    for layer in range(task.layers):
+        for name in ("Q", "K", "V", "O"):
+            shapes[f"L{layer}.W_{name}"] = (d, d)
+            shapes[f"L{layer}.b_{name}"] = (d,)
+        shapes[f"L{layer}.W_in"], shapes[f"L{layer}.b_in"] = (d, f), (f,)
+        shapes[f"L{layer}.W_out"], shapes[f"L{layer}.b_out"] = (f, d), (d,)
+    shapes["W_U"], shapes["b_U"] = (d, p), (p,)
+    return shapes
+
+
+def init_std(name: str, genes: Mapping[str, float], task: GrokTask) -> float:
+    """The initialisation std of a parameter, from the genes (the one place this is decided)."""
+    short = name.split(".")[-1]
+    d = task.d_model
+    if short.startswith(BIAS_PREFIX):
+        return float(genes["bias_scale"])
+    if short in EMBED_PARAMS:
+        return genes["init_embed"] / math.sqrt(d)
+    if short in ("W_Q", "W_K"):
+        return genes["init_attn_qk"] / math.sqrt(d)
+    if short in ("W_V", "W_O"):
+        return genes["init_attn_v"] / math.sqrt(d)
+    if short == "W_in":
+        return genes["init_ffn"] / math.sqrt(d)
+    if short == "W_out":
+        return genes["init_ffn"] / math.sqrt(task.d_ff)
+    return 1.0 / math.sqrt(d)  # W_U: standard init, not a gene
+
+
+def init_params(task: GrokTask, genes: Mapping[str, float], seed: int,
+                dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """One model's initial weights: N(0, std^2) drawn on the CPU from the trial seed, in a fixed order."""
+    gen = torch.Generator().manual_seed(int(seed))
+    out = {}
+    for name, shape in param_shapes(task).items():
+        w = torch.randn(shape, generator=gen, dtype=torch.float64) * init_std(name, genes, task)
+        out[name] = w.to(dtype)
+    return out
+
+
+def _mul32(x: torch.Tensor | int, c: int) -> torch.Tensor | int:
+    """(x * c) mod 2**32 for 0 <= x, c < 2**32, without int64 overflow (split x into 16-bit halves)."""
+    return ((x & 0xFFFF) * c + ((((x >> 16) * c) & 0xFFFF) << 16)) & _MASK32
+
+
+def dropout_uniform(seeds: torch.Tensor, step: int, site: int, index: torch.Tensor) -> torch.Tensor:
+    """Uniform [0, 1) numbers, one per (member, element): a murmur3-style hash of
+    (trial seed, step, site, element index). ``seeds`` is [M]; the result is [M, *index.shape]."""
+    s = _mul32(seeds.view(-1, *([1] * index.dim())) & _MASK32, 0x9E3779B1)
+    x = (s + _mul32(step & _MASK32, 0x85EBCA77) + _mul32(site, 0xC2B2AE3D)
+         + _mul32(index.unsqueeze(0) & _MASK32, 0x27D4EB2F)) & _MASK32
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = _mul32(x, 0xC2B2AE35)
+    x = x ^ (x >> 16)
+    return (x >> 8).to(torch.float32) * (1.0 / (1 << 24))
+
+
+def element_index(batch: int, positions: list[int], task: GrokTask, device: torch.device) -> torch.Tensor:
+    """The absolute element index ((b * T + pos) * D + d) of a residual tensor [batch, len(positions), D]."""
+    b = torch.arange(batch, device=device).view(-1, 1, 1)
+    pos = torch.tensor(positions, device=device).view(1, -1, 1)
+    d = torch.arange(task.d_model, device=device).view(1, 1, -1)
+    return (b * task.seq_len + pos) * task.d_model + d
+
+
+class Dropout:
+    """Per-member inverted dropout with hashed masks; identity when every probability is 0."""
+
+    def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int):
+        self.active = p is not None and bool((p > 0).any())
+        self.p, self.seeds, self.step = p, seeds, step
+
+    def __call__(self, branch: torch.Tensor, site: int, index: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return branch
+        u = dropout_uniform(self.seeds, self.step, site, index)  # [M, B, T', D]
+        p = self.p.view(-1, 1, 1, 1).to(branch.dtype)
+        keep = (u >= p.to(u.dtype)).to(branch.dtype)
+        return branch * keep / (1.0 - p)
+
+
+def forward_population(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
+                       layer_scale: torch.Tensor, dropout: Dropout | None = None) -> torch.Tensor:
+    """Logits [M, B, p] at the "=" position for M members. ``tokens`` is [M, B, 3] (each member its own
+    batch) or [B, 3] (one batch for all, for evaluation). ``layer_scale`` is [M]."""
+    W_E = P["W_E"]
+    M, V, D = W_E.shape
+    T, H = task.seq_len, task.heads
+    dh = D // H
+    if tokens.dim() == 2:
+        x = W_E[:, tokens]  # [M, B, T, D]
+    else:
+        offset = (torch.arange(M, device=tokens.device) * V).view(M, 1, 1)
+        x = W_E.reshape(M * V, D)[tokens + offset]
+    B = x.shape[1]
+    x = x + P["W_pos"].unsqueeze(1)
+    ls = layer_scale.view(M, 1, 1, 1).to(x.dtype)
+    drop = dropout if dropout is not None and dropout.active else None
+    causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+
+    def lin(inp: torch.Tensor, name: str) -> torch.Tensor:  # [M, B, t, a] @ [M, a, b] + [M, b]
+        m, b, t, a = inp.shape
+        out = torch.baddbmm(P[name.replace("W_", "b_")].unsqueeze(1), inp.reshape(m, b * t, a), P[name])
+        return out.view(m, b, t, -1)
+
+    for layer in range(task.layers):
+        pre = f"L{layer}."
+        last = layer == task.layers - 1
+        q_pos = [T - 1] if last else list(range(T))
+        xq = x[:, :, -1:, :] if last else x
+        q = lin(xq, pre + "W_Q").view(M, B, len(q_pos), 1, H, dh)
+        k = lin(x, pre + "W_K").view(M, B, 1, T, H, dh)
+        v = lin(x, pre + "W_V").view(M, B, 1, T, H, dh)
+        scores = (q * k).sum(-1) / math.sqrt(dh)  # [M, B, Tq, T, H]
+        mask = causal[q_pos].view(1, 1, len(q_pos), T, 1)
+        attn = scores.masked_fill(~mask, float("-inf")).softmax(dim=3)
+        z = (attn.unsqueeze(-1) * v).sum(3).reshape(M, B, len(q_pos), D)
+        o = lin(z, pre + "W_O")
+        if drop is not None:
+            index = element_index(B, q_pos, task, x.device)
+            o = drop(o, 2 * layer, index)
+        x = xq + ls * o
+        h = torch.relu(lin(x, pre + "W_in"))
+        f = lin(h, pre + "W_out")
+        if drop is not None:
+            f = drop(f, 2 * layer + 1, index)
+        x = x + ls * f
+    return lin(x[:, :, -1:, :], "W_U").squeeze(2)

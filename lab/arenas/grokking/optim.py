@@ -1,0 +1,106 @@
+"""Per-member AdamW and learning-rate life cycle for a population of stacked models.
+
+Every hyperparameter is a tensor [M], one value per member. The arithmetic is that of
+``torch.optim.AdamW`` (decoupled weight decay, bias-corrected moments, eps outside the root) after
+``torch.nn.utils.clip_grad_norm_`` on each member's own global gradient norm, so the reference
+trainer, which uses those two, sees the same numbers.
+
+Learning-rate life cycle of a member (genes ``warmup_steps``, ``decay_trigger_var``, ``decay_rate``):
+the lr of step t (1-based) is ``learning_rate * min(1, t / warmup_steps) * (1 - decay_rate) ** k``,
+where k counts the steps taken after the decay was triggered (0 until then). The decay triggers
+after the first step t >= W at which the population variance of the last W training losses
+(W = ``task.loss_window``, default 50) is below ``decay_trigger_var``; once triggered it stays on.
+Embedding parameters (W_E, W_pos) use ``lr / embed_ratio`` (their weight decay scales with it, as in
+an AdamW parameter group with a lower lr).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+CLIP_EPS = 1e-6  # as in torch.nn.utils.clip_grad_norm_
+
+
+def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.view(-1, *([1] * (like.dim() - 1)))
+
+
+class LifeCycle:
+    """Warmup and variance-triggered exponential decay of each member's learning rate."""
+
+    def __init__(self, lr: torch.Tensor, warmup: torch.Tensor, trigger_var: torch.Tensor,
+                 decay_rate: torch.Tensor, window: int):
+        self.lr, self.warmup, self.trigger_var, self.decay_rate = lr, warmup, trigger_var, decay_rate
+        self.window = window
+        self.losses = torch.zeros(len(lr), window, dtype=torch.float64, device=lr.device)
+        self.triggered_at = torch.full((len(lr),), -1, dtype=torch.int64, device=lr.device)
+
+    def lr_for_step(self, t: int) -> torch.Tensor:
+        warm = torch.where(self.warmup > 0, (t / self.warmup.clamp(min=1)).clamp(max=1.0),
+                           torch.ones_like(self.lr))
+        k = (t - 1 - self.triggered_at).clamp(min=0).to(self.lr.dtype)
+        decay = torch.where(self.triggered_at >= 0, (1.0 - self.decay_rate) ** k, torch.ones_like(self.lr))
+        return self.lr * warm * decay
+
+    def record(self, t: int, losses: torch.Tensor) -> None:
+        """Note the training losses of step t (1-based) and arm the decay where their variance is low."""
+        self.losses[:, (t - 1) % self.window] = losses.detach().to(torch.float64)
+        if t >= self.window:
+            var = self.losses.var(dim=1, unbiased=False)
+            newly = (self.triggered_at < 0) & (var < self.trigger_var.to(torch.float64))
+            self.triggered_at = torch.where(newly, torch.full_like(self.triggered_at, t), self.triggered_at)
+
+    def keep(self, idx: torch.Tensor) -> None:
+        for name in ("lr", "warmup", "trigger_var", "decay_rate", "losses", "triggered_at"):
+            setattr(self, name, getattr(self, name)[idx])
+
+
+class PopulationAdamW:
+    """AdamW over stacked parameters [M, ...] with per-member lr, betas, eps, weight decay and clip."""
+
+    def __init__(self, params: Mapping[str, torch.Tensor], weight_decay: torch.Tensor, beta1: torch.Tensor,
+                 beta2: torch.Tensor, eps: torch.Tensor, clip: torch.Tensor, lr_scale: Mapping[str, torch.Tensor]):
+        """``lr_scale``: parameter name -> [M] multiplier of the lr (1 / embed_ratio for embeddings)."""
+        self.params = dict(params)
+        self.weight_decay, self.beta1, self.beta2, self.eps, self.clip = weight_decay, beta1, beta2, eps, clip
+        self.lr_scale = dict(lr_scale)
+        self.exp_avg = {k: torch.zeros_like(p) for k, p in self.params.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in self.params.items()}
+        self.t = 0
+
+    def grad_norm(self) -> torch.Tensor:
+        """Each member's global gradient norm [M]."""
+        total = None
+        for p in self.params.values():
+            sq = p.grad.pow(2).flatten(1).sum(1)
+            total = sq if total is None else total + sq
+        return total.sqrt()
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> torch.Tensor:
+        """One AdamW step at per-member learning rates ``lr`` [M]; returns the pre-clip grad norms."""
+        norm = self.grad_norm()
+        coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0)
+        self.t += 1
+        bc1 = 1.0 - self.beta1.to(torch.float64) ** self.t
+        bc2_sqrt = (1.0 - self.beta2.to(torch.float64) ** self.t).sqrt()
+        for name, p in self.params.items():
+            g = p.grad * _bcast(coef, p)
+            lr_p = lr * self.lr_scale[name] if name in self.lr_scale else lr
+            p.mul_(_bcast(1.0 - lr_p * self.weight_decay, p))
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            m.lerp_(g, _bcast(1.0 - self.beta1, p))
+            v.mul_(_bcast(self.beta2, p)).addcmul_(g, g * _bcast(1.0 - self.beta2, p))
+            denom = (v.sqrt() / _bcast(bc2_sqrt.to(p.dtype), p)).add_(_bcast(self.eps, p))
+            p.sub_(_bcast((lr_p / bc1.to(p.dtype)), p) * m / denom)
+        return norm
+
+    def keep(self, idx: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
+        """Keep only members ``idx``; ``params`` are the new (already selected) parameter leaves."""
+        self.params = dict(params)
+        self.exp_avg = {k: v[idx] for k, v in self.exp_avg.items()}
+        self.exp_avg_sq = {k: v[idx] for k, v in self.exp_avg_sq.items()}
+        for name in ("weight_decay", "beta1", "beta2", "eps", "clip"):
+            setattr(self, name, getattr(self, name)[idx])
+        self.lr_scale = {k: v[idx] for k, v in self.lr_scale.items()}
