@@ -250,3 +250,26 @@ def test_default_founder_groks_on_the_default_task_for_most_seeds():
     for r in results:
         if r.status == "grokked":
             assert r.metrics["steps_to_grok"] <= GrokTask().step_cap
+
+
+def test_two_block_model_matches_reference_too():
+    task = GrokTask(**{**SMALL.to_dict(), "layers": 2, "step_cap": 50})
+    trials = [(g, 0) for g in _varied_genomes()]
+    pop = train_population(trials, task, device="cpu", dtype=torch.float64, record_losses=True)
+    for (g, s), r in zip(trials, pop):
+        ref = train_reference(g, s, task, device="cpu", dtype=torch.float64, record_losses=True)
+        np.testing.assert_allclose(r.curve["loss"], ref.curve["loss"], rtol=1e-9, atol=1e-12)
+
+
+def test_one_block_table_path_equals_the_generic_path():
+    from lab.arenas.grokking.model import Dropout, _forward_generic, _forward_one_block
+    genomes = _varied_genomes()
+    inits = [init_params(SMALL, g.genes, i, torch.float64) for i, g in enumerate(genomes)]
+    P = {k: torch.stack([p[k] for p in inits]) for k in inits[0]}
+    data = make_dataset(SMALL)
+    tokens = data.train_x[torch.randint(0, len(data.train_x), (len(genomes), 32))]
+    ls = torch.tensor([float(g.genes["layer_scale"]) for g in genomes], dtype=torch.float64)
+    drop = Dropout(torch.tensor([float(g.genes["dropout"]) for g in genomes]), torch.arange(4), 7)
+    for toks in (tokens, data.val_x[:40]):
+        np.testing.assert_allclose(_forward_one_block(P, toks, SMALL, ls, drop).numpy(),
+                                   _forward_generic(P, toks, SMALL, ls, drop).numpy(), rtol=1e-10, atol=1e-12)

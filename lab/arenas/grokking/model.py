@@ -71,21 +71,23 @@ def init_params(task: GrokTask, genes: Mapping[str, float], seed: int,
     return out
 
 
-def _mul32(x: torch.Tensor | int, c: int) -> torch.Tensor | int:
-    """(x * c) mod 2**32 for 0 <= x, c < 2**32, without int64 overflow (split x into 16-bit halves)."""
-    return ((x & 0xFFFF) * c + ((((x >> 16) * c) & 0xFFFF) << 16)) & _MASK32
+# multipliers below 2**30, so a product of a 32-bit value with one fits in int64 exactly
+_SEED_MUL, _STEP_MUL, _SITE_MUL, _INDEX_MUL = 0x3C6EF373, 0x1B873593, 0x27D4EB2F, 0x165667B1
+_MIX1, _MIX2 = 0x21F0AAAD, 0x2D96F12B
 
 
 def dropout_uniform(seeds: torch.Tensor, step: int, site: int, index: torch.Tensor) -> torch.Tensor:
-    """Uniform [0, 1) numbers, one per (member, element): a murmur3-style hash of
-    (trial seed, step, site, element index). ``seeds`` is [M]; the result is [M, *index.shape]."""
-    s = _mul32(seeds.view(-1, *([1] * index.dim())) & _MASK32, 0x9E3779B1)
-    x = (s + _mul32(step & _MASK32, 0x85EBCA77) + _mul32(site, 0xC2B2AE3D)
-         + _mul32(index.unsqueeze(0) & _MASK32, 0x27D4EB2F)) & _MASK32
+    """Uniform [0, 1) numbers (24-bit), one per (member, element): a hash of (trial seed, step, site,
+    element index) with a two-multiply xorshift finaliser. ``seeds`` is [M]; the result is
+    [M, *index.shape]. The per-member and per-element terms are computed on their own small tensors,
+    so the [M, elements] work is one add and the finaliser."""
+    member = ((seeds & _MASK32) * _SEED_MUL + (step & _MASK32) * _STEP_MUL + site * _SITE_MUL) & _MASK32
+    element = ((index & _MASK32) * _INDEX_MUL) & _MASK32
+    x = (member.view(-1, *([1] * index.dim())) + element.unsqueeze(0)) & _MASK32
     x = x ^ (x >> 16)
-    x = _mul32(x, 0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = _mul32(x, 0xC2B2AE35)
+    x = (x * _MIX1) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * _MIX2) & _MASK32
     x = x ^ (x >> 16)
     return (x >> 8).to(torch.float32) * (1.0 / (1 << 24))
 
@@ -109,26 +111,83 @@ class Dropout:
         if not self.active:
             return branch
         u = dropout_uniform(self.seeds, self.step, site, index)  # [M, B, T', D]
-        p = self.p.view(-1, 1, 1, 1).to(branch.dtype)
-        keep = (u >= p.to(u.dtype)).to(branch.dtype)
-        return branch * keep / (1.0 - p)
+        p = self.p.view(-1, 1, 1, 1)
+        return torch.where(u >= p.to(u.dtype), branch / (1.0 - p.to(branch.dtype)), 0.0)
 
 
 def forward_population(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
                        layer_scale: torch.Tensor, dropout: Dropout | None = None) -> torch.Tensor:
     """Logits [M, B, p] at the "=" position for M members. ``tokens`` is [M, B, 3] (each member its own
     batch) or [B, 3] (one batch for all, for evaluation). ``layer_scale`` is [M]."""
+    if task.layers == 1 and bool((tokens[..., -1] == task.vocab - 1).all()):
+        return _forward_one_block(P, tokens, task, layer_scale, dropout)
+    return _forward_generic(P, tokens, task, layer_scale, dropout)
+
+
+def _gather_rows(table: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """table [M, V, ...] indexed by tokens [M, B, t] (or [B, t], shared) -> [M, B, t, ...]."""
+    if tokens.dim() == 2:
+        return table[:, tokens]
+    M, V = table.shape[:2]
+    offset = (torch.arange(M, device=tokens.device) * V).view(M, 1, 1)
+    return table.reshape(M * V, *table.shape[2:])[tokens + offset]
+
+
+def _forward_one_block(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
+                       layer_scale: torch.Tensor, dropout: Dropout | None) -> torch.Tensor:
+    """The same function as ``_forward_generic`` for one block, computed through per-token tables.
+
+    In a one-block model the query is read at the "=" position only, and the input there is the
+    same for every example ("=" embedding + its position embedding). So the query is one vector per
+    member, and every key and value is (token row of W_E @ W + position row of W_pos @ W + bias):
+    attention scores become lookups in a [vocab, heads] table per member and values lookups in a
+    [vocab, d_model] table, instead of projections of a [batch, 3, d_model] residual stream."""
     W_E = P["W_E"]
     M, V, D = W_E.shape
     T, H = task.seq_len, task.heads
     dh = D // H
-    if tokens.dim() == 2:
-        x = W_E[:, tokens]  # [M, B, T, D]
-    else:
-        offset = (torch.arange(M, device=tokens.device) * V).view(M, 1, 1)
-        x = W_E.reshape(M * V, D)[tokens + offset]
+    W_pos = P["W_pos"]
+    e_eq = W_E[:, V - 1] + W_pos[:, T - 1]                                      # [M, D]
+    q = torch.baddbmm(P["L0.b_Q"].unsqueeze(1), e_eq.unsqueeze(1), P["L0.W_Q"]).view(M, 1, H, dh)
+    key_tok = torch.bmm(W_E, P["L0.W_K"]).view(M, V, H, dh)
+    key_pos = torch.baddbmm(P["L0.b_K"].unsqueeze(1), W_pos, P["L0.W_K"]).view(M, T, H, dh)
+    score_tok = (key_tok * q).sum(-1) / math.sqrt(dh)                            # [M, V, H]
+    score_pos = (key_pos * q).sum(-1) / math.sqrt(dh)                            # [M, T, H]
+    val_tok = torch.bmm(W_E, P["L0.W_V"])                                        # [M, V, D]
+    val_pos = torch.baddbmm(P["L0.b_V"].unsqueeze(1), W_pos, P["L0.W_V"])       # [M, T, D]
+
+    ab = tokens[..., :T - 1]                                                     # the two operands
+    scores = _gather_rows(score_tok, ab) + score_pos[:, None, :T - 1]            # [M, B, 2, H]
+    B = scores.shape[1]
+    score_eq = (score_tok[:, V - 1] + score_pos[:, T - 1]).view(M, 1, 1, H).expand(M, B, 1, H)
+    attn = torch.cat([scores, score_eq], dim=2).softmax(dim=2)                  # [M, B, 3, H]
+    values = (_gather_rows(val_tok, ab) + val_pos[:, None, :T - 1]).view(M, B, T - 1, H, dh)
+    value_eq = (val_tok[:, V - 1] + val_pos[:, T - 1]).view(M, 1, H, dh)
+    z = (attn[:, :, :T - 1].unsqueeze(-1) * values).sum(2) + attn[:, :, T - 1].unsqueeze(-1) * value_eq
+    o = torch.baddbmm(P["L0.b_O"].unsqueeze(1), z.reshape(M, B, D), P["L0.W_O"]).view(M, B, 1, D)
+    ls = layer_scale.view(M, 1, 1, 1).to(o.dtype)
+    drop = dropout if dropout is not None and dropout.active else None
+    if drop is not None:
+        index = element_index(B, [T - 1], task, o.device)
+        o = drop(o, 0, index)
+    x = e_eq.view(M, 1, 1, D) + ls * o                                           # [M, B, 1, D]
+    h = torch.relu(torch.baddbmm(P["L0.b_in"].unsqueeze(1), x.view(M, B, D), P["L0.W_in"]))
+    f = torch.baddbmm(P["L0.b_out"].unsqueeze(1), h, P["L0.W_out"]).view(M, B, 1, D)
+    if drop is not None:
+        f = drop(f, 1, index)
+    x = (x + ls * f).view(M, B, D)
+    return torch.baddbmm(P["b_U"].unsqueeze(1), x, P["W_U"])
+
+
+def _forward_generic(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
+                     layer_scale: torch.Tensor, dropout: Dropout | None = None) -> torch.Tensor:
+    """Any number of blocks: project the residual stream of every example."""
+    W_E = P["W_E"]
+    M, V, D = W_E.shape
+    T, H = task.seq_len, task.heads
+    dh = D // H
+    x = _gather_rows(W_E, tokens) + P["W_pos"].unsqueeze(1)                     # [M, B, T, D]
     B = x.shape[1]
-    x = x + P["W_pos"].unsqueeze(1)
     ls = layer_scale.view(M, 1, 1, 1).to(x.dtype)
     drop = dropout if dropout is not None and dropout.active else None
     causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
