@@ -1,12 +1,13 @@
 """Command line of the lab: no arguments opens the window; subcommands work headless.
 
 ``python main.py genome new|show|validate|mutate|cross|splice|diff|spec`` and
-``python main.py registry list|import|export|trash|hof``. Gene choices and help texts come from
+``python main.py registry list|import|export|trash|hof`` and ``python main.py trials run|show``. Gene choices and help texts come from
 the gene table. Bad input ends with exit code 2 and a one-line message, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +21,9 @@ from lab.registry import Registry, RegistryError, read_genome_file
 
 EXIT_BAD_INPUT = 2
 HEADLESS_HELP = """headless commands:
-  python main.py genome new|show|validate|mutate|cross|splice|diff|spec ...
+  python main.py genome new|show|validate|mutate|cross|clone|splice|diff|spec ...
   python main.py registry list|import|export|trash|hof ...
+  python main.py trials run|show ...
   python main.py <command> --help   for the options of each"""
 
 
@@ -266,6 +268,67 @@ def cmd_registry_hof(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- trial commands -----------------------------------------------------------------------------
+def _parse_seeds(text: str) -> list[int]:
+    """"5" -> 0..4; "10-14" -> 10..14; "1,3,7" -> those."""
+    try:
+        if "," in text:
+            return [int(x) for x in text.split(",")]
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            if hi < lo:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return list(range(int(text)))
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: give a count (5), a range (10-14) or a list (1,3,7)") from None
+
+
+def cmd_trials_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lab.arenas import get_arena
+    from lab.arenas.base import TrialFinished, device_label, resolve_device
+
+    reg = _registry(args)
+    genomes = [_load_ref(ref, args) for ref in args.refs]
+    arena = get_arena(args.arena)
+    task = arena.default_task()
+    if args.step_cap is not None:
+        task = dataclasses.replace(task, step_cap=args.step_cap)
+    seeds = _parse_seeds(args.seeds)
+    device = resolve_device(args.device)
+    todo = sum(len(reg.missing_seeds(g.id, task.task_id, seeds)) for g in genomes)
+    print(f"{len(genomes)} genome(s) x {len(seeds)} seed(s) on task {task.task_id} ({device_label(device)}): "
+          f"{len(genomes) * len(seeds) - todo} already recorded, {todo} to run")
+    bar = tqdm(total=todo, unit="trial", file=sys.stderr, disable=todo == 0)
+    on_event = lambda e: bar.update(1) if isinstance(e, TrialFinished) else None  # noqa: E731
+    results = arena.run_trials(genomes, seeds, task, device=device, on_event=on_event, registry=reg)
+    bar.close()
+    for g in genomes:
+        _print_trials(g, [r for r in results if r.genome_id == g.id])
+    return 0
+
+
+def cmd_trials_show(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    for ref in args.refs:
+        g = _load_ref(ref, args)
+        _print_trials(g, reg.trials_for(g.id))
+    return 0
+
+
+def _print_trials(g: Genome, results: list) -> None:
+    grokked = [r.metrics["steps_to_grok"] for r in results if r.status == "grokked"]
+    ok = f"median steps_to_grok {sorted(grokked)[len(grokked) // 2]}" if grokked else "none grokked"
+    print(f"{g.label}: {len(results)} trial(s), {len(grokked)} grokked, {ok}")
+    for r in sorted(results, key=lambda r: (r.task_id, r.seed)):
+        m = r.metrics
+        acc = m.get("final_val_acc")
+        print(f"  task {r.task_id} seed {r.seed:<5} {r.status:<9} steps {m.get('steps')!s:<5} "
+              f"steps_to_grok {m.get('steps_to_grok')!s:<5} val_acc {acc if acc is None else f'{acc:.3f}'}")
+
+
 # ---- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     specs = spec_names()
@@ -374,6 +437,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", metavar="ID")
     p.add_argument("--note")
     p.set_defaults(func=cmd_registry_hof)
+
+    trials = top.add_parser("trials", help="run and show trials (genome x seed experiments)")
+    tsub = trials.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from lab.arenas import arena_names
+    p = tsub.add_parser("run", parents=[common], help="run the trials not yet recorded, record them")
+    p.add_argument("refs", nargs="+", metavar="GENOME", help="genome file, id or id prefix")
+    p.add_argument("--arena", choices=arena_names(), default="grokking")
+    p.add_argument("--seeds", default="5", help="a count (5 = seeds 0-4), a range (10-14) or a list (1,3,7)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+    p.set_defaults(func=cmd_trials_run)
+    p = tsub.add_parser("show", parents=[common], help="recorded trials of genomes")
+    p.add_argument("refs", nargs="+", metavar="GENOME")
+    p.set_defaults(func=cmd_trials_show)
 
     top.add_parser("gui", parents=[common], help="open the window (the default)")
     return parser

@@ -146,3 +146,20 @@ def test_no_display_gives_a_message_not_a_traceback(tmp_path):
     assert proc.returncode == 1
     assert "no display found" in proc.stderr and "python main.py genome" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_trials_run_records_and_smart_fills(run):
+    code, out, _ = run("trials", "run", str(PROJECT / "genomes" / "high-lr.json"), "--seeds", "2",
+                       "--step-cap", "30", "--device", "cpu")
+    assert code == 0 and "0 already recorded, 2 to run" in out and "2 trial(s)" in out
+    code, out, _ = run("trials", "run", str(PROJECT / "genomes" / "high-lr.json"), "--seeds", "0-2",
+                       "--step-cap", "30", "--device", "cpu")
+    assert code == 0 and "2 already recorded, 1 to run" in out and "3 trial(s)" in out
+    assert len(Registry(run.registry).trials()) == 3
+    code, out, _ = run("trials", "show", str(PROJECT / "genomes" / "high-lr.json"))
+    assert code == 0 and out.count("capped") == 3
+
+
+def test_trials_bad_seeds_exit_2(run):
+    code, _, err = run("trials", "run", str(PROJECT / "genomes" / "high-lr.json"), "--seeds", "9-3")
+    assert code == 2 and "--seeds '9-3'" in err

@@ -273,3 +273,11 @@ def test_one_block_table_path_equals_the_generic_path():
     for toks in (tokens, data.val_x[:40]):
         np.testing.assert_allclose(_forward_one_block(P, toks, SMALL, ls, drop).numpy(),
                                    _forward_generic(P, toks, SMALL, ls, drop).numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_readme_documents_what_every_gene_does():
+    from conftest import PROJECT
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### What each gene does in the trainer")[1].split("### ")[0]
+    for key in get_spec("grokking").keys:
+        assert f"`{key}`" in section, key

@@ -71,19 +71,43 @@ def init_params(task: GrokTask, genes: Mapping[str, float], seed: int,
     return out
 
 
-# multipliers below 2**30, so a product of a 32-bit value with one fits in int64 exactly
 _SEED_MUL, _STEP_MUL, _SITE_MUL, _INDEX_MUL = 0x3C6EF373, 0x1B873593, 0x27D4EB2F, 0x165667B1
 _MIX1, _MIX2 = 0x21F0AAAD, 0x2D96F12B
 
 
+def _as_int32(value: torch.Tensor) -> torch.Tensor:
+    """Reinterpret values in [0, 2**32) as int32 bit patterns."""
+    return (value - ((value >> 31) << 32)).to(torch.int32)
+
+
+def _check_int32_wraps() -> bool:
+    """The hash multiplies int32 tensors and relies on two's-complement wrap-around (what CPUs and
+    GPUs do); if this build did otherwise, fall back to exact int64 arithmetic."""
+    a = torch.tensor([0x7FFFFFFF, -5], dtype=torch.int32)
+    return (a * _MIX1).tolist() == [_as_int32(torch.tensor(v * _MIX1 & _MASK32)).item()
+                                    for v in (0x7FFFFFFF, (-5) & _MASK32)]
+
+
+_INT32_WRAPS = _check_int32_wraps()
+
+
 def dropout_uniform(seeds: torch.Tensor, step: int, site: int, index: torch.Tensor) -> torch.Tensor:
     """Uniform [0, 1) numbers (24-bit), one per (member, element): a hash of (trial seed, step, site,
-    element index) with a two-multiply xorshift finaliser. ``seeds`` is [M]; the result is
-    [M, *index.shape]. The per-member and per-element terms are computed on their own small tensors,
-    so the [M, elements] work is one add and the finaliser."""
+    element index) with a two-multiply xorshift finaliser (32-bit arithmetic). ``seeds`` is [M]; the
+    result is [M, *index.shape]. Per-member and per-element terms are computed on their own small
+    tensors, so the [M, elements] work is one add and the finaliser."""
     member = ((seeds & _MASK32) * _SEED_MUL + (step & _MASK32) * _STEP_MUL + site * _SITE_MUL) & _MASK32
     element = ((index & _MASK32) * _INDEX_MUL) & _MASK32
-    x = (member.view(-1, *([1] * index.dim())) + element.unsqueeze(0)) & _MASK32
+    shape = (-1, *([1] * index.dim()))
+    if _INT32_WRAPS:  # same bits as the int64 branch, half the memory traffic
+        x = _as_int32(member).view(shape) + _as_int32(element).unsqueeze(0)
+        x = x ^ ((x >> 16) & 0xFFFF)
+        x = x * _as_int32(torch.tensor(_MIX1)).item()
+        x = x ^ ((x >> 15) & 0x1FFFF)
+        x = x * _as_int32(torch.tensor(_MIX2)).item()
+        x = x ^ ((x >> 16) & 0xFFFF)
+        return ((x >> 8) & 0xFFFFFF).to(torch.float32) * (1.0 / (1 << 24))
+    x = (member.view(shape) + element.unsqueeze(0)) & _MASK32
     x = x ^ (x >> 16)
     x = (x * _MIX1) & _MASK32
     x = x ^ (x >> 15)
@@ -101,18 +125,28 @@ def element_index(batch: int, positions: list[int], task: GrokTask, device: torc
 
 
 class Dropout:
-    """Per-member inverted dropout with hashed masks; identity when every probability is 0."""
+    """Per-member inverted dropout with hashed masks; identity when every probability is 0.
+
+    Masks depend on the trial seed only, so members sharing a seed (the usual case: every genome
+    of a generation runs on the same seeds) share one hashed table, gathered per member."""
 
     def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int):
         self.active = p is not None and bool((p > 0).any())
         self.p, self.seeds, self.step = p, seeds, step
+        if self.active:
+            self.unique, self.inverse = torch.unique(seeds, return_inverse=True)
+            self.shared = len(self.unique) < len(seeds)
 
     def __call__(self, branch: torch.Tensor, site: int, index: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return branch
-        u = dropout_uniform(self.seeds, self.step, site, index)  # [M, B, T', D]
-        p = self.p.view(-1, 1, 1, 1)
-        return torch.where(u >= p.to(u.dtype), branch / (1.0 - p.to(branch.dtype)), 0.0)
+        if self.shared:
+            u = dropout_uniform(self.unique, self.step, site, index)[self.inverse]
+        else:
+            u = dropout_uniform(self.seeds, self.step, site, index)  # [M, B, T', D]
+        p = self.p.view(-1, 1, 1, 1).to(branch.dtype)
+        scale = torch.where(u >= p.to(u.dtype), 1.0 / (1.0 - p), 0.0)  # keep and rescale, or drop
+        return branch * scale
 
 
 def forward_population(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,

@@ -42,7 +42,7 @@ class MicroTransformer(nn.Module):
             return branch
         index = element_index(branch.shape[0], positions, self.task, branch.device)
         u = dropout_uniform(torch.tensor([self.seed], device=branch.device), step, site, index)[0]
-        return torch.where(u >= self.dropout, branch / (1.0 - self.dropout), 0.0)
+        return branch * torch.where(u >= self.dropout, 1.0 / (1.0 - self.dropout), 0.0).to(branch.dtype)
 
     def forward(self, tokens: torch.Tensor, step: int | None = None) -> torch.Tensor:
         """Logits [B, p] at the "=" position; ``step`` given = training (dropout on)."""
