@@ -163,3 +163,19 @@ def test_trials_run_records_and_smart_fills(run):
 def test_trials_bad_seeds_exit_2(run):
     code, _, err = run("trials", "run", str(PROJECT / "genomes" / "high-lr.json"), "--seeds", "9-3")
     assert code == 2 and "--seeds '9-3'" in err
+
+
+def test_evolve_runs_checkpoints_and_resumes(run):
+    code, out, _ = run("evolve", "--population", "4", "--seeds", "1", "--generations", "2", "--aliens", "1",
+                       "--elites", "1", "--step-cap", "20", "--device", "cpu", "--run-seed", "1",
+                       "--run-id", "cli-run", "--seed-from", "founders")
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [line.split()[0] for line in lines] == ["1", "2"]
+    assert "done: run cli-run" in out
+    reg = Registry(run.registry)
+    assert (reg.run_dir("cli-run") / "checkpoint.json").is_file()
+    code, out, _ = run("evolve", "--resume", "cli-run")
+    assert code == 0 and "after generation 2 of 2" in out
+    code, _, err = run("evolve", "--resume", "nope")
+    assert code == 2 and "no run nope to resume" in err

@@ -1,0 +1,241 @@
+"""The generation loop of the Evolution Lab, with checkpoint and exact resume.
+
+One generation: draw fresh seeds, run every genome on them through the arena's batched
+``run_trials`` (one call), score each genome with the landscape, admit to the Hall of Fame, then
+build the next population: surviving elites (cloned; senescence: an elite that fails a trial dies),
+aliens (random genomes) and offspring of the selected parents. Everything is recorded in the
+registry (genomes, trials, Hall of Fame) and the run folder ``runs/<run-id>/``:
+``run.json`` (settings and task) and ``checkpoint.json`` (the next population, elite flags, RNG
+state, history), rewritten atomically after every generation. Same run seed and settings give the
+same run, and a resumed run continues exactly where the checkpoint left it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from lab.arenas import get_arena
+from lab.arenas.base import Cancel, TrialResult
+from lab.evolution import landscapes
+from lab.evolution.diversity import diversity
+from lab.evolution.hall_of_fame import admitted
+from lab.evolution.selection import breed, breeding_pool
+from lab.evolution.settings import EvolutionSettings
+from lab.genome import Genome, atomic_write_text, clone, random_genome
+from lab.registry import CUSTOM_DIR, Registry, RegistryError, founders, read_genome_file
+
+CHECKPOINT_SCHEMA = 1
+SEED_LOW = 1_000_000  # evolution draws trial seeds at or above this; held-out evaluations use lower ones
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationStarted:
+    run_id: str
+    generation: int
+    genomes: int
+    seeds: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSummary:
+    run_id: str
+    generation: int
+    record: dict[str, Any]   # the history entry: fitness per genome, best/mean/median, diversity, ...
+
+
+class RunInterrupted(Exception):
+    """A generation was cancelled; the last complete generation's checkpoint is on disk."""
+
+
+class Evolution:
+    """An evolution run. ``step()`` runs one generation; ``run()`` runs to the last one."""
+
+    def __init__(self, settings: EvolutionSettings, registry: Registry, *, arena=None, run_id: str | None = None,
+                 _state: dict[str, Any] | None = None):
+        self.settings = settings
+        self.registry = registry
+        self.arena = arena if arena is not None else get_arena(settings.arena)
+        task = self.arena.default_task()
+        self.task = dataclasses.replace(task, **settings.task_overrides()) if settings.task else task
+        self.spec = self.arena.gene_spec
+        if _state is None:
+            self.run_id = run_id or _new_run_id(settings)
+            self.dir = registry.run_dir(self.run_id)
+            if self.dir.exists():
+                raise RegistryError(f"run {self.run_id} already exists in {registry.root}; resume it or "
+                                    "choose another run id")
+            self.rng = np.random.default_rng(settings.run_seed)
+            self.generation = 0
+            self.history: list[dict[str, Any]] = []
+            self.elite_ids: set[str] = set()
+            self.population = self._founding_population()
+            self.dir = registry.run_dir(self.run_id, create=True)
+            atomic_write_text(self.dir / "run.json", json.dumps(
+                {"schema_version": CHECKPOINT_SCHEMA, "run_id": self.run_id, "settings": settings.to_dict(),
+                 "task": self.task.to_dict(), "task_id": self.task.task_id,
+                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=2) + "\n")
+            self._checkpoint()
+        else:
+            self.run_id = run_id
+            self.dir = registry.run_dir(run_id)
+            self.rng = np.random.default_rng()
+            self.rng.bit_generator.state = _state["rng_state"]
+            self.generation = _state["generation"]
+            self.history = _state["history"]
+            self.elite_ids = set(_state["elite_ids"])
+            self.population = [Genome.from_dict(d) for d in _state["population"]]
+
+    # ---- construction, checkpoint, resume ------------------------------------------------------
+    @classmethod
+    def resume(cls, registry: Registry, run_id: str, *, arena=None) -> Evolution:
+        folder = registry.run_dir(run_id)
+        try:
+            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RegistryError(f"no run {run_id} to resume in {registry.root}") from None
+        except json.JSONDecodeError as exc:
+            raise RegistryError(f"run {run_id}: checkpoint is not valid JSON ({exc})") from None
+        if state.get("schema_version") != CHECKPOINT_SCHEMA:
+            raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
+        return cls(EvolutionSettings.from_dict(run["settings"]), registry, arena=arena, run_id=run_id, _state=state)
+
+    def _checkpoint(self) -> None:
+        state = {"schema_version": CHECKPOINT_SCHEMA, "generation": self.generation,
+                 "population": [g.to_dict() for g in self.population], "elite_ids": sorted(self.elite_ids),
+                 "rng_state": self.rng.bit_generator.state, "history": self.history}
+        atomic_write_text(self.dir / "checkpoint.json", json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+    def _founding_population(self) -> list[Genome]:
+        """Generation 1: ancestors from the seeding sources (deduplicated), topped up with random genomes."""
+        ancestors: list[Genome] = []
+        for source in self.settings.seed_from:
+            ancestors += self._ancestors(source)
+        unique = list({g.id: g for g in ancestors if g.spec.name == self.spec.name}.values())
+        population = unique[:self.settings.population]
+        while len(population) < self.settings.population:
+            population.append(random_genome(self.spec, self.rng, generation=1, name=f"g1-{len(population):02d}"))
+        return population
+
+    def _ancestors(self, source: str) -> list[Genome]:
+        reg = self.registry
+        if source == "hall-of-fame":
+            return reg.hall_of_fame_genomes()
+        if source == "founders":
+            return founders(self.spec.name)
+        if source == "custom":
+            return [g for p in sorted(CUSTOM_DIR.glob("*.json")) for g in read_genome_file(p)]
+        kind, _, value = source.partition(":")
+        if kind == "tag":
+            return reg.list_genomes(spec=self.spec.name, tag=value)
+        return [reg.get_genome(reg.resolve(value))]
+
+    # ---- one generation ------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.generation >= self.settings.generations
+
+    def generation_seeds(self) -> list[int]:
+        """Fresh seeds for the generation about to run (all genomes share them); Tank adds hard ones."""
+        seeds = [int(s) for s in self.rng.integers(SEED_LOW, 2**31 - 1, size=self.settings.seeds_per_genome)]
+        if self.settings.landscape == "tank":
+            seeds += [s for s in landscapes.HARD_SEEDS[:landscapes.TANK_HARD_SEEDS] if s not in seeds]
+        return seeds
+
+    def step(self, on_event: Callable[[Any], None] | None = None, cancel: Cancel | None = None) -> dict[str, Any]:
+        """Run the next generation; returns its history record. Raises RunInterrupted if cancelled
+        (the checkpoint of the previous generation stays, so the run can be resumed)."""
+        if self.done:
+            raise RuntimeError(f"run {self.run_id} has finished its {self.settings.generations} generations")
+        state_before = self.rng.bit_generator.state
+        gen = self.generation + 1
+        seeds = self.generation_seeds()
+        emit = on_event or (lambda e: None)
+        emit(GenerationStarted(self.run_id, gen, len(self.population), tuple(seeds)))
+        self.registry.add_genomes(self.population)
+        unique = list({g.id: g for g in self.population}.values())
+        results = self.arena.run_trials(unique, seeds, self.task, device=self.settings.device,
+                                        on_event=emit, cancel=cancel, registry=self.registry)
+        if any(r.status == "cancelled" for r in results) or (cancel is not None and cancel.is_set()):
+            self.rng.bit_generator.state = state_before  # so a resume redraws the same seeds
+            raise RunInterrupted(f"run {self.run_id} stopped during generation {gen}; "
+                                 f"generation {self.generation} is checkpointed")
+        by_genome: dict[str, list[TrialResult]] = {}
+        for r in results:
+            by_genome.setdefault(r.genome_id, []).append(r)
+        record = self._score(gen, seeds, by_genome)
+        self.population, self.elite_ids = self._next_population(gen, record, by_genome)
+        self.generation = gen
+        self.history.append(record)
+        self._checkpoint()
+        emit(GenerationSummary(self.run_id, gen, record))
+        return record
+
+    def _score(self, gen: int, seeds: list[int], by_genome: dict[str, list[TrialResult]]) -> dict[str, Any]:
+        cap = self.task.step_cap
+        rows = []
+        for g in self.population:
+            trials = by_genome[g.id]
+            steps = landscapes.trial_steps(trials, cap)
+            ok = [t.metrics["steps_to_grok"] for t in trials if t.status in landscapes.SUCCESS]
+            rows.append({"id": g.id, "origin": g.origin, "elite": g.id in self.elite_ids,
+                         "fitness": landscapes.fitness(self.settings.landscape, trials, cap),
+                         "success": landscapes.success_rate(trials),
+                         "median_steps": float(np.median(steps)), "steps_to_grok": ok,
+                         "failed": len(trials) - len(ok)})
+        ranked = sorted(range(len(rows)), key=lambda i: (-rows[i]["fitness"], rows[i]["id"]))
+        fits = [r["fitness"] for r in rows]
+        hof = []
+        seen: set[str] = set()
+        for i in admitted([rows[i]["success"] for i in ranked], self.settings.hof_strictness):
+            row = rows[ranked[i]]
+            if row["id"] in seen:
+                continue
+            seen.add(row["id"])
+            evidence = {"run_id": self.run_id, "generation": gen, "landscape": self.settings.landscape,
+                        "fitness": row["fitness"], "success_rate": row["success"], "seeds": seeds,
+                        "steps_to_grok": row["steps_to_grok"], "strictness": self.settings.hof_strictness}
+            genome = next(g for g in self.population if g.id == row["id"])
+            if self.registry.add_to_hall_of_fame(genome, task_id=self.task.task_id, evidence=evidence):
+                hof.append(row["id"])
+        best = rows[ranked[0]]
+        return {"generation": gen, "seeds": seeds, "genomes": rows, "best_id": best["id"],
+                "best_fitness": best["fitness"], "mean_fitness": float(np.mean(fits)),
+                "median_fitness": float(statistics.median(fits)),
+                "success_rate": float(np.mean([r["success"] for r in rows])),
+                "diversity": diversity(self.population), "hall_of_fame_added": hof,
+                "ranking": [rows[i]["id"] for i in ranked]}
+
+    def _next_population(self, gen: int, record: dict[str, Any],
+                         by_genome: dict[str, list[TrialResult]]) -> tuple[list[Genome], set[str]]:
+        s = self.settings
+        rows = {r["id"]: r for r in record["genomes"]}
+        genomes = {g.id: g for g in self.population}
+        # senescence: an elite that failed a trial this generation loses its status and dies
+        dead = {gid for gid in self.elite_ids if rows[gid]["failed"] > 0}
+        record["died"] = sorted(dead)
+        ranked = [genomes[gid] for gid in dict.fromkeys(record["ranking"]) if gid not in dead]
+        elites = [g for g in ranked if rows[g.id]["failed"] == 0][:s.elites]
+        nxt = [clone(g, generation=gen + 1, name=g.name) for g in elites]
+        nxt += [random_genome(self.spec, self.rng, generation=gen + 1, name=f"g{gen + 1}-alien{i}")
+                for i in range(s.aliens)]
+        pool = breeding_pool(ranked, s.selection) if ranked else [random_genome(self.spec, self.rng)]
+        nxt += breed(pool, s.population - len(nxt), s, self.rng, gen + 1)
+        return nxt, {g.id for g in elites}
+
+    def run(self, on_event: Callable[[Any], None] | None = None, cancel: Cancel | None = None) -> list[dict[str, Any]]:
+        while not self.done:
+            self.step(on_event, cancel)
+        return self.history
+
+
+def _new_run_id(settings: EvolutionSettings) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{settings.arena}-{stamp}-s{settings.run_seed}"
+
