@@ -1,0 +1,125 @@
+"""Evolve grokking genomes on the default task, then stress the best one on held-out seeds next to
+the founders, in one run.
+
+    python bench/evolve_grok.py [--population 12] [--seeds 3] [--generations 6] [--landscape sniper]
+                                [--selection tournament3] [--aliens 2] [--elites 2] [--run-seed 1]
+                                [--holdout 20] [--device auto] [--registry PATH]
+
+1. Evolution: the settings above (the budget), generation 1 seeded with the founders and topped up
+   with random genomes; trial seeds are drawn by the run (all >= 1,000,000).
+2. The evolved genome: among the genomes with at least 2 x seeds-per-genome trials in the run
+   (elites that re-proved themselves; all genomes when none has), the one with the highest success
+   rate over its trials in the run, ties broken by the lowest median steps_to_grok.
+3. Stress: the evolved genome and every founder on held-out seeds 100 .. 100+N-1, never used by the
+   evolution, as one population. The best founder is the one with the lowest median on them.
+The registry defaults to a fresh folder under bench/out/, so the user's registry is untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from lab.arenas import get_arena  # noqa: E402
+from lab.arenas.base import TrialFinished, device_label, resolve_device  # noqa: E402
+from lab.evolution import landscapes  # noqa: E402
+from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary  # noqa: E402
+from lab.evolution.settings import EvolutionSettings  # noqa: E402
+from lab.registry import Registry, founders  # noqa: E402
+
+HOLDOUT_START = 100
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--population", type=int, default=12)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--landscape", default="sniper")
+    ap.add_argument("--selection", default="tournament3")
+    ap.add_argument("--aliens", type=int, default=2)
+    ap.add_argument("--elites", type=int, default=2)
+    ap.add_argument("--run-seed", type=int, default=1)
+    ap.add_argument("--holdout", type=int, default=20)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--registry", default=None)
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    root = Path(args.registry) if args.registry else \
+        Path(__file__).resolve().parent / "out" / time.strftime("evolve-%Y%m%d-%H%M%S")
+    reg = Registry(root)
+    settings = EvolutionSettings(population=args.population, seeds_per_genome=args.seeds,
+                                 generations=args.generations, landscape=args.landscape,
+                                 selection=args.selection, aliens=args.aliens, elites=args.elites,
+                                 run_seed=args.run_seed, device=device, seed_from=("founders",))
+    evo = Evolution(settings, reg)
+    task = evo.task
+    print(f"device {device_label(device)}; registry {root}; task {task.task_id}")
+    print(f"budget: population {settings.population}, {settings.seeds_per_genome} seeds per genome, "
+          f"{settings.generations} generations = {settings.population * settings.seeds_per_genome * settings.generations} "
+          f"trials at most (cap {task.step_cap} steps); {settings.landscape}, {settings.selection}, aliens "
+          f"{settings.aliens}, elites {settings.elites}, run seed {settings.run_seed}, seeded with the founders")
+    t0 = time.perf_counter()
+    bar = None
+
+    def on_event(e) -> None:
+        nonlocal bar
+        if isinstance(e, GenerationStarted):
+            bar = tqdm(total=e.genomes * len(e.seeds), desc=f"gen {e.generation}", unit="trial", file=sys.stderr)
+        elif isinstance(e, TrialFinished) and bar is not None:
+            bar.update(1)
+        elif isinstance(e, GenerationSummary):
+            bar.close()
+            r = e.record
+            tqdm.write(f"gen {r['generation']}: best {r['best_fitness']:.0f} mean {r['mean_fitness']:.0f} "
+                       f"success {r['success_rate']:.0%} diversity {r['diversity']:.3f} best {r['best_id']}")
+    evo.run(on_event=on_event)
+    evo_time = time.perf_counter() - t0
+
+    # the evolved genome: best Sprinter fitness over all its trials in this run
+    seeds_used = {s for h in evo.history for s in h["seeds"]}
+    ids = {r["id"] for h in evo.history for r in h["genomes"]}
+    trials = {gid: [t for t in reg.trials_for(gid, task.task_id) if t.seed in seeds_used] for gid in ids}
+    proven = [gid for gid in ids if len(trials[gid]) >= 2 * settings.seeds_per_genome] or list(ids)
+    best_id = max(sorted(proven), key=lambda gid: (landscapes.success_rate(trials[gid]),
+                                                   landscapes.sprinter(trials[gid], task.step_cap)))
+    evolved = reg.get_genome(best_id)
+    print(f"evolution: {sum(len(v) for v in trials.values())} trials in {evo_time:.0f} s; evolved genome "
+          f"{evolved.label} ({len(trials[best_id])} trials in the run, median "
+          f"{-landscapes.sprinter(trials[best_id], task.step_cap):.0f} steps)")
+    for key in evolved.spec.keys:
+        print(f"  {key:<18} {evolved.genes[key]:g}")
+
+    holdout = list(range(HOLDOUT_START, HOLDOUT_START + args.holdout))
+    fs = founders("grokking")
+    contenders = [evolved] + [f for f in fs if f.id != evolved.id]
+    bar = tqdm(total=len(contenders) * len(holdout), desc="held-out stress", unit="trial", file=sys.stderr)
+    t0 = time.perf_counter()
+    results = get_arena("grokking").run_trials(contenders, holdout, task, device=device, registry=reg,
+                                               on_event=lambda e: bar.update(1) if isinstance(e, TrialFinished) else None)
+    bar.close()
+    print(f"held-out stress: {len(results)} trials on seeds {holdout[0]}-{holdout[-1]} in {time.perf_counter() - t0:.0f} s")
+    summary = {}
+    for i, g in enumerate(contenders):
+        rs = results[i * len(holdout):(i + 1) * len(holdout)]
+        steps = landscapes.trial_steps(rs, task.step_cap)
+        steps[[r.status not in landscapes.SUCCESS for r in rs]] = np.inf
+        summary[g.id] = (float(np.median(steps)), landscapes.success_rate(rs))
+        name = "EVOLVED " + g.label if i == 0 else g.name
+        print(f"  {name:<32} success {summary[g.id][1]:>5.0%}  median steps_to_grok {summary[g.id][0]:>6.0f}")
+    best_founder = min((f for f in contenders[1:]), key=lambda f: (summary[f.id][0], -summary[f.id][1]))
+    ev_med, ev_ok = summary[evolved.id]
+    f_med = summary[best_founder.id][0]
+    print(f"best founder on the held-out seeds: {best_founder.name}")
+    print(f"RESULT evolved_median_steps={ev_med:.0f} founder_median_steps={f_med:.0f} "
+          f"speedup={f_med / ev_med:.2f} evolved_success={ev_ok:.2f}")
+
+
+if __name__ == "__main__":
+    main()
