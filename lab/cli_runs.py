@@ -1,0 +1,179 @@
+"""Command-line commands that run experiments: ``trials run|show`` and ``evolve`` (see ``lab.cli``)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from lab.cli import UsageError, _load_ref, _registry
+from lab.genome import Genome
+
+
+# ---- trials -----------------------------------------------------------------------------
+def _parse_seeds(text: str) -> list[int]:
+    """"5" -> 0..4; "10-14" -> 10..14; "1,3,7" -> those."""
+    try:
+        if "," in text:
+            return [int(x) for x in text.split(",")]
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            if hi < lo:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return list(range(int(text)))
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: give a count (5), a range (10-14) or a list (1,3,7)") from None
+
+
+def cmd_trials_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lab.arenas import get_arena
+    from lab.arenas.base import TrialFinished, device_label, resolve_device
+
+    reg = _registry(args)
+    genomes = [_load_ref(ref, args) for ref in args.refs]
+    arena = get_arena(args.arena)
+    task = arena.default_task()
+    if args.step_cap is not None:
+        task = dataclasses.replace(task, step_cap=args.step_cap)
+    seeds = _parse_seeds(args.seeds)
+    device = resolve_device(args.device)
+    todo = sum(len(reg.missing_seeds(g.id, task.task_id, seeds)) for g in genomes)
+    print(f"{len(genomes)} genome(s) x {len(seeds)} seed(s) on task {task.task_id} ({device_label(device)}): "
+          f"{len(genomes) * len(seeds) - todo} already recorded, {todo} to run")
+    bar = tqdm(total=todo, unit="trial", file=sys.stderr, disable=todo == 0)
+    on_event = lambda e: bar.update(1) if isinstance(e, TrialFinished) else None  # noqa: E731
+    results = arena.run_trials(genomes, seeds, task, device=device, on_event=on_event, registry=reg)
+    bar.close()
+    for g in genomes:
+        _print_trials(g, [r for r in results if r.genome_id == g.id])
+    return 0
+
+
+def cmd_trials_show(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    for ref in args.refs:
+        g = _load_ref(ref, args)
+        _print_trials(g, reg.trials_for(g.id))
+    return 0
+
+
+def _print_trials(g: Genome, results: list) -> None:
+    grokked = [r.metrics["steps_to_grok"] for r in results if r.status == "grokked"]
+    ok = f"median steps_to_grok {sorted(grokked)[len(grokked) // 2]}" if grokked else "none grokked"
+    print(f"{g.label}: {len(results)} trial(s), {len(grokked)} grokked, {ok}")
+    for r in sorted(results, key=lambda r: (r.task_id, r.seed)):
+        m = r.metrics
+        acc = m.get("final_val_acc")
+        print(f"  task {r.task_id} seed {r.seed:<5} {r.status:<9} steps {m.get('steps')!s:<5} "
+              f"steps_to_grok {m.get('steps_to_grok')!s:<5} val_acc {acc if acc is None else f'{acc:.3f}'}")
+
+
+# ---- evolution ----------------------------------------------------------------------------------
+def cmd_evolve(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lab.arenas.base import TrialFinished
+    from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
+    from lab.evolution.settings import EvolutionSettings
+
+    reg = _registry(args)
+    if args.resume:
+        evo = Evolution.resume(reg, args.resume)
+        print(f"resuming run {evo.run_id} after generation {evo.generation} of {evo.settings.generations}")
+    else:
+        task = (("step_cap", args.step_cap),) if args.step_cap is not None else ()
+        seed_from = tuple(x.strip() for item in args.seed_from for x in item.split(",") if x.strip())
+        settings = EvolutionSettings(
+            arena=args.arena, population=args.population, seeds_per_genome=args.seeds,
+            generations=args.generations, landscape=args.landscape, selection=args.selection,
+            crossover_rate=args.crossover_rate, radiation_rate=args.radiation_rate,
+            mutation_rate=args.mutation_rate, mutation_sigma=args.mutation_sigma, aliens=args.aliens,
+            elites=args.elites, hof_strictness=args.hof_strictness, seed_from=seed_from,
+            run_seed=args.run_seed, device=args.device, task=task)
+        evo = Evolution(settings, reg, run_id=args.run_id)
+        print(f"run {evo.run_id}: {settings.population} genomes x {settings.seeds_per_genome} seeds, "
+              f"{settings.generations} generations, {settings.landscape}, {settings.selection}; "
+              f"task {evo.task.task_id}; checkpoints in {evo.dir}")
+    print(f"{'gen':>4} {'best':>10} {'mean':>10} {'median':>10} {'success':>8} {'divers.':>8}  best genome"
+          f"{'':<8} {'hof+':>4} {'died':>4}")
+    bar = None
+
+    def on_event(event) -> None:
+        nonlocal bar
+        if isinstance(event, GenerationStarted):
+            bar = tqdm(total=event.genomes * len(event.seeds), desc=f"generation {event.generation}",
+                       unit="trial", file=sys.stderr, leave=False)
+        elif isinstance(event, TrialFinished) and bar is not None:
+            bar.update(1)
+        elif isinstance(event, GenerationSummary):
+            if bar is not None:
+                bar.close()
+            r = event.record
+            best = next(x for x in r["genomes"] if x["id"] == r["best_id"])
+            tqdm.write(f"{r['generation']:>4} {r['best_fitness']:>10.1f} {r['mean_fitness']:>10.1f} "
+                       f"{r['median_fitness']:>10.1f} {r['success_rate']:>8.0%} {r['diversity']:>8.3f}  "
+                       f"{r['best_id']} (median {best['median_steps']:.0f}) {len(r['hall_of_fame_added']):>4} "
+                       f"{len(r.get('died', [])):>4}")
+    try:
+        evo.run(on_event=on_event)
+    except (KeyboardInterrupt, RunInterrupted):
+        if bar is not None:
+            bar.close()
+        print(f"\nstopped: generation {evo.generation} is checkpointed; continue with\n"
+              f"  python main.py evolve --resume {evo.run_id}" + (f" --registry {args.registry}" if args.registry else ""),
+              file=sys.stderr)
+        return 130
+    best = evo.history[-1]["best_id"] if evo.history else None
+    print(f"done: run {evo.run_id}, best genome of the last generation {best}; "
+          f"Hall of Fame: {len(reg.hall_of_fame())} genome(s)")
+    return 0
+
+
+
+def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``trials`` and ``evolve`` subcommands to the main parser."""
+    trials = top.add_parser("trials", help="run and show trials (genome x seed experiments)")
+    tsub = trials.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from lab.arenas import arena_names
+    p = tsub.add_parser("run", parents=[common], help="run the trials not yet recorded, record them")
+    p.add_argument("refs", nargs="+", metavar="GENOME", help="genome file, id or id prefix")
+    p.add_argument("--arena", choices=arena_names(), default="grokking")
+    p.add_argument("--seeds", default="5", help="a count (5 = seeds 0-4), a range (10-14) or a list (1,3,7)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+    p.set_defaults(func=cmd_trials_run)
+    p = tsub.add_parser("show", parents=[common], help="recorded trials of genomes")
+    p.add_argument("refs", nargs="+", metavar="GENOME")
+    p.set_defaults(func=cmd_trials_show)
+
+    from lab.evolution.landscapes import LANDSCAPE_HELP
+    from lab.evolution.settings import SEED_SOURCES, SELECTIONS, EvolutionSettings
+    d = EvolutionSettings()
+    p = top.add_parser("evolve", parents=[common], help="evolve genomes (Evolution Lab, headless)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="landscapes:\n" + "\n".join(f"  {k:<9} {v}" for k, v in LANDSCAPE_HELP.items())
+                       + "\nselections:\n" + "\n".join(f"  {k:<12} {v}" for k, v in SELECTIONS.items()))
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (other settings ignored)")
+    p.add_argument("--arena", choices=arena_names(), default=d.arena)
+    p.add_argument("--population", type=int, default=d.population)
+    p.add_argument("--seeds", type=int, default=d.seeds_per_genome, help="seeds per genome per generation")
+    p.add_argument("--generations", type=int, default=d.generations)
+    p.add_argument("--landscape", choices=list(LANDSCAPE_HELP), default=d.landscape)
+    p.add_argument("--selection", choices=list(SELECTIONS), default=d.selection)
+    p.add_argument("--crossover-rate", type=float, default=d.crossover_rate)
+    p.add_argument("--radiation-rate", type=float, default=d.radiation_rate, help="share of offspring mutated")
+    p.add_argument("--mutation-rate", type=float, default=d.mutation_rate, help="per-gene probability")
+    p.add_argument("--mutation-sigma", type=float, default=d.mutation_sigma)
+    p.add_argument("--aliens", type=int, default=d.aliens)
+    p.add_argument("--elites", type=int, default=d.elites)
+    p.add_argument("--hof-strictness", type=float, default=d.hof_strictness)
+    p.add_argument("--seed-from", action="append", default=[], metavar="SOURCE",
+                   help=f"ancestral seeding for generation 1 (repeatable): {SEED_SOURCES}")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--run-seed", type=int, default=d.run_seed)
+    p.add_argument("--run-id", default=None, help="name the run (default: arena-date-time-seed)")
+    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap")
+    p.set_defaults(func=cmd_evolve)
+
