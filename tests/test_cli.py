@@ -179,3 +179,20 @@ def test_evolve_runs_checkpoints_and_resumes(run):
     assert code == 0 and "after generation 2 of 2" in out
     code, _, err = run("evolve", "--resume", "nope")
     assert code == 2 and "no run nope to resume" in err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["evolve", "--population", "1"], "population must be a whole number >= 2"),
+    (["evolve", "--population", "4", "--aliens", "2", "--elites", "2"], "must leave room for offspring"),
+    (["evolve", "--mutation-rate", "nan"], "mutation_rate must be between 0 and 1"),
+    (["evolve", "--seed-from", "friends"], "seed source 'friends'"),
+    (["evolve", "--seed-from", "id:0123456789abcdef", "--step-cap", "5"], "no genome 0123456789abcdef"),
+    (["evolve", "--resume", "../escape"], "not a valid run id"),
+])
+def test_evolve_bad_input_exits_2_and_writes_no_run(run, argv, fragment):
+    reg = Registry(run.registry)
+    reg.add_genome(Genome(get_spec("grokking"), get_spec("grokking").defaults()))
+    before = snapshot(reg.root)
+    code, _, err = run(*argv)
+    assert code == 2 and err.startswith("error: ") and fragment in err, err
+    assert snapshot(reg.root) == before and reg.run_ids() == []

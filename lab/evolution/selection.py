@@ -40,7 +40,8 @@ def breed(pool: Sequence[Genome], n: int, settings: EvolutionSettings, rng: np.r
         else:
             child = clone(a, **meta)
         if rng.random() < settings.radiation_rate:
+            # the mutant's parents are the crossover's two parents, or the cloned parent
             child = mutate(child, rng, rate=settings.mutation_rate, sigma=settings.mutation_sigma,
-                           **{**meta, "parents": child.parents if child.origin == "crossover" else (a.id,)})
+                           parents=child.parents, **meta)
         out.append(child)
     return out

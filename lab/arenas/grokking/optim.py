@@ -5,13 +5,9 @@ Every hyperparameter is a tensor [M], one value per member. The arithmetic is th
 ``torch.nn.utils.clip_grad_norm_`` on each member's own global gradient norm, so the reference
 trainer, which uses those two, sees the same numbers.
 
-Learning-rate life cycle of a member (genes ``warmup_steps``, ``decay_trigger_var``, ``decay_rate``):
-the lr of step t (1-based) is ``learning_rate * min(1, t / warmup_steps) * (1 - decay_rate) ** k``,
-where k counts the steps taken after the decay was triggered (0 until then). The decay triggers
-after the first step t >= W at which the population variance of the last W training losses
-(W = ``task.loss_window``, default 50) is below ``decay_trigger_var``; once triggered it stays on.
-Embedding parameters (W_E, W_pos) use ``lr / embed_ratio`` (their weight decay scales with it, as in
-an AdamW parameter group with a lower lr).
+``LifeCycle`` implements the genes ``warmup_steps``, ``decay_trigger_var`` and ``decay_rate``, and
+``lr_scale`` carries ``embed_ratio``; their exact semantics are written once, in README.md ("What
+each gene does in the trainer").
 """
 from __future__ import annotations
 

@@ -83,6 +83,7 @@ class _Member:
         self.steps_to_grok: int | None = None
         self.diverged_step: int | None = None
         self.final: dict[str, float] = {}
+        self.result: TrialResult | None = None
 
 
 def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, device: str = "auto",
@@ -120,10 +121,9 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
 
     def finish(member: _Member, status: str, step: int) -> None:
         member.status, member.steps = status, step
-        result = _result(member, task, label, time.perf_counter() - t0, record_losses)
-        member.result = result  # type: ignore[attr-defined]
+        member.result = _result(member, task, label, time.perf_counter() - t0, record_losses)
         if on_event:
-            on_event(TrialFinished(result))
+            on_event(TrialFinished(member.result))
 
     step = 0
     for step in range(1, task.step_cap + 1):
@@ -196,7 +196,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                                    grokked=sum(m.status == "grokked" for m in members)))
         if not live:
             break
-    return [m.result for m in members]  # type: ignore[attr-defined]
+    return [m.result for m in members]
 
 
 def _result(m: _Member, task: GrokTask, device: str, wall: float, record_losses: bool) -> TrialResult:
