@@ -3,14 +3,19 @@ the founders, in one run.
 
     python bench/evolve_grok.py [--population 12] [--seeds 3] [--generations 6] [--landscape sniper]
                                 [--selection tournament3] [--aliens 2] [--elites 2] [--run-seed 1]
-                                [--holdout 20] [--device auto] [--registry PATH]
+                                [--finalists 6] [--validation 10] [--holdout 20] [--device auto]
+                                [--registry PATH]
 
 1. Evolution: the settings above (the budget), generation 1 seeded with the founders and topped up
    with random genomes; trial seeds are drawn by the run (all >= 1,000,000).
-2. The evolved genome: among the genomes with at least 2 x seeds-per-genome trials in the run
-   (elites that re-proved themselves; all genomes when none has), the one with the highest success
-   rate over its trials in the run, ties broken by the lowest median steps_to_grok.
-3. Stress: the evolved genome and every founder on held-out seeds 100 .. 100+N-1, never used by the
+2. Finalists: the --finalists genomes of the run with the highest success rate over their trials
+   in the run, ties broken by the lowest median steps_to_grok (the Sprinter order).
+3. Validation: every finalist on --validation seeds 1000 .. 1000+V-1 (disjoint from the run's seeds
+   and from the held-out ones), batched as one population. The evolved genome is the finalist with
+   the highest success rate over its run and validation trials together, then the lowest median.
+   A few trials per genome in the run are a noisy estimate; this step spends a small, fixed budget
+   to confirm the best-looking genomes before the held-out seeds are touched.
+4. Stress: the evolved genome and every founder on held-out seeds 100 .. 100+N-1, never used by the
    evolution, as one population. The best founder is the one with the lowest median on them.
 The registry defaults to a fresh folder under bench/out/, so the user's registry is untouched.
 """
@@ -34,6 +39,7 @@ from lab.evolution.settings import EvolutionSettings  # noqa: E402
 from lab.registry import Registry, founders  # noqa: E402
 
 HOLDOUT_START = 100
+VALIDATION_START = 1000
 
 
 def main() -> None:
@@ -46,6 +52,8 @@ def main() -> None:
     ap.add_argument("--aliens", type=int, default=2)
     ap.add_argument("--elites", type=int, default=2)
     ap.add_argument("--run-seed", type=int, default=1)
+    ap.add_argument("--finalists", type=int, default=6)
+    ap.add_argument("--validation", type=int, default=10)
     ap.add_argument("--holdout", type=int, default=20)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--registry", default=None)
@@ -82,17 +90,37 @@ def main() -> None:
     evo.run(on_event=on_event)
     evo_time = time.perf_counter() - t0
 
-    # the evolved genome: best Sprinter fitness over all its trials in this run
+    # finalists: the Sprinter order (success rate first, then median) over their trials in the run
     seeds_used = {s for h in evo.history for s in h["seeds"]}
-    ids = {r["id"] for h in evo.history for r in h["genomes"]}
+    ids = sorted({r["id"] for h in evo.history for r in h["genomes"]})
     trials = {gid: [t for t in reg.trials_for(gid, task.task_id) if t.seed in seeds_used] for gid in ids}
-    proven = [gid for gid in ids if len(trials[gid]) >= 2 * settings.seeds_per_genome] or list(ids)
-    best_id = max(sorted(proven), key=lambda gid: (landscapes.success_rate(trials[gid]),
-                                                   landscapes.sprinter(trials[gid], task.step_cap)))
+
+    def rank(ts):
+        return landscapes.success_rate(ts), landscapes.sprinter(ts, task.step_cap)
+
+    finalists = sorted(ids, key=lambda gid: rank(trials[gid]), reverse=True)[:args.finalists]
+    print(f"evolution: {sum(len(v) for v in trials.values())} trials in {evo_time:.0f} s")
+    validation = list(range(VALIDATION_START, VALIDATION_START + args.validation))
+    genomes = [reg.get_genome(gid) for gid in finalists]
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(genomes) * len(validation), desc="validation", unit="trial", file=sys.stderr)
+    vres = get_arena("grokking").run_trials(genomes, validation, task, device=device, registry=reg,
+                                            on_event=lambda e: bar.update(1) if isinstance(e, TrialFinished) else None)
+    bar.close()
+    print(f"validation: {len(vres)} trials on seeds {validation[0]}-{validation[-1]} in "
+          f"{time.perf_counter() - t0:.0f} s")
+    evidence = {}
+    for i, g in enumerate(genomes):
+        vs = vres[i * len(validation):(i + 1) * len(validation)]
+        evidence[g.id] = trials[g.id] + vs
+        print(f"  finalist {g.label:<28} run {len(trials[g.id])} trials {landscapes.success_rate(trials[g.id]):>5.0%} "
+              f"median {-landscapes.sprinter(trials[g.id], task.step_cap):>5.0f} | validation "
+              f"{landscapes.success_rate(vs):>5.0%} median {-landscapes.sprinter(vs, task.step_cap):>5.0f}")
+    best_id = max(finalists, key=lambda gid: rank(evidence[gid]))
     evolved = reg.get_genome(best_id)
-    print(f"evolution: {sum(len(v) for v in trials.values())} trials in {evo_time:.0f} s; evolved genome "
-          f"{evolved.label} ({len(trials[best_id])} trials in the run, median "
-          f"{-landscapes.sprinter(trials[best_id], task.step_cap):.0f} steps)")
+    print(f"evolved genome {evolved.label}: {len(evidence[best_id])} trials, success "
+          f"{landscapes.success_rate(evidence[best_id]):.0%}, median "
+          f"{-landscapes.sprinter(evidence[best_id], task.step_cap):.0f} steps")
     for key in evolved.spec.keys:
         print(f"  {key:<18} {evolved.genes[key]:g}")
 
