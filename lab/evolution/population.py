@@ -229,8 +229,11 @@ class Evolution:
         nxt += breed(pool, s.population - len(nxt), s, self.rng, gen + 1)
         return nxt, {g.id for g in elites}
 
-    def run(self, on_event: Callable[[Any], None] | None = None, cancel: Cancel | None = None) -> list[dict[str, Any]]:
-        while not self.done:
+    def run(self, on_event: Callable[[Any], None] | None = None, cancel: Cancel | None = None,
+            pause: Cancel | None = None) -> list[dict[str, Any]]:
+        """Run generations until the last one, or until ``pause`` is set (checked between
+        generations, so a pause loses no work; ``cancel`` stops inside a generation)."""
+        while not self.done and not (pause is not None and pause.is_set()):
             self.step(on_event, cancel)
         return self.history
 

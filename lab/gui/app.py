@@ -1,25 +1,403 @@
-"""The lab's window. For now a shell: the four tabs say what they will hold, the status bar shows
-the registry. The tabs are filled by their own modules as they land.
+"""The lab's window: a notebook of tabs, a menu bar whose commands and shortcuts come from one
+table, a status bar (device, registry, running job), a log panel, the event hub the tabs talk
+through, and the job runner whose events the Tk thread drains every 50 ms.
+
+Tabs are modules with ``build(app, parent) -> tab`` (an object with a ``frame``; optionally
+``export_charts(folder) -> [paths]`` and ``close()``); a tab not built yet shows what it will hold.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import logging
 import os
+import queue
 import sys
 import tkinter as tk
-from tkinter import ttk
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
 
 from lab import __version__
-from lab.registry import Registry
+from lab.gui.hub import EventHub
+from lab.jobs import JobEnded, JobRunner
+from lab.registry import Registry, RegistryError
 
-# tab title -> what it is for (one line), in display order
+log = logging.getLogger("lab.gui")
+POLL_MS = 50
+
+# tab title -> (module with build(app, parent), or None while not built; what it is for)
 TABS = {
-    "Evolution Lab": "Evolve populations of genomes in a chosen arena: selection, crossover, cloning, "
-                     "mutation, aliens, elites with senescence and a Hall of Fame, watched live.",
-    "Gene Forge": "Edit and splice genomes by hand: radar view, per-gene editor, horizontal gene transfer.",
-    "Stress Chamber": "Peer review: Monte Carlo over seeds with Smart Fill, and seven analysis charts "
-                      "exported for papers.",
-    "Phylogeny": "Genomes mapped to 3D by PCA and clustered into named species at seven taxonomy levels.",
+    "Evolution Lab": ("lab.gui.evolution_lab", "Evolve populations of genomes in a chosen arena: selection, "
+                      "crossover, cloning, mutation, aliens, elites with senescence and a Hall of Fame, watched live."),
+    "Gene Forge": (None, "Edit and splice genomes by hand: radar view, per-gene editor, horizontal gene transfer."),
+    "Stress Chamber": (None, "Peer review: Monte Carlo over seeds with Smart Fill, and seven analysis charts "
+                             "exported for papers."),
+    "Phylogeny": (None, "Genomes mapped to 3D by PCA and clustered into named species at seven taxonomy levels."),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    name: str
+    menu: str
+    label: str
+    shortcut: str = ""     # as shown in the menu and the shortcuts dialog
+    sequence: str = ""     # the Tk event sequence bound to it
+
+
+# The one table of menu commands and keyboard shortcuts (menus are built from it, in this order).
+COMMANDS = [
+    Command("choose_registry", "File", "Choose registry folder...", "Ctrl+O", "<Control-o>"),
+    Command("import_genomes", "File", "Import genomes...", "Ctrl+I", "<Control-i>"),
+    Command("export_genome", "File", "Export selected genome...", "Ctrl+E", "<Control-e>"),
+    Command("export_charts", "File", "Export charts of this tab...", "Ctrl+Shift+E", "<Control-E>"),
+    Command("quit", "File", "Quit", "Ctrl+Q", "<Control-q>"),
+    *[Command(f"show_tab_{i + 1}", "View", title, f"Ctrl+{i + 1}", f"<Control-Key-{i + 1}>")
+      for i, title in enumerate(TABS)],
+    Command("toggle_log", "View", "Show or hide the log", "Ctrl+L", "<Control-l>"),
+    Command("toggle_theme", "View", "Switch the lab theme on or off", "Ctrl+T", "<Control-t>"),
+    Command("start_run", "Run", "Start evolution", "F5", "<F5>"),
+    Command("pause_run", "Run", "Pause after this generation", "F6", "<F6>"),
+    Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5", "<Shift-F5>"),
+    Command("resume_run", "Run", "Resume the chosen saved run", "F7", "<F7>"),
+    Command("shortcuts", "Help", "Keyboard shortcuts", "F1", "<F1>"),
+    Command("about", "Help", "About Speciation Lab"),
+]
+MENUS = ("File", "View", "Run", "Help")
+LAB_THEME = "clam"
+
+
+class Dialogs:
+    """Modal dialogs in one place, so tests can replace them with recorders."""
+
+    def __init__(self, root: tk.Tk):
+        self.root = root
+
+    def error(self, title: str, message: str) -> None:
+        messagebox.showerror(title, message, parent=self.root)
+
+    def info(self, title: str, message: str) -> None:
+        messagebox.showinfo(title, message, parent=self.root)
+
+    def ask_yes_no(self, title: str, message: str) -> bool:
+        return bool(messagebox.askyesno(title, message, parent=self.root))
+
+    def ask_directory(self, title: str, initial: str | None = None) -> str | None:
+        return filedialog.askdirectory(title=title, initialdir=initial, parent=self.root) or None
+
+    def ask_open_files(self, title: str) -> list[str]:
+        return list(filedialog.askopenfilenames(title=title, parent=self.root,
+                                                filetypes=[("Genome JSON", "*.json"), ("All files", "*")]))
+
+    def ask_save_file(self, title: str, initial: str) -> str | None:
+        return filedialog.asksaveasfilename(title=title, initialfile=initial, defaultextension=".json",
+                                            parent=self.root) or None
+
+
+class _QueueHandler(logging.Handler):
+    """Log records from any thread go to a queue the Tk thread drains into the log panel."""
+
+    def __init__(self, q: queue.SimpleQueue):
+        super().__init__(logging.INFO)
+        self.q = q
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.q.put(self.format(record))
+
+
+class App:
+    """The window and the services the tabs share (registry, hub, runner, dialogs, commands)."""
+
+    def __init__(self, root: tk.Tk, registry: Registry, *, runner: JobRunner | None = None,
+                 dialogs: Dialogs | None = None, device: str | None = None):
+        self.root = root
+        self.registry = registry
+        self.dialogs = dialogs or Dialogs(root)
+        self.hub = EventHub(on_error=self.report_exception)
+        self.runner = runner or JobRunner()
+        self.handlers: dict[str, Callable[[], object]] = {}
+        self.selected_genome: str | None = None
+        self._closing = False
+        self._log_queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._log_handler = _QueueHandler(self._log_queue)
+        logging.getLogger("lab").addHandler(self._log_handler)
+        logging.getLogger("lab").setLevel(logging.INFO)
+        root.report_callback_exception = lambda exc, val, tb: self.report_exception(val)
+
+        root.title(f"Speciation Lab {__version__}")
+        root.minsize(1100, 700)
+        self.style = ttk.Style(root)
+        self._system_theme = self.style.theme_use()
+        self.lab_theme = True
+        self._apply_theme()
+        self._build_menu()
+        self._build_status(device)
+        self.paned = ttk.PanedWindow(root, orient="vertical")
+        self.paned.pack(fill="both", expand=True)
+        self.notebook = ttk.Notebook(self.paned)
+        self.paned.add(self.notebook, weight=1)
+        self.log_text = tk.Text(self.paned, height=6, state="disabled", wrap="word", font=("TkFixedFont", 9))
+        self.log_visible = False
+        self.tabs: dict[str, object] = {}
+        for title, (module, purpose) in TABS.items():
+            frame = ttk.Frame(self.notebook)
+            self.notebook.add(frame, text=title)
+            self.tabs[title] = self._build_tab(frame, title, module, purpose)
+        self.add_handlers({
+            "choose_registry": self.choose_registry, "import_genomes": self.import_genomes,
+            "export_genome": self.export_genome, "export_charts": self.export_charts, "quit": self.request_quit,
+            "toggle_log": self.toggle_log, "toggle_theme": self.toggle_theme, "shortcuts": self.show_shortcuts,
+            "about": self.show_about,
+            **{f"show_tab_{i + 1}": (lambda i=i: self.notebook.select(i)) for i in range(len(TABS))},
+        })
+        self.hub.subscribe("genome_selected", self._on_genome_selected)
+        self.hub.subscribe("status", lambda text: self.status_message.set(text))
+        root.protocol("WM_DELETE_WINDOW", self.request_quit)
+        self._poll_id = root.after(POLL_MS, self._poll)
+
+    # ---- construction ------------------------------------------------------------------------
+    def _apply_theme(self) -> None:
+        if self.lab_theme:
+            self.style.theme_use(LAB_THEME)
+            self.style.configure("TNotebook.Tab", padding=(14, 4))
+            self.style.configure("Treeview", rowheight=20)
+            self.style.configure("Heading.TLabel", font=("TkDefaultFont", 11, "bold"))
+        else:
+            self.style.theme_use(self._system_theme)
+        self.style.configure("Error.TLabel", foreground="#b00020")
+        self.style.configure("Muted.TLabel", foreground="#666666")
+
+    def _build_menu(self) -> None:
+        menubar = tk.Menu(self.root)
+        self.menus = {name: tk.Menu(menubar, tearoff=False) for name in MENUS}
+        for cmd in COMMANDS:
+            self.menus[cmd.menu].add_command(label=cmd.label, accelerator=cmd.shortcut,
+                                             command=lambda n=cmd.name: self.invoke(n))
+            if cmd.sequence:
+                self.root.bind_all(cmd.sequence, lambda _e, n=cmd.name: (self.invoke(n), "break")[1])
+        for name in MENUS:
+            menubar.add_cascade(label=name, menu=self.menus[name])
+        self.root.config(menu=menubar)
+
+    def _build_status(self, device: str | None) -> None:
+        bar = ttk.Frame(self.root, relief="sunken", padding=(6, 2))
+        bar.pack(fill="x", side="bottom")
+        if device is None:
+            from lab.arenas.base import device_label, resolve_device
+            device = device_label(resolve_device("auto"))
+        self.device_label = ttk.Label(bar, text=f"Device: {device}")
+        self.device_label.pack(side="left")
+        ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
+        self.registry_label = ttk.Label(bar, text=f"Registry: {self.registry.root}")
+        self.registry_label.pack(side="left")
+        self.job_progress = ttk.Progressbar(bar, length=160, maximum=1.0)
+        self.job_progress.pack(side="right")
+        self.job_label = ttk.Label(bar, text="No job running")
+        self.job_label.pack(side="right", padx=8)
+        self.status_message = tk.StringVar(self.root, value="")
+        ttk.Label(bar, textvariable=self.status_message, style="Muted.TLabel").pack(side="right", padx=8)
+
+    def _build_tab(self, frame: ttk.Frame, title: str, module: str | None, purpose: str) -> object:
+        if module is not None:
+            return importlib.import_module(module).build(self, frame)
+        inner = ttk.Frame(frame, padding=24)
+        inner.pack(fill="both", expand=True)
+        ttk.Label(inner, text=title, style="Heading.TLabel").pack(anchor="w")
+        ttk.Label(inner, text=purpose, wraplength=760, justify="left").pack(anchor="w", pady=(8, 16))
+        ttk.Label(inner, text="This tab is not built yet. Its work can be done from the command line "
+                              "(python main.py --help).", style="Muted.TLabel").pack(anchor="w")
+        return None
+
+    # ---- commands ----------------------------------------------------------------------------
+    def add_handlers(self, handlers: dict[str, Callable[[], object]]) -> None:
+        known = {c.name for c in COMMANDS}
+        unknown = set(handlers) - known
+        if unknown:
+            raise ValueError(f"no such command(s): {', '.join(sorted(unknown))}")
+        self.handlers.update(handlers)
+
+    def invoke(self, name: str) -> object:
+        """Run a command as its menu item or shortcut would; errors go to the dialog and the log."""
+        handler = self.handlers.get(name)
+        if handler is None:
+            self.status_message.set(f"'{name}' is not available yet")
+            return None
+        try:
+            return handler()
+        except Exception as exc:  # noqa: BLE001
+            self.report_exception(exc)
+            return None
+
+    def report_exception(self, exc: BaseException) -> None:
+        """A callback failed: log it (with the traceback) and tell the user; the app stays up."""
+        details = "".join(traceback.format_exception(exc))
+        log.error("%s: %s\n%s", type(exc).__name__, exc, details)
+        self.dialogs.error("Something went wrong", f"{type(exc).__name__}: {exc}\n\nDetails are in the log "
+                           "(View > Show or hide the log).")
+
+    def show_error(self, title: str, message: str) -> None:
+        """A problem the user can act on (bad input, missing file): a dialog and a log line."""
+        log.warning("%s: %s", title, message)
+        self.dialogs.error(title, message)
+
+    # ---- File menu ---------------------------------------------------------------------------
+    def set_registry(self, path: str | os.PathLike[str]) -> None:
+        try:
+            registry = Registry(path)
+        except RegistryError as exc:
+            self.show_error("Registry", str(exc))
+            return
+        self.registry = registry
+        self.registry_label.configure(text=f"Registry: {registry.root}")
+        log.info("registry is now %s", registry.root)
+        self.hub.publish("registry_changed", registry=registry)
+
+    def choose_registry(self) -> None:
+        if self.runner.active_jobs():
+            self.show_error("Registry", "A job is running on the current registry; stop it before switching.")
+            return
+        path = self.dialogs.ask_directory("Choose a registry folder", str(self.registry.root))
+        if path:
+            self.set_registry(path)
+
+    def import_genomes(self) -> None:
+        paths = self.dialogs.ask_open_files("Import genome files")
+        if not paths:
+            return
+        report = self.registry.import_paths(paths)
+        if report.ok:
+            self.dialogs.info("Import", report.summary())
+        else:
+            self.show_error("Import", report.summary())
+        if report.imported:
+            self.hub.publish("registry_changed", registry=self.registry)
+
+    def export_genome(self) -> None:
+        if not self.selected_genome:
+            self.show_error("Export genome", "Select a genome first (for example in the Evolution Lab's "
+                                             "population table or Hall of Fame).")
+            return
+        dest = self.dialogs.ask_save_file("Export genome", f"{self.selected_genome}.json")
+        if dest:
+            written = self.registry.export_genomes([self.selected_genome], dest)
+            self.status_message.set(f"exported {', '.join(p.name for p in written)}")
+
+    def export_charts(self) -> None:
+        tab = self.tabs[self.notebook.tab(self.notebook.select(), "text")]
+        if tab is None or not hasattr(tab, "export_charts"):
+            self.show_error("Export charts", "This tab has no charts to export.")
+            return
+        folder = self.dialogs.ask_directory("Export charts to folder")
+        if folder:
+            paths = tab.export_charts(Path(folder))
+            self.status_message.set(f"wrote {len(paths)} chart file(s) to {folder}")
+
+    # ---- View and Help -----------------------------------------------------------------------
+    def toggle_log(self) -> None:
+        if self.log_visible:
+            self.paned.forget(self.log_text)
+        else:
+            self.paned.add(self.log_text, weight=0)
+        self.log_visible = not self.log_visible
+
+    def toggle_theme(self) -> None:
+        self.lab_theme = not self.lab_theme
+        self._apply_theme()
+
+    def shortcuts_text(self) -> str:
+        return "\n".join(f"{c.shortcut:<14} {c.menu} > {c.label}" for c in COMMANDS if c.shortcut)
+
+    def show_shortcuts(self) -> None:
+        self.dialogs.info("Keyboard shortcuts", self.shortcuts_text())
+
+    def show_about(self) -> None:
+        self.dialogs.info("About Speciation Lab", f"Speciation Lab {__version__}\nA desktop laboratory for "
+                          f"evolutionary deep learning.\nRegistry: {self.registry.root}")
+
+    def _on_genome_selected(self, genome_id: str) -> None:
+        self.selected_genome = genome_id
+
+    # ---- the Tk side of the job runner -------------------------------------------------------
+    def _poll(self) -> None:
+        try:
+            self.runner.poll()
+        except Exception as exc:  # noqa: BLE001 - a listener failed; the loop must go on
+            self.report_exception(exc)
+        self._drain_log()
+        self._show_job_status()
+        if not self._closing or self.runner.active_jobs():
+            self._poll_id = self.root.after(POLL_MS, self._poll)
+        if self._closing and not self.runner.active_jobs():
+            self._destroy()
+
+    def _show_job_status(self) -> None:
+        jobs = self.runner.active_jobs()
+        if not jobs:
+            self.job_label.configure(text="No job running")
+            self.job_progress.configure(value=0.0)
+            return
+        job = jobs[0]
+        fraction, text = job.progress
+        self.job_label.configure(text=f"{job.title}: {text}" if text else job.title)
+        self.job_progress.configure(value=fraction)
+
+    def _drain_log(self) -> None:
+        lines = []
+        while True:
+            try:
+                lines.append(self._log_queue.get_nowait())
+            except queue.Empty:
+                break
+        if lines:
+            self.log_text.configure(state="normal")
+            self.log_text.insert("end", "\n".join(lines) + "\n")
+            self.log_text.see("end")
+            self.log_text.configure(state="disabled")
+
+    def submit(self, fn, *args, title: str, on_event=None):
+        """Run ``fn(job, *args)`` as a background job; ``on_event`` sees its events on the Tk thread.
+        A job that fails shows its error in a dialog and the log."""
+        job = self.runner.submit(fn, *args, title=title, on_event=on_event)
+
+        def on_end(event) -> None:
+            if isinstance(event, JobEnded) and event.state == "failed":
+                log.error("job %s failed: %s\n%s", title, event.error, event.details or "")
+                self.dialogs.error(f"{title} failed", event.error or "unknown error")
+        job.subscribe(on_end)
+        return job
+
+    # ---- closing -----------------------------------------------------------------------------
+    def request_quit(self) -> None:
+        """Close the window; with a job running, ask first, then cancel it and wait for it to end
+        (an evolution run keeps its last checkpoint) while the window keeps updating."""
+        jobs = self.runner.active_jobs()
+        if jobs:
+            names = ", ".join(j.title for j in jobs)
+            if not self.dialogs.ask_yes_no("Quit", f"{names} is running. Stop it (the last finished generation "
+                                           "stays checkpointed and can be resumed) and quit?"):
+                return
+            for job in jobs:
+                job.cancel()
+            self.job_label.configure(text="Stopping; saving the checkpoint...")
+        self._closing = True
+        if not jobs:
+            self._destroy()
+
+    def _destroy(self) -> None:
+        for tab in self.tabs.values():
+            close = getattr(tab, "close", None)
+            if close:
+                close()
+        logging.getLogger("lab").removeHandler(self._log_handler)
+        self.runner.executor.shutdown(wait=False)
+        try:
+            self.root.after_cancel(self._poll_id)
+        except tk.TclError:
+            pass
+        self.root.destroy()
 
 
 def no_display_reason() -> str | None:
@@ -29,45 +407,24 @@ def no_display_reason() -> str | None:
     return None
 
 
-def build_window(root: tk.Tk, registry: Registry) -> ttk.Notebook:
-    root.title(f"Speciation Lab {__version__}")
-    root.minsize(900, 560)
-    menubar = tk.Menu(root)
-    file_menu = tk.Menu(menubar, tearoff=False)
-    file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=root.destroy)
-    menubar.add_cascade(label="File", menu=file_menu)
-    root.config(menu=menubar)
-    root.bind_all("<Control-q>", lambda _e: root.destroy())
-
-    notebook = ttk.Notebook(root)
-    for title, purpose in TABS.items():
-        frame = ttk.Frame(notebook, padding=24)
-        ttk.Label(frame, text=title, font=("TkDefaultFont", 16, "bold")).pack(anchor="w")
-        ttk.Label(frame, text=purpose, wraplength=760, justify="left").pack(anchor="w", pady=(8, 16))
-        ttk.Label(frame, text="This tab is not built yet. The headless commands work now: "
-                              "python main.py --help", foreground="#8a5a00").pack(anchor="w")
-        notebook.add(frame, text=title)
-    notebook.pack(fill="both", expand=True)
-
-    n = len(registry.genome_ids())
-    status = ttk.Label(root, relief="sunken", anchor="w", padding=(6, 2),
-                       text=f"Registry: {registry.root}   |   {n} genome(s)")
-    status.pack(fill="x", side="bottom")
-    return notebook
-
-
 def run_gui(registry: str | None = None) -> int:
     from lab.cli import HEADLESS_HELP
     reason = no_display_reason()
     root = None
     if reason is None:
         try:
-            root = tk.Tk()
+            root = tk.Tk(className="SpeciationLab")
         except tk.TclError as exc:
             reason = f"the window cannot open ({exc})"
     if root is None:
         print(f"Speciation Lab: {reason}.\n{HEADLESS_HELP}", file=sys.stderr)
         return 1
-    build_window(root, Registry(registry))
+    from lab.jobs import configure_torch_threads
+    configure_torch_threads()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    App(root, Registry(registry))
+    # the menu bar sits above the geometry on X11: leave it and the window frame room on screen
+    width, height = min(1280, root.winfo_screenwidth()), min(800, root.winfo_screenheight()) - 40
+    root.geometry(f"{width}x{height}+0+0")
     root.mainloop()
     return 0

@@ -1,33 +1,195 @@
-"""The window opens under Xvfb with its four tabs and a status bar naming the registry."""
+"""The application shell: tabs, menus and shortcuts from one table, status bar, event hub wiring,
+errors in callbacks (dialog and log, the app stays up), registry switching and closing with a job."""
 from __future__ import annotations
 
+import threading
 import tkinter as tk
 
 import pytest
 
-from lab.gui.app import TABS, build_window
-from lab.registry import Registry
+from lab.gui.app import COMMANDS, MENUS, TABS
+from tests.gui.conftest import wait_until
 
 
-@pytest.fixture
-def root():
+def test_window_has_the_four_tabs_status_bar_and_minimum_size(lab_app):
+    nb = lab_app.notebook
+    assert [nb.tab(t, "text") for t in nb.tabs()] == list(TABS) == ["Evolution Lab", "Gene Forge",
+                                                                    "Stress Chamber", "Phylogeny"]
+    assert str(lab_app.registry.root) in lab_app.registry_label.cget("text")
+    assert lab_app.device_label.cget("text") == "Device: cpu"
+    assert lab_app.root.minsize() == (1100, 700)
+    # tabs not built yet say so plainly
+    texts = []
+    stack = [nb.nametowidget(nb.tabs()[1])]
+    while stack:
+        w = stack.pop()
+        stack += w.winfo_children()
+        if isinstance(w, tk.ttk.Label):
+            texts.append(w.cget("text"))
+    assert any("not built yet" in t for t in texts)
+
+
+def test_menus_and_shortcuts_come_from_the_one_command_table(lab_app):
+    for name in MENUS:
+        menu = lab_app.menus[name]
+        labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1)]
+        accels = [menu.entrycget(i, "accelerator") for i in range(menu.index("end") + 1)]
+        table = [c for c in COMMANDS if c.menu == name]
+        assert labels == [c.label for c in table]
+        assert accels == [c.shortcut for c in table]
+    assert all(c.name in lab_app.handlers for c in COMMANDS), "every command has a handler"
+    for c in COMMANDS:
+        if c.sequence:
+            assert lab_app.root.bind_all(c.sequence), f"{c.sequence} is bound"
+    shown = lab_app.shortcuts_text()
+    assert "F5" in shown and "Ctrl+Q" in shown
+
+
+def test_a_keyboard_shortcut_does_what_its_menu_item_does(lab_app):
+    root = lab_app.root
+    root.focus_force()
+    lab_app.notebook.focus_set()
+    root.update()
+    lab_app.notebook.event_generate("<Control-Key-3>")
+    root.update()
+    assert lab_app.notebook.tab(lab_app.notebook.select(), "text") == "Stress Chamber"
+    lab_app.invoke("show_tab_1")
+    assert lab_app.notebook.index(lab_app.notebook.select()) == 0
+    lab_app.invoke("toggle_log")
+    assert lab_app.log_visible
+    lab_app.invoke("toggle_log")
+    assert not lab_app.log_visible
+    lab_app.invoke("shortcuts")
+    assert lab_app.dialogs.shown[-1][1] == "Keyboard shortcuts"
+
+
+def test_theme_can_be_switched_off_and_on(lab_app):
+    before = lab_app.style.theme_use()
+    lab_app.invoke("toggle_theme")
+    assert lab_app.lab_theme is False
+    lab_app.invoke("toggle_theme")
+    assert lab_app.lab_theme is True and lab_app.style.theme_use() == before
+
+
+def test_an_error_in_a_callback_shows_a_dialog_and_the_log_and_the_app_stays_up(app):
+    app.dialogs.shown.clear()
+
+    def broken(**_):
+        raise RuntimeError("a subscriber broke")
+
+    unsubscribe = app.hub.subscribe("status", broken)
+    try:
+        app.hub.publish("status", text="hello")
+    finally:
+        unsubscribe()
+    app.root.update()
+    wait_until(app.root, lambda: "a subscriber broke" in app.log_text.get("1.0", "end"), timeout=5)
+    assert any("a subscriber broke" in d[2] for d in app.dialogs.errors())
+    assert app.status_message.get() == "hello", "the other subscribers still ran"
+    app.dialogs.shown.clear()
+    app.invoke("show_tab_2")  # still alive and responding
+    assert app.notebook.index(app.notebook.select()) == 1
+    app.invoke("show_tab_1")
+
+
+def test_a_failing_job_reports_its_error_and_the_app_stays_up(app):
+    app.dialogs.shown.clear()
+
+    def failing(job):
+        raise ValueError("the job went wrong")
+
+    job = app.submit(failing, title="Broken job")
+    wait_until(app.root, lambda: not job.active, timeout=10)
+    assert job.state == "failed" and "the job went wrong" in job.error
+    assert any("the job went wrong" in d[2] for d in app.dialogs.errors())
+    app.dialogs.shown.clear()
+
+
+def test_registry_folder_can_be_switched_and_tabs_hear_of_it(lab_app, tmp_path):
+    old = lab_app.registry
+    heard = []
+    unsubscribe = lab_app.hub.subscribe("registry_changed", lambda registry: heard.append(registry))
+    try:
+        lab_app.dialogs.answers["directory"] = str(tmp_path / "other")
+        lab_app.invoke("choose_registry")
+        assert lab_app.registry.root == (tmp_path / "other").absolute()
+        assert heard and heard[-1] is lab_app.registry
+        assert str(tmp_path / "other") in lab_app.registry_label.cget("text")
+        # a path that is a file is refused with a message, and the registry stays
+        (tmp_path / "a-file").write_text("x")
+        lab_app.set_registry(tmp_path / "a-file")
+        assert lab_app.dialogs.errors() and "is a file" in lab_app.dialogs.errors()[-1][2]
+        lab_app.dialogs.shown.clear()
+        assert lab_app.registry.root == (tmp_path / "other").absolute()
+    finally:
+        unsubscribe()
+        lab_app.dialogs.answers.clear()
+        lab_app.set_registry(old.root)
+
+
+def test_import_and_export_genomes_through_the_file_menu(lab_app, tmp_path):
+    from lab.registry import founders
+    g = founders("grokking")[0]
+    src = tmp_path / "in.json"
+    src.write_text(g.to_json())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "spec": "grokking", "genes": {"learning_rate": "fast"}}')
+    lab_app.dialogs.answers["open_files"] = [str(src)]
+    lab_app.invoke("import_genomes")
+    assert lab_app.registry.has_genome(g.id)
+    lab_app.dialogs.answers["open_files"] = [str(bad)]
+    lab_app.invoke("import_genomes")
+    assert "bad.json" in lab_app.dialogs.errors()[-1][2]
+    lab_app.dialogs.shown.clear()
+    lab_app.hub.publish("genome_selected", genome_id=g.id)
+    lab_app.dialogs.answers["save_file"] = str(tmp_path / "out.json")
+    lab_app.invoke("export_genome")
+    assert (tmp_path / "out.json").is_file()
+    lab_app.dialogs.answers.clear()
+
+
+def test_closing_while_a_job_runs_asks_then_cancels_and_waits(tmp_path):
+    from lab.gui.app import App
+    from lab.registry import Registry
+    from tests.gui.conftest import RecordingDialogs
+
     try:
         root = tk.Tk()
-    except tk.TclError as exc:  # pragma: no cover - only without Xvfb
+    except tk.TclError as exc:  # pragma: no cover
         pytest.skip(f"no display: {exc}")
-    errors = []
-    root.report_callback_exception = lambda *exc: errors.append(exc)
-    yield root
-    root.destroy()
-    assert not errors, errors
+    dialogs = RecordingDialogs()
+    app = App(root, Registry(tmp_path / "reg"), dialogs=dialogs, device="cpu")
+    released = threading.Event()
+    seen_cancel = []
 
+    def long_job(job):
+        while not job.cancel_token.is_set():
+            released.wait(0.01)
+        seen_cancel.append(True)
+        return "checkpointed"
 
-def test_window_has_the_four_tabs_and_status(root, tmp_path):
-    reg = Registry(tmp_path / "reg")
-    notebook = build_window(root, reg)
+    job = app.submit(long_job, title="Long job")
+    wait_until(root, lambda: job.state == "running", timeout=10)
+    dialogs.answers["yes_no"] = False
+    app.request_quit()
     root.update()
-    titles = [notebook.tab(t, "text") for t in notebook.tabs()]
-    assert titles == list(TABS) == ["Evolution Lab", "Gene Forge", "Stress Chamber", "Phylogeny"]
-    texts = [w.cget("text") for w in root.winfo_children() if isinstance(w, tk.ttk.Label)]
-    assert any(str(reg.root) in t for t in texts)
-    assert root.winfo_width() >= 900
+    assert root.winfo_exists() and job.active and not job.cancel_token.is_set()
+    dialogs.answers["yes_no"] = True
+    app.request_quit()
+    assert [d[0] for d in dialogs.shown] == ["ask", "ask"]
+
+    def destroyed():
+        try:
+            root.update()
+            root.winfo_exists()  # raises once the window is destroyed
+            return False
+        except tk.TclError:
+            return True
+    deadline_ok = False
+    for _ in range(500):
+        if destroyed():
+            deadline_ok = True
+            break
+        released.wait(0.01)
+    assert deadline_ok, "the window closed once the job ended"
+    assert seen_cancel and job.state == "cancelled"

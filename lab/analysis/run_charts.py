@@ -1,0 +1,150 @@
+"""The Evolution Lab's live charts, as functions of a run's history (the records of
+:class:`lab.evolution.population.Evolution`). The same functions draw on screen and for export:
+each takes a matplotlib Axes (or Figure) and draws; none uses pyplot.
+
+- fitness: best, mean and median fitness per generation;
+- steps: the distribution of steps_to_grok in one generation (grokked trials; failures counted apart);
+- success: the share of trials that grokked, per generation;
+- diversity: mean pairwise normalised distance of the population, per generation.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+CHARTS = {
+    "fitness": "Fitness per generation (best, mean, median)",
+    "steps": "steps_to_grok this generation",
+    "success": "Success rate per generation",
+    "diversity": "Population diversity per generation",
+}
+COLOURS = {"best": "#1b7837", "mean": "#2166ac", "median": "#b2182b", "bar": "#5e3c99", "fail": "#999999"}
+
+
+def _empty(ax: Axes, title: str, text: str = "no generation finished yet") -> None:
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def draw_fitness(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
+    title = CHARTS["fitness"]
+    if not history:
+        _empty(ax, title)
+        return ax
+    gens = [h["generation"] for h in history]
+    for key, label in (("best_fitness", "best"), ("mean_fitness", "mean"), ("median_fitness", "median")):
+        ax.plot(gens, [h[key] for h in history], marker="o", ms=3, lw=1.4, color=COLOURS[label], label=label)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("generation", fontsize=8)
+    ax.set_ylabel("fitness (higher is better)", fontsize=8)
+    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def draw_steps(ax: Axes, steps_to_grok: Sequence[float], failed: int, step_cap: int,
+               generation: int | None = None) -> Axes:
+    """Histogram of the grokked trials' steps_to_grok; failed trials (capped, diverged) are
+    reported in the title, since they have no steps_to_grok."""
+    title = CHARTS["steps"] + (f" (generation {generation})" if generation else "")
+    if not steps_to_grok and not failed:
+        _empty(ax, title, "no trial finished yet")
+        return ax
+    bins = [step_cap * i / 20 for i in range(21)]
+    if steps_to_grok:
+        ax.hist(list(steps_to_grok), bins=bins, color=COLOURS["bar"], alpha=0.85)
+    ax.set_xlim(0, step_cap)
+    ax.set_title(f"{title}: {len(steps_to_grok)} grokked, {failed} failed", fontsize=9)
+    ax.set_xlabel("steps_to_grok", fontsize=8)
+    ax.set_ylabel("trials", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def draw_success(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
+    title = CHARTS["success"]
+    if not history:
+        _empty(ax, title)
+        return ax
+    gens = [h["generation"] for h in history]
+    ax.bar(gens, [100 * h["success_rate"] for h in history], color=COLOURS["best"], alpha=0.8)
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("generation", fontsize=8)
+    ax.set_ylabel("trials grokked (%)", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return ax
+
+
+def draw_diversity(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
+    title = CHARTS["diversity"]
+    if not history:
+        _empty(ax, title)
+        return ax
+    gens = [h["generation"] for h in history]
+    ax.plot(gens, [h["diversity"] for h in history], marker="o", ms=3, color=COLOURS["mean"])
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("generation", fontsize=8)
+    ax.set_ylabel("mean pairwise distance", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def last_generation_steps(history: Sequence[dict[str, Any]]) -> tuple[list[float], int, int | None]:
+    """(steps_to_grok of every grokked trial, failed trials, generation) of the last record."""
+    if not history:
+        return [], 0, None
+    h = history[-1]
+    steps = [s for r in h["genomes"] for s in r["steps_to_grok"]]
+    return steps, sum(r["failed"] for r in h["genomes"]), h["generation"]
+
+
+def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int,
+                   live_steps: tuple[Sequence[float], int, int | None] | None = None) -> Figure:
+    """The four charts on a 2 x 2 grid. ``live_steps`` (steps, failed, generation) shows the
+    generation in progress; by default the last finished one."""
+    fig.clear()
+    axes = fig.subplots(2, 2)
+    draw_fitness(axes[0, 0], history)
+    draw_steps(axes[0, 1], *(live_steps or last_generation_steps(history))[:2], step_cap,
+               (live_steps or last_generation_steps(history))[2])
+    draw_success(axes[1, 0], history)
+    draw_diversity(axes[1, 1], history)
+    for ax in axes.flat:
+        ax.tick_params(labelsize=7)
+    fig.tight_layout(pad=0.6, h_pad=0.8, w_pad=0.8)
+    return fig
+
+
+PAPER_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "speciation-lab",
+            "font.size": 9}
+FORMATS = ("png", "pdf", "svg")
+
+
+def export_dashboard(folder: str | Path, stem: str, history: Sequence[dict[str, Any]], step_cap: int,
+                     formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
+    settings (embedded TrueType fonts, editable SVG text, fixed metadata, so files are reproducible)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with mpl.rc_context(PAPER_RC), sns.plotting_context("paper"):
+        fig = Figure(figsize=(7.0, 5.0))
+        draw_dashboard(fig, history, step_cap)
+        for fmt in formats:
+            path = folder / f"{stem}.{fmt}"
+            metadata = {"png": {"Software": "Speciation Lab"}, "pdf": {"Creator": "Speciation Lab", "CreationDate": None},
+                        "svg": {"Creator": "Speciation Lab", "Date": None}}[fmt]
+            fig.savefig(path, dpi=200, metadata=metadata)
+            paths.append(path)
+    return paths

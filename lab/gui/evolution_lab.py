@@ -1,0 +1,447 @@
+"""The Evolution Lab tab: configure a run (settings panel), start, pause, stop or resume it as a
+background job, and watch it live: four charts, the population table, the diversity grid, the
+selected genome's genes and the Hall of Fame. Everything the run produces is written to the
+registry by the engine, so the other tabs see it; this tab only shows it.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+from typing import Any
+
+from lab.analysis.run_charts import draw_dashboard, export_dashboard
+from lab.arenas.base import TrialFinished, TrialProgress
+from lab.evolution.diversity import colours
+from lab.evolution.landscapes import SUCCESS
+from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
+from lab.gui.evolution_settings import SettingsPanel
+from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.diversity_grid import DiversityGrid
+from lab.gui.widgets.form import FormError
+from lab.jobs import Job, JobEnded
+from lab.registry import RegistryError
+
+LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
+# population table: column -> (heading, width, numeric)
+COLUMNS = {"rank": ("#", 34, True), "id": ("genome id", 130, False), "name": ("name", 120, False),
+           "origin": ("origin", 70, False), "elite": ("elite", 40, False), "fitness": ("fitness", 80, True),
+           "median": ("median steps", 90, True), "success": ("success", 64, True)}
+
+
+def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str, int]:
+    """The job: run generations until the last, a pause (between generations) or a cancel (inside
+    one; the previous generation stays checkpointed). Returns (how it ended, generation reached)."""
+    try:
+        evo.run(on_event=job.emit, cancel=job.cancel_token, pause=pause)
+    except RunInterrupted:
+        return "stopped", evo.generation
+    return ("finished" if evo.done else "paused"), evo.generation
+
+
+class EvolutionLabTab:
+    def __init__(self, app, parent: ttk.Frame):
+        self.app = app
+        self.frame = parent
+        self.evo: Evolution | None = None
+        self.job: Job | None = None
+        self.pause_flag = threading.Event()
+        self.history: list[dict[str, Any]] = []
+        self.live: tuple[list[float], int, int | None] | None = None
+        self.step_cap = 1
+        self.outcome = ""
+        self._sort = ("rank", False)
+        self._rows: list[dict[str, Any]] = []
+        self._names: dict[str, str] = {}
+        self.selected: str | None = None
+
+        outer = ttk.PanedWindow(parent, orient="horizontal")
+        outer.pack(fill="both", expand=True, padx=4, pady=4)
+        left = ttk.Frame(outer, padding=(4, 4))
+        outer.add(left, weight=0)
+        self._build_left(left)
+        right = ttk.PanedWindow(outer, orient="vertical")
+        outer.add(right, weight=1)
+        self.charts = ChartPanel(right, figsize=(8.6, 3.5), dpi=80)
+        right.add(self.charts, weight=3)
+        bottom = ttk.PanedWindow(right, orient="horizontal")
+        right.add(bottom, weight=2)
+        self._build_population(bottom)
+        self._build_side(bottom)
+
+        app.add_handlers({"start_run": self.start, "pause_run": self.pause, "stop_run": self.stop,
+                          "resume_run": self.resume})
+        app.hub.subscribe("registry_changed", self._registry_changed)
+        app.hub.subscribe("send_to_evolution_lab", self._receive_ancestors)
+        self._set_running(False)
+        self.refresh_runs()
+        self.refresh_hall_of_fame()
+        self.redraw()
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build_left(self, left: ttk.Frame) -> None:
+        self.settings_panel = SettingsPanel(left)
+        self.settings_panel.pack(fill="x")
+        buttons = ttk.Frame(left)
+        buttons.pack(fill="x", pady=(8, 2))
+        self.start_button = ttk.Button(buttons, text="Start (F5)", command=lambda: self.app.invoke("start_run"))
+        self.pause_button = ttk.Button(buttons, text="Pause (F6)", command=lambda: self.app.invoke("pause_run"))
+        self.stop_button = ttk.Button(buttons, text="Stop", command=lambda: self.app.invoke("stop_run"))
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            b.pack(side="left", expand=True, fill="x", padx=1)
+        saved = ttk.Frame(left)
+        saved.pack(fill="x", pady=(6, 2))
+        ttk.Label(saved, text="Saved run").pack(side="left")
+        self.run_choice = tk.StringVar(left, value="")
+        self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=18)
+        self.run_box.pack(side="left", fill="x", expand=True, padx=4)
+        self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
+        self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
+        self.resume_button.pack(side="left")
+        self.gen_label = ttk.Label(left, text="Generation: -")
+        self.gen_label.pack(anchor="w", pady=(8, 0))
+        self.gen_bar = ttk.Progressbar(left, maximum=1)
+        self.gen_bar.pack(fill="x")
+        self.run_label = ttk.Label(left, text="Run: not started")
+        self.run_label.pack(anchor="w", pady=(4, 0))
+        self.run_bar = ttk.Progressbar(left, maximum=1.0)
+        self.run_bar.pack(fill="x")
+
+    def _build_population(self, bottom: ttk.PanedWindow) -> None:
+        box = ttk.Frame(bottom)
+        bottom.add(box, weight=3)
+        self.pop_title = ttk.Label(box, text="Population", style="Heading.TLabel")
+        self.pop_title.pack(anchor="w")
+        self.grid = DiversityGrid(box, on_select=self.select_genome)
+        self.grid.pack(fill="x", pady=(2, 4))
+        table = ttk.Frame(box)
+        table.pack(fill="both", expand=True)
+        self.table = ttk.Treeview(table, columns=list(COLUMNS), show="headings", selectmode="browse", height=6)
+        for col, (heading, width, numeric) in COLUMNS.items():
+            self.table.heading(col, text=heading, command=lambda c=col: self.sort_by(c))
+            self.table.column(col, width=width, anchor="e" if numeric else "w", stretch=col == "name")
+        scroll = ttk.Scrollbar(table, orient="vertical", command=self.table.yview)
+        self.table.configure(yscrollcommand=scroll.set)
+        self.table.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        self.table.bind("<<TreeviewSelect>>", lambda _e: self._table_selected())
+
+    def _build_side(self, bottom: ttk.PanedWindow) -> None:
+        side = ttk.Notebook(bottom)
+        bottom.add(side, weight=2)
+        genome = ttk.Frame(side, padding=4)
+        side.add(genome, text="Selected genome")
+        self.genome_title = ttk.Label(genome, text="Select a genome in the table or the grid.")
+        self.genome_title.pack(anchor="w")
+        self.genes = ttk.Treeview(genome, columns=("value", "group"), show="tree headings", height=5)
+        self.genes.heading("#0", text="gene")
+        self.genes.heading("value", text="value")
+        self.genes.heading("group", text="group")
+        self.genes.column("#0", width=120)
+        self.genes.column("value", width=80, anchor="e")
+        self.genes.column("group", width=90)
+        self.genes.pack(fill="both", expand=True)
+        actions = ttk.Frame(genome)
+        actions.pack(fill="x")
+        self.forge_button = ttk.Button(actions, text="Open in Gene Forge", command=self.open_in_forge, state="disabled")
+        self.stress_button = ttk.Button(actions, text="Stress test", command=self.stress_test, state="disabled")
+        self.forge_button.pack(side="left")
+        self.stress_button.pack(side="left", padx=4)
+        hof = ttk.Frame(side, padding=4)
+        side.add(hof, text="Hall of Fame")
+        self.hof_title = ttk.Label(hof, text="")
+        self.hof_title.pack(anchor="w")
+        self.hof = ttk.Treeview(hof, columns=("name", "success", "run"), show="tree headings", height=5)
+        self.hof.heading("#0", text="genome id")
+        self.hof.heading("name", text="name")
+        self.hof.heading("success", text="success")
+        self.hof.heading("run", text="admitted")
+        self.hof.column("#0", width=130)
+        self.hof.column("name", width=90)
+        self.hof.column("success", width=60, anchor="e")
+        self.hof.column("run", width=90)
+        self.hof.pack(fill="both", expand=True)
+        self.hof.bind("<<TreeviewSelect>>", lambda _e: self.hof.selection() and self.select_genome(self.hof.selection()[0]))
+        self.side = side
+
+    # ---- run control -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.active
+
+    def start(self) -> bool:
+        """Start a new run from the widgets; bad settings show one message naming every problem
+        and start nothing."""
+        if self.running:
+            self.app.status_message.set("a run is already in progress")
+            return False
+        try:
+            settings = self.settings_panel.settings()
+        except FormError as exc:
+            self.app.show_error("Evolution settings", "Nothing was started:\n" + "\n".join(exc.problems))
+            return False
+        try:
+            evo = Evolution(settings, self.app.registry)
+        except (RegistryError, ValueError) as exc:
+            self.app.show_error("Evolution", str(exc))
+            return False
+        self._launch(evo)
+        return True
+
+    def resume(self) -> bool:
+        run_id = self.run_choice.get().split(" ")[0]
+        if self.running or not run_id:
+            self.app.status_message.set("choose a saved run that is not running")
+            return False
+        try:
+            evo = Evolution.resume(self.app.registry, run_id)
+        except (RegistryError, ValueError) as exc:
+            self.app.show_error("Resume", str(exc))
+            return False
+        if evo.done:
+            self.app.show_error("Resume", f"Run {run_id} has finished all its {evo.settings.generations} generations.")
+            return False
+        self.settings_panel.show(evo.settings)
+        self._launch(evo)
+        return True
+
+    def pause(self) -> None:
+        if self.running:
+            self.pause_flag.set()
+            self.run_label.configure(text=f"Run {self.evo.run_id}: pausing after this generation...")
+
+    def stop(self) -> None:
+        if self.running:
+            self.job.cancel()
+            self.run_label.configure(text=f"Run {self.evo.run_id}: stopping...")
+
+    def _launch(self, evo: Evolution) -> None:
+        self.evo = evo
+        self.history = list(evo.history)
+        self.step_cap = getattr(evo.task, "step_cap", 1)
+        self.live = None
+        self.pause_flag = threading.Event()
+        self.outcome = ""
+        self.job = self.app.submit(run_evolution, evo, self.pause_flag, title=f"Evolution {evo.run_id}",
+                                   on_event=self._on_event)
+        self._set_running(True)
+        self.refresh_runs(select=evo.run_id)
+        self.run_label.configure(text=f"Run {evo.run_id}: generation {evo.generation} of {evo.settings.generations} done")
+        self.run_bar.configure(value=evo.generation / evo.settings.generations)
+        self.app.status_message.set(f"run {evo.run_id} started")
+        self.redraw()
+        self._show_population(self.history[-1] if self.history else None)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.configure(state="disabled" if running else "normal")
+        self.resume_button.configure(state="disabled" if running else "normal")
+        self.pause_button.configure(state="normal" if running else "disabled")
+        self.stop_button.configure(state="normal" if running else "disabled")
+        self.settings_panel.set_enabled(not running)
+
+    # ---- events from the job (Tk thread) -----------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        evo = self.evo
+        total_gens = evo.settings.generations
+        if isinstance(event, GenerationStarted):
+            self.live = ([], 0, event.generation)
+            self.gen_bar.configure(maximum=event.genomes * len(event.seeds), value=0)
+            self.gen_label.configure(text=f"Generation {event.generation}: 0 of {event.genomes * len(event.seeds)} trials")
+            self.redraw()
+        elif isinstance(event, TrialProgress) and self.live:
+            self.gen_label.configure(text=f"Generation {self.live[2]}: {event.finished} of {event.total} trials, "
+                                          f"step {event.steps_done}, {event.live} training")
+        elif isinstance(event, TrialFinished) and self.live:
+            steps, failed, gen = self.live
+            r = event.result
+            if r.status in SUCCESS and r.metrics.get("steps_to_grok") is not None:
+                steps.append(r.metrics["steps_to_grok"])
+            else:
+                failed += 1
+            self.live = (steps, failed, gen)
+            self.gen_bar.step(1)
+            done = float(self.gen_bar.cget("value")) / max(1.0, float(self.gen_bar.cget("maximum")))
+            fraction = (gen - 1 + done) / total_gens
+            self.run_bar.configure(value=fraction)
+            self.job.progress = (fraction, f"generation {gen} of {total_gens}")
+            self.redraw(throttle=True)
+        elif isinstance(event, GenerationSummary):
+            self.history.append(event.record)
+            self.live = None
+            g = event.record["generation"]
+            self.run_bar.configure(value=g / total_gens)
+            self.run_label.configure(text=f"Run {evo.run_id}: generation {g} of {total_gens} done")
+            self.redraw()
+            self._show_population(event.record)
+            self.app.hub.publish("registry_changed", registry=self.app.registry)
+        elif isinstance(event, JobEnded):
+            self._ended(event)
+
+    def _ended(self, event: JobEnded) -> None:
+        evo = self.evo
+        self._set_running(False)
+        self.live = None
+        if event.state == "done":
+            self.outcome, gen = event.result
+        else:
+            self.outcome, gen = ("failed" if event.state == "failed" else "stopped"), evo.generation
+        words = {"finished": "finished", "paused": "paused (Resume continues it)",
+                 "stopped": "stopped (Resume continues from the last checkpoint)", "failed": "failed (see the log)"}
+        self.run_label.configure(text=f"Run {evo.run_id}: {words[self.outcome]} after generation {gen} of "
+                                      f"{evo.settings.generations}")
+        self.app.status_message.set(f"run {evo.run_id} {self.outcome}")
+        self.refresh_runs(select=evo.run_id)
+        self.redraw()
+
+    # ---- views -------------------------------------------------------------------------------
+    def redraw(self, throttle: bool = False) -> None:
+        self.charts.redraw(lambda fig: draw_dashboard(fig, self.history, self.step_cap, self.live),
+                           min_interval_s=LIVE_REDRAW_S if throttle else 0.0)
+
+    def _name(self, genome_id: str) -> str:
+        if genome_id not in self._names:
+            try:
+                self._names[genome_id] = self.app.registry.get_genome(genome_id).name
+            except (RegistryError, KeyError, ValueError):
+                self._names[genome_id] = ""
+        return self._names[genome_id]
+
+    def _show_population(self, record: dict[str, Any] | None) -> None:
+        self._rows = []
+        if record is None:
+            self.pop_title.configure(text="Population")
+            self._fill_table()
+            self.grid.show([])
+            return
+        rank = {gid: i + 1 for i, gid in enumerate(record["ranking"])}
+        for r in record["genomes"]:
+            self._rows.append({"rank": rank[r["id"]], "id": r["id"], "name": self._name(r["id"]), "origin": r["origin"],
+                               "elite": "yes" if r["elite"] else "", "fitness": r["fitness"],
+                               "median": r["median_steps"], "success": r["success"]})
+        self.pop_title.configure(text=f"Population of generation {record['generation']} "
+                                      f"(diversity {record['diversity']:.3f})")
+        self._fill_table()
+        genomes = []
+        for r in record["genomes"]:
+            try:
+                genomes.append(self.app.registry.get_genome(r["id"]))
+            except (RegistryError, KeyError, ValueError):
+                pass
+        elite = {r["id"] for r in record["genomes"] if r["elite"]}
+        self.grid.show([(g.id, rgb, g.id in elite) for g, rgb in zip(genomes, colours(genomes))])
+
+    def _fill_table(self) -> None:
+        col, reverse = self._sort
+        rows = sorted(self._rows, key=lambda r: (r[col] if COLUMNS[col][2] else str(r[col]).lower()), reverse=reverse)
+        self.table.delete(*self.table.get_children())
+        seen = set()
+        for r in rows:
+            if r["id"] in seen:  # a genome present twice (an elite and its offspring clone) is one row
+                continue
+            seen.add(r["id"])
+            values = [r["rank"], r["id"], r["name"], r["origin"], r["elite"], f"{r['fitness']:.1f}",
+                      f"{r['median']:.0f}", f"{r['success']:.0%}"]
+            self.table.insert("", "end", iid=r["id"], values=values)
+
+    def sort_by(self, column: str) -> None:
+        col, reverse = self._sort
+        self._sort = (column, not reverse if col == column else False)
+        self._fill_table()
+
+    def table_rows(self) -> list[list[str]]:
+        return [list(self.table.item(i, "values")) for i in self.table.get_children()]
+
+    def _table_selected(self) -> None:
+        sel = self.table.selection()
+        if sel:
+            self.select_genome(sel[0])
+
+    def select_genome(self, genome_id: str) -> None:
+        try:
+            genome = self.app.registry.get_genome(genome_id)
+        except (RegistryError, KeyError, ValueError) as exc:
+            self.app.status_message.set(str(exc))
+            return
+        self.genome_title.configure(text=f"{genome.label}  ({genome.origin}, generation {genome.generation})")
+        self.genes.delete(*self.genes.get_children())
+        for gene in genome.spec.genes:
+            value = genome.genes[gene.key]
+            self.genes.insert("", "end", text=gene.key, values=(f"{value:.4g}", gene.group))
+        self.forge_button.configure(state="normal")
+        self.stress_button.configure(state="normal")
+        self.selected = genome_id
+        self.app.hub.publish("genome_selected", genome_id=genome_id)
+
+    def open_in_forge(self) -> None:
+        if not self.app.hub.publish("send_to_gene_forge", genome_id=self.selected):
+            self.app.status_message.set("the Gene Forge tab is not built yet")
+
+    def stress_test(self) -> None:
+        if not self.app.hub.publish("send_to_stress_chamber", genome_ids=[self.selected]):
+            self.app.status_message.set("the Stress Chamber tab is not built yet")
+
+    def refresh_hall_of_fame(self) -> None:
+        entries = self.app.registry.hall_of_fame()
+        s = self.settings_panel.form.vars["hof_strictness"].get()
+        self.hof_title.configure(text=f"{len(entries)} genome(s); this run's strictness {s}")
+        self.hof.delete(*self.hof.get_children())
+        for e in reversed(entries):
+            ev = e.get("evidence") or {}
+            admitted = f"{ev.get('run_id', '')[-10:]} g{ev.get('generation', '?')}" if ev else ""
+            success = f"{ev['success_rate']:.0%}" if "success_rate" in ev else ""
+            self.hof.insert("", "end", iid=e["genome_id"], text=e["genome_id"],
+                            values=(e.get("name", ""), success, admitted))
+
+    def refresh_runs(self, select: str | None = None) -> None:
+        labels = []
+        for run_id in self.app.registry.run_ids():
+            try:
+                state = json.loads((self.app.registry.run_dir(run_id) / "checkpoint.json").read_text(encoding="utf-8"))
+                run = json.loads((self.app.registry.run_dir(run_id) / "run.json").read_text(encoding="utf-8"))
+                labels.append(f"{run_id} ({state['generation']}/{run['settings']['generations']})")
+            except (OSError, ValueError, KeyError, TypeError):
+                labels.append(f"{run_id} (unreadable)")
+        self.run_box.configure(values=labels)
+        if select:
+            self.run_choice.set(next((x for x in labels if x.split(" ")[0] == select), ""))
+
+    def show_saved_run(self) -> None:
+        """Show a saved run's history (charts and last population) without running it."""
+        if self.running:
+            return
+        run_id = self.run_choice.get().split(" ")[0]
+        try:
+            evo = Evolution.resume(self.app.registry, run_id)
+        except (RegistryError, ValueError) as exc:
+            self.app.show_error("Saved run", str(exc))
+            return
+        self.evo, self.history, self.live = evo, list(evo.history), None
+        self.step_cap = getattr(evo.task, "step_cap", 1)
+        self.run_label.configure(text=f"Run {run_id}: generation {evo.generation} of {evo.settings.generations} done")
+        self.run_bar.configure(value=evo.generation / evo.settings.generations)
+        self.redraw()
+        self._show_population(self.history[-1] if self.history else None)
+
+    def _registry_changed(self, registry) -> None:
+        self._names.clear()
+        self.refresh_hall_of_fame()
+        if not self.running:
+            self.refresh_runs()
+
+    def _receive_ancestors(self, genome_ids: list[str]) -> None:
+        self.settings_panel.add_ancestors(genome_ids)
+        self.app.notebook.select(0)
+        self.settings_panel.pages.select(2)
+
+    def export_charts(self, folder: Path) -> list[Path]:
+        stem = f"{self.evo.run_id}-evolution" if self.evo else "evolution"
+        return export_dashboard(folder, stem, self.history, self.step_cap)
+
+    def close(self) -> None:
+        self.charts.figure.clear()
+
+
+def build(app, parent: ttk.Frame) -> EvolutionLabTab:
+    return EvolutionLabTab(app, parent)

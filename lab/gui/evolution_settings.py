@@ -1,0 +1,169 @@
+"""The Evolution Lab's settings panel: arena picker, the arena's task settings, every evolution
+setting as a validated widget, and the ancestral seeding picker. ``settings()`` turns the widgets
+into an :class:`EvolutionSettings` or raises :class:`FormError` naming every problem.
+
+The widgets are generated from the engine's own tables (arena list, task dataclass, landscape and
+selection help, settings defaults), so a new arena or setting appears here without GUI changes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tkinter as tk
+from tkinter import ttk
+from typing import Any
+
+from lab.arenas import arena_names, get_arena
+from lab.arenas.base import resolve_device
+from lab.evolution.landscapes import LANDSCAPE_HELP, LANDSCAPES
+from lab.evolution.settings import SELECTIONS, EvolutionSettings
+from lab.gui.widgets.form import Field, Form, FormError
+from lab.gui.widgets.tooltip import Tooltip
+
+D = EvolutionSettings()
+SETTING_FIELDS = [
+    Field("population", "Population", "int", D.population, 2, 512, help="Genomes per generation."),
+    Field("seeds_per_genome", "Seeds per genome", "int", D.seeds_per_genome, 1, 100,
+          help="Fresh training seeds every genome is tried on each generation (all genomes share them)."),
+    Field("generations", "Generations", "int", D.generations, 1, 10000),
+    Field("landscape", "Landscape", "choice", D.landscape, choices=tuple(LANDSCAPES),
+          help="\n".join(f"{k}: {v}" for k, v in LANDSCAPE_HELP.items())),
+    Field("selection", "Selection", "choice", D.selection, choices=tuple(SELECTIONS),
+          help="\n".join(f"{k}: {v}" for k, v in SELECTIONS.items())),
+    Field("crossover_rate", "Crossover rate", "float", D.crossover_rate, 0, 1,
+          help="Share of offspring bred from two parents (sexual); the rest are clones of one parent."),
+    Field("radiation_rate", "Radiation rate", "float", D.radiation_rate, 0, 1,
+          help="Share of offspring that are then mutated (radiation)."),
+    Field("mutation_rate", "Mutation rate", "float", D.mutation_rate, 0, 1,
+          help="Probability that each gene of an irradiated genome mutates."),
+    Field("mutation_sigma", "Mutation sigma", "float", D.mutation_sigma, 0.001, 1,
+          help="Size of a mutation: Gaussian step in the normalised [0, 1] gene space."),
+    Field("aliens", "Aliens", "int", D.aliens, 0, 500, help="Completely random genomes injected every generation."),
+    Field("elites", "Elites", "int", D.elites, 0, 500,
+          help="Top genomes cloned into the next generation. Senescence: an elite re-proves itself on fresh "
+               "seeds every generation and dies the first time it fails a trial."),
+    Field("hof_strictness", "Hall of Fame strictness", "float", D.hof_strictness, 0, 1,
+          help="0..1: admitted when the success rate over the generation's seeds is at least s and the genome "
+               "ranks in the top (1 - s) of its generation (s = 1: only a flawless best)."),
+    Field("run_seed", "Run seed", "int", 1, 0, 2**31 - 1, help="Same seed and settings give the same run."),
+    Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
+          help="auto: the CUDA GPU when there is one, else the CPU."),
+]
+SEED_SOURCES = (("founders", "Founders (genomes/)"), ("hall-of-fame", "Hall of Fame"),
+                ("custom", "Custom files (genomes/custom/)"))
+
+
+def task_fields(task: Any) -> list[Field]:
+    """One field per scalar field of an arena's task dataclass, defaulting to the arena's value."""
+    out = []
+    for f in dataclasses.fields(task):
+        value = getattr(task, f.name)
+        kind = "int" if isinstance(value, int) and not isinstance(value, bool) else \
+            "float" if isinstance(value, float) else "text" if isinstance(value, str) else None
+        if kind:
+            out.append(Field(f.name, f.name.replace("_", " "), kind, value))
+    return out
+
+
+class SettingsPanel(ttk.Frame):
+    def __init__(self, parent: tk.Misc):
+        super().__init__(parent)
+        top = ttk.Frame(self)
+        top.pack(fill="x")
+        ttk.Label(top, text="Arena").pack(side="left")
+        self.arena = tk.StringVar(self, value=arena_names()[0])
+        self.arena_box = ttk.Combobox(top, textvariable=self.arena, values=arena_names(), state="readonly", width=14)
+        self.arena_box.pack(side="left", padx=6)
+        self.arena_title = ttk.Label(self, text="", style="Muted.TLabel", wraplength=290, justify="left")
+        self.arena_title.pack(anchor="w", pady=(2, 0))
+        self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self._arena_changed())
+
+        self.pages = ttk.Notebook(self)
+        self.pages.pack(fill="both", expand=True, pady=(6, 0))
+        page = ttk.Frame(self.pages, padding=6)
+        self.form = Form(page, SETTING_FIELDS)
+        self.form.pack(fill="x")
+        self.pages.add(page, text="Evolution")
+
+        self.task_page = ttk.Frame(self.pages, padding=6)
+        self.pages.add(self.task_page, text="Task")
+        self.task_form: Form | None = None
+
+        seed_page = ttk.Frame(self.pages, padding=6)
+        ttk.Label(seed_page, text="Generation 1 starts from these ancestors, topped up with random genomes:",
+                  wraplength=280, justify="left").pack(anchor="w")
+        self.seed_vars = {key: tk.BooleanVar(self, value=(key == "founders")) for key, _ in SEED_SOURCES}
+        for key, label in SEED_SOURCES:
+            ttk.Checkbutton(seed_page, text=label, variable=self.seed_vars[key]).pack(anchor="w")
+        ttk.Label(seed_page, text="Registry genomes (id:GENOME_ID or tag:NAME, comma separated):",
+                  wraplength=280, justify="left").pack(anchor="w", pady=(8, 0))
+        self.seed_extra = tk.StringVar(self, value="")
+        entry = ttk.Entry(seed_page, textvariable=self.seed_extra)
+        entry.pack(fill="x")
+        Tooltip(entry, "Genomes sent here from other tabs appear in this list.")
+        self.pages.add(seed_page, text="Seeding")
+        self._arena_changed()
+
+    def _arena_changed(self) -> None:
+        arena = get_arena(self.arena.get())
+        self.arena_title.configure(text=arena.title)
+        if self.task_form is not None:
+            self.task_form.destroy()
+        self.default_task = arena.default_task()
+        self.task_form = Form(self.task_page, task_fields(self.default_task))
+        self.task_form.pack(fill="x")
+
+    def add_ancestors(self, genome_ids: list[str]) -> None:
+        current = [s.strip() for s in self.seed_extra.get().split(",") if s.strip()]
+        current += [f"id:{g}" for g in genome_ids if f"id:{g}" not in current]
+        self.seed_extra.set(", ".join(current))
+
+    def seed_sources(self) -> tuple[str, ...]:
+        sources = [key for key, var in self.seed_vars.items() if var.get()]
+        sources += [s.strip() for s in self.seed_extra.get().split(",") if s.strip()]
+        return tuple(sources)
+
+    def settings(self) -> EvolutionSettings:
+        """The settings the widgets describe; FormError lists every problem (nothing is started)."""
+        problems = []
+        values: dict[str, Any] = {}
+        task: dict[str, Any] = {}
+        try:
+            values = self.form.values()
+        except FormError as exc:
+            problems += exc.problems
+        try:
+            task = self.task_form.values() if self.task_form else {}
+            dataclasses.replace(self.default_task, **task)  # the task validates itself
+        except FormError as exc:
+            problems += exc.problems
+        except (ValueError, TypeError) as exc:
+            problems.append(f"task: {exc}")
+        if "device" in values:
+            try:
+                resolve_device(values["device"])
+            except ValueError as exc:
+                problems.append(f"Device: {exc}")
+        if problems:
+            raise FormError(problems)
+        overrides = tuple(sorted((k, v) for k, v in task.items() if getattr(self.default_task, k) != v))
+        try:
+            return EvolutionSettings(arena=self.arena.get(), task=overrides, seed_from=self.seed_sources(), **values)
+        except ValueError as exc:
+            raise FormError([str(exc).removeprefix("invalid evolution settings: ")]) from None
+
+    def show(self, settings: EvolutionSettings) -> None:
+        """Put a run's settings back into the widgets (when a saved run is resumed)."""
+        self.arena.set(settings.arena)
+        self._arena_changed()
+        self.form.set_values(settings.to_dict())
+        if self.task_form is not None:
+            self.task_form.set_values(settings.task_overrides())
+        for key, var in self.seed_vars.items():
+            var.set(key in settings.seed_from)
+        self.seed_extra.set(", ".join(s for s in settings.seed_from if s not in self.seed_vars))
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.form.set_enabled(enabled)
+        if self.task_form is not None:
+            self.task_form.set_enabled(enabled)
+        self.arena_box.configure(state="readonly" if enabled else "disabled")

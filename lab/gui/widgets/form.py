@@ -1,0 +1,133 @@
+"""A validated form: fields declared as data (name, label, kind, bounds or choices, help), laid out
+in a grid, each with an inline message that names the problem and the bound. ``values()`` returns
+the typed values or raises :class:`FormError` listing every problem, so callers (and tests) never
+read raw widget text.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tkinter as tk
+from tkinter import ttk
+from typing import Any
+
+from lab.gui.widgets.tooltip import Tooltip
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str                   # "int", "float", "choice", "text"
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def parse(self, raw: str) -> Any:
+        """The typed value of ``raw``, or ValueError with a message a user can act on."""
+        raw = raw.strip()
+        if self.kind == "choice":
+            if raw not in self.choices:
+                raise ValueError(f"{self.label}: {raw!r} is not one of {', '.join(self.choices)}")
+            return raw
+        if self.kind == "text":
+            return raw
+        if self.kind == "int":
+            try:
+                value: float = int(raw)
+            except ValueError:
+                raise ValueError(f"{self.label}: {raw!r} is not a whole number") from None
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{self.label}: {raw!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{self.label}: {raw} is not a finite number")
+        if self.low is not None and value < self.low:
+            raise ValueError(f"{self.label}: {raw} is below its bound {self.low:g}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"{self.label}: {raw} is above its bound {self.high:g}")
+        return value
+
+
+class FormError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Form(ttk.Frame):
+    """The fields of ``fields`` in a two-column grid (label, widget) with a message row under each."""
+
+    def __init__(self, parent: tk.Misc, fields: list[Field], width: int = 10):
+        super().__init__(parent)
+        self.fields = {f.name: f for f in fields}
+        self.vars: dict[str, tk.StringVar] = {}
+        self.widgets: dict[str, ttk.Widget] = {}
+        self.messages: dict[str, ttk.Label] = {}
+        self.columnconfigure(1, weight=1)
+        for row, f in enumerate(fields):
+            label = ttk.Label(self, text=f.label)
+            label.grid(row=2 * row, column=0, sticky="w", padx=(0, 6), pady=(1, 0))
+            var = tk.StringVar(self, value=self._text(f.default))
+            if f.kind == "choice":
+                w = ttk.Combobox(self, textvariable=var, values=list(f.choices), state="readonly", width=width + 2)
+            elif f.kind == "int" and f.low is not None and f.high is not None:
+                w = ttk.Spinbox(self, textvariable=var, from_=f.low, to=f.high, increment=1, width=width)
+            else:
+                w = ttk.Entry(self, textvariable=var, width=width + 2)
+            w.grid(row=2 * row, column=1, sticky="ew", pady=(1, 0))
+            msg = ttk.Label(self, text="", style="Error.TLabel", wraplength=260)
+            msg.grid(row=2 * row + 1, column=0, columnspan=2, sticky="w")
+            msg.grid_remove()
+            if f.help:
+                Tooltip(label, f.help)
+                Tooltip(w, f.help)
+            var.trace_add("write", lambda *_a, name=f.name: self.check(name))
+            self.vars[f.name], self.widgets[f.name], self.messages[f.name] = var, w, msg
+
+    @staticmethod
+    def _text(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def check(self, name: str) -> str | None:
+        """Validate one field now, show or clear its message; returns the problem or None."""
+        try:
+            self.fields[name].parse(self.vars[name].get())
+        except ValueError as exc:
+            self.messages[name].configure(text=str(exc))
+            self.messages[name].grid()
+            return str(exc)
+        self.messages[name].configure(text="")
+        self.messages[name].grid_remove()
+        return None
+
+    def set(self, name: str, value: Any) -> None:
+        self.vars[name].set(self._text(value))
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self.vars:
+                self.set(name, value)
+
+    def values(self) -> dict[str, Any]:
+        problems, out = [], {}
+        for name, f in self.fields.items():
+            try:
+                out[name] = f.parse(self.vars[name].get())
+            except ValueError as exc:
+                problems.append(str(exc))
+            self.check(name)
+        if problems:
+            raise FormError(problems)
+        return out
+
+    def set_enabled(self, enabled: bool) -> None:
+        for name, w in self.widgets.items():
+            if self.fields[name].kind == "choice":
+                w.configure(state="readonly" if enabled else "disabled")
+            else:
+                w.configure(state="normal" if enabled else "disabled")
