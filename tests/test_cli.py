@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT, snapshot
+from tests.conftest import PROJECT, snapshot
 
 from lab.cli import main
 from lab.genome import Genome, get_spec

@@ -276,7 +276,7 @@ def test_one_block_table_path_equals_the_generic_path():
 
 
 def test_readme_documents_what_every_gene_does():
-    from conftest import PROJECT
+    from tests.conftest import PROJECT
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### What each gene does in the trainer")[1].split("### ")[0]
     for key in get_spec("grokking").keys:

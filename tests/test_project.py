@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import PROJECT
+from tests.conftest import PROJECT
 
 
 def _commands(readme: str) -> list[str]:
@@ -32,3 +32,11 @@ def test_core_never_imports_tkinter():
         if "gui" in path.parts:
             continue
         assert not re.search(r"^\s*(import tkinter|from tkinter)", path.read_text(), re.M), path
+
+
+def test_readme_lists_every_keyboard_shortcut_of_the_command_table():
+    from lab.gui.app import COMMANDS
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    for c in COMMANDS:
+        if c.shortcut:
+            assert f"| {c.shortcut} | {c.menu} | {c.label} |" in readme, c

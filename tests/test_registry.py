@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import snapshot
+from tests.conftest import snapshot
 
 from lab.arenas.base import TrialError, TrialResult
 from lab.genome import Genome, GenomeError, random_genome

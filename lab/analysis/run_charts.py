@@ -15,6 +15,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CHARTS = {
     "fitness": "Fitness per generation (best, mean, median)",
@@ -117,6 +118,8 @@ def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int
                (live_steps or last_generation_steps(history))[2])
     draw_success(axes[1, 0], history)
     draw_diversity(axes[1, 1], history)
+    for ax in (axes[0, 0], axes[1, 0], axes[1, 1]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes.flat:
         ax.tick_params(labelsize=7)
     fig.tight_layout(pad=0.6, h_pad=0.8, w_pad=0.8)

@@ -26,9 +26,9 @@ from lab.registry import RegistryError
 
 LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
 # population table: column -> (heading, width, numeric)
-COLUMNS = {"rank": ("#", 34, True), "id": ("genome id", 130, False), "name": ("name", 120, False),
-           "origin": ("origin", 70, False), "elite": ("elite", 40, False), "fitness": ("fitness", 80, True),
-           "median": ("median steps", 90, True), "success": ("success", 64, True)}
+COLUMNS = {"rank": ("#", 28, True), "id": ("genome id", 140, False), "name": ("name", 70, False),
+           "origin": ("origin", 70, False), "elite": ("elite", 38, False), "fitness": ("fitness", 60, True),
+           "median": ("median", 60, True), "success": ("success", 58, True)}
 
 
 def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str, int]:
@@ -95,16 +95,16 @@ class EvolutionLabTab:
         saved.pack(fill="x", pady=(6, 2))
         ttk.Label(saved, text="Saved run").pack(side="left")
         self.run_choice = tk.StringVar(left, value="")
-        self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=18)
+        self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=14)
         self.run_box.pack(side="left", fill="x", expand=True, padx=4)
         self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
         self.resume_button.pack(side="left")
-        self.gen_label = ttk.Label(left, text="Generation: -")
+        self.gen_label = ttk.Label(left, text="Generation: -", wraplength=300)
         self.gen_label.pack(anchor="w", pady=(8, 0))
         self.gen_bar = ttk.Progressbar(left, maximum=1)
         self.gen_bar.pack(fill="x")
-        self.run_label = ttk.Label(left, text="Run: not started")
+        self.run_label = ttk.Label(left, text="Run: not started", wraplength=300)
         self.run_label.pack(anchor="w", pady=(4, 0))
         self.run_bar = ttk.Progressbar(left, maximum=1.0)
         self.run_bar.pack(fill="x")
@@ -139,9 +139,9 @@ class EvolutionLabTab:
         self.genes.heading("#0", text="gene")
         self.genes.heading("value", text="value")
         self.genes.heading("group", text="group")
-        self.genes.column("#0", width=120)
-        self.genes.column("value", width=80, anchor="e")
-        self.genes.column("group", width=90)
+        self.genes.column("#0", width=104)
+        self.genes.column("value", width=64, anchor="e")
+        self.genes.column("group", width=84)
         self.genes.pack(fill="both", expand=True)
         actions = ttk.Frame(genome)
         actions.pack(fill="x")
@@ -315,7 +315,9 @@ class EvolutionLabTab:
             self._fill_table()
             self.grid.show([])
             return
-        rank = {gid: i + 1 for i, gid in enumerate(record["ranking"])}
+        rank: dict[str, int] = {}
+        for i, gid in enumerate(record["ranking"]):
+            rank.setdefault(gid, i + 1)  # an elite and its clone share an id: the better rank counts
         for r in record["genomes"]:
             self._rows.append({"rank": rank[r["id"]], "id": r["id"], "name": self._name(r["id"]), "origin": r["origin"],
                                "elite": "yes" if r["elite"] else "", "fitness": r["fitness"],
@@ -345,9 +347,10 @@ class EvolutionLabTab:
                       f"{r['median']:.0f}", f"{r['success']:.0%}"]
             self.table.insert("", "end", iid=r["id"], values=values)
 
-    def sort_by(self, column: str) -> None:
-        col, reverse = self._sort
-        self._sort = (column, not reverse if col == column else False)
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort the table by ``column``; clicking the same heading again reverses the order."""
+        col, was = self._sort
+        self._sort = (column, reverse if reverse is not None else (not was if col == column else False))
         self._fill_table()
 
     def table_rows(self) -> list[list[str]]:

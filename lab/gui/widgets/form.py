@@ -62,7 +62,7 @@ class FormError(ValueError):
 class Form(ttk.Frame):
     """The fields of ``fields`` in a two-column grid (label, widget) with a message row under each."""
 
-    def __init__(self, parent: tk.Misc, fields: list[Field], width: int = 10):
+    def __init__(self, parent: tk.Misc, fields: list[Field], width: int = 8):
         super().__init__(parent)
         self.fields = {f.name: f for f in fields}
         self.vars: dict[str, tk.StringVar] = {}
