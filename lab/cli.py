@@ -1,7 +1,8 @@
 """Command line of the lab: no arguments opens the window; subcommands work headless.
 
 ``python main.py genome new|show|validate|mutate|cross|splice|diff|spec`` and
-``python main.py registry list|import|export|trash|hof`` and ``python main.py trials run|show``. Gene choices and help texts come from
+``python main.py registry list|import|export|trash|hof`` and ``python main.py trials run|show`` (plus ``evolve``,
+``stress`` and ``charts`` from ``lab.cli_runs`` and ``lab.cli_analysis``). Gene choices and help texts come from
 the gene table. Bad input ends with exit code 2 and a one-line message, never a traceback.
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ HEADLESS_HELP = """headless commands:
   python main.py registry list|import|export|trash|hof ...
   python main.py trials run|show ...
   python main.py evolve --population 16 --seeds 3 --generations 10 ... | --resume RUN_ID
+  python main.py stress GENOME_OR_TAG ... --runs N [--tag] [--hall-of-fame]
+  python main.py charts GENOME_OR_TAG ... --kind NAME|all --format pdf --out DIR
   python main.py <command> --help   for the options of each"""
 
 
@@ -379,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from lab.cli_runs import add_run_parsers
     add_run_parsers(top, common)
+    from lab.cli_analysis import add_analysis_parsers
+    add_analysis_parsers(top, common)
 
     top.add_parser("gui", parents=[common], help="open the window (the default)")
     return parser

@@ -17,6 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lab.analysis.export import FORMATS, check_formats, figure_bytes, paper_context, write_files
+
 CHARTS = {
     "fitness": "Fitness per generation (best, mean, median)",
     "steps": "steps_to_grok this generation",
@@ -126,28 +128,13 @@ def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int
     return fig
 
 
-PAPER_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "speciation-lab",
-            "font.size": 9}
-FORMATS = ("png", "pdf", "svg")
-
-
 def export_dashboard(folder: str | Path, stem: str, history: Sequence[dict[str, Any]], step_cap: int,
                      formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
     settings (embedded TrueType fonts, editable SVG text, fixed metadata, so files are reproducible)."""
-    import matplotlib as mpl
-    import seaborn as sns
-
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with mpl.rc_context(PAPER_RC), sns.plotting_context("paper"):
+    with paper_context():
         fig = Figure(figsize=(7.0, 5.0))
         draw_dashboard(fig, history, step_cap)
-        for fmt in formats:
-            path = folder / f"{stem}.{fmt}"
-            metadata = {"png": {"Software": "Speciation Lab"}, "pdf": {"Creator": "Speciation Lab", "CreationDate": None},
-                        "svg": {"Creator": "Speciation Lab", "Date": None}}[fmt]
-            fig.savefig(path, dpi=200, metadata=metadata)
-            paths.append(path)
-    return paths
+        files = {folder / f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi=200) for fmt in check_formats(list(formats))}
+    return write_files(files)

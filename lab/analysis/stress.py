@@ -1,0 +1,249 @@
+"""The Stress Chamber's core: Monte Carlo over seeds with Smart Fill, and the trials as a table.
+
+A stress test runs chosen genomes on seeds ``seed_start .. seed_start + runs - 1`` of one task.
+Smart Fill computes only the (genome, seed) pairs the registry does not hold yet, batched, and
+records them; the charts then read every trial back with :func:`stress_frame` and :func:`curves`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lab.arenas.base import Cancel, EventSink, TaskConfig, TrialFinished, TrialResult
+from lab.evolution.landscapes import SUCCESS, trial_steps
+from lab.genome import Genome
+from lab.registry import Registry, RegistryError
+
+if TYPE_CHECKING:  # pandas is imported where a table is built, so choosing genomes stays light
+    import pandas as pd
+
+CURVE_KEYS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+UNTAGGED = "untagged"
+# Finished trials are appended to the registry at most this often while a stress test runs, so an
+# interrupted run keeps what finished without one fsync per trial.
+RECORD_EVERY_S = 1.0
+
+
+# ---- choosing genomes ---------------------------------------------------------------------------
+def select_genomes(registry: Registry, refs: Iterable[str] = (), tags: Iterable[str] = (),
+                   hall_of_fame: bool = False, spec: str = "grokking") -> list[Genome]:
+    """Genomes named by id, unique id prefix or exact name, every genome of ``spec`` carrying one
+    of ``tags``, and (``hall_of_fame``) the Hall of Fame; deduplicated by id, in the order given."""
+    chosen: dict[str, Genome] = {}
+    for ref in refs:
+        g = _genome_by_ref(registry, ref, spec)
+        chosen.setdefault(g.id, g)
+    for tag in tags:
+        tagged = registry.list_genomes(spec=spec, tag=tag)
+        if not tagged:
+            raise RegistryError(f"no {spec} genome is tagged {tag!r} in registry {registry.root}")
+        for g in tagged:
+            chosen.setdefault(g.id, g)
+    if hall_of_fame:
+        for g in registry.hall_of_fame_genomes():
+            if g.spec.name == spec:
+                chosen.setdefault(g.id, g)
+    return list(chosen.values())
+
+
+def _genome_by_ref(registry: Registry, ref: str, spec: str) -> Genome:
+    try:
+        return registry.get_genome(registry.resolve(ref))
+    except RegistryError as exc:
+        by_id = exc
+    named = [g for g in registry.list_genomes(spec=spec) if g.name == ref]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise RegistryError(f"{len(named)} genomes are named {ref!r} ({', '.join(g.id for g in named[:5])}); "
+                            "name one by id")
+    if re.fullmatch(r"[0-9a-f]{1,16}", ref):
+        raise by_id  # it looks like an id: say what the id lookup found (no match, or ambiguous)
+    raise RegistryError(f"no genome {ref!r} in registry {registry.root} (no id, unique id prefix or "
+                        "name matches)")
+
+
+# ---- groups ---------------------------------------------------------------------------------------
+def groups_by_genome(genomes: Iterable[Genome]) -> dict[str, str]:
+    """Each genome its own group, named by its label (the default)."""
+    return {g.id: g.label for g in genomes}
+
+
+def groups_by_tag(genomes: Iterable[Genome]) -> dict[str, str]:
+    """Group by a genome's first tag; genomes without tags form the group "untagged"."""
+    return {g.id: g.tags[0] if g.tags else UNTAGGED for g in genomes}
+
+
+# The ways to group genomes in the charts. A grouping is any function genomes -> {genome_id: group};
+# user-made groups are a plain dict passed as ``groups``. Species (lab.analysis.phylogeny) are meant
+# to join here as one more entry: the charts need nothing but the resulting dict.
+GROUPINGS: dict[str, Callable[[Iterable[Genome]], dict[str, str]]] = {
+    "genome": groups_by_genome,
+    "tag": groups_by_tag,
+}
+
+
+# ---- Smart Fill -----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class StressPlan:
+    """What a stress test will do: every genome on every seed; ``existing`` trials are in the registry
+    already, ``missing`` (genome, seed) pairs are what Smart Fill runs."""
+
+    genomes: tuple[Genome, ...]
+    task: TaskConfig
+    seeds: tuple[int, ...]
+    existing: int
+    missing: list[tuple[Genome, int]]
+
+    @property
+    def total(self) -> int:
+        return len(self.genomes) * len(self.seeds)
+
+    @property
+    def to_run(self) -> int:
+        return len(self.missing)
+
+
+def plan_stress(registry: Registry, genomes: Sequence[Genome], task: TaskConfig, runs: int,
+                seed_start: int = 0) -> StressPlan:
+    """Plan ``runs`` seeds (``seed_start`` onward) for every genome, against what is recorded."""
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"runs must be a whole number >= 1 (seeds per genome), got {runs!r}")
+    if isinstance(seed_start, bool) or not isinstance(seed_start, int) or seed_start < 0:
+        raise ValueError(f"seed start must be a whole number >= 0, got {seed_start!r}")
+    genomes = tuple({g.id: g for g in genomes}.values())
+    if not genomes:
+        raise ValueError("no genomes to stress: name genomes, a tag or the Hall of Fame")
+    seeds = tuple(range(seed_start, seed_start + runs))
+    missing = [(g, s) for g in genomes for s in registry.missing_seeds(g.id, task.task_id, seeds)]
+    return StressPlan(genomes, task, seeds, len(genomes) * len(seeds) - len(missing), missing)
+
+
+def run_stress(registry: Registry, arena: Any, plan: StressPlan, *, device: str = "auto",
+               on_event: EventSink | None = None, cancel: Cancel | None = None) -> list[TrialResult]:
+    """Smart Fill: run only ``plan.missing``, batched, and record every finished trial.
+
+    An arena with ``run_pairs`` gets every missing pair in one call; otherwise genomes that miss the
+    same seeds share one ``run_trials`` call. Pairs recorded since the plan was made (by another
+    window or process sharing the registry) are skipped. Finished trials are recorded as they finish
+    (cancelled ones are not: they are not finished experiments), so a stop or an error keeps what
+    finished. Returns the results the arena produced, cancelled ones included."""
+    for g in plan.genomes:
+        if g.spec.name != arena.gene_spec.name:
+            raise ValueError(f"genome {g.label} has gene spec {g.spec.name!r}; arena {arena.name!r} "
+                             f"needs {arena.gene_spec.name!r}")
+    task_id = plan.task.task_id
+    missing = [(g, s) for g, s in plan.missing if not registry.has_trial(g.id, task_id, s)]
+    if not missing:
+        return []
+    recorder = _Recorder(registry)
+
+    def forward(event: Any) -> None:
+        if isinstance(event, TrialFinished):
+            recorder.add(event.result)
+        if on_event is not None:
+            on_event(event)
+
+    results: list[TrialResult] = []
+    try:
+        if hasattr(arena, "run_pairs"):
+            results = list(arena.run_pairs(missing, plan.task, device=device, on_event=forward, cancel=cancel))
+        else:
+            seeds_of: dict[str, tuple[Genome, list[int]]] = {}
+            for g, s in missing:
+                seeds_of.setdefault(g.id, (g, []))[1].append(s)
+            batches: dict[tuple[int, ...], list[Genome]] = {}
+            for g, seeds in seeds_of.values():
+                batches.setdefault(tuple(seeds), []).append(g)
+            for seeds, genomes in batches.items():
+                if cancel is not None and cancel.is_set():
+                    break
+                results += arena.run_trials(genomes, list(seeds), plan.task, device=device,
+                                            on_event=forward, cancel=cancel)
+        for r in results:  # arenas that send no TrialFinished events are recorded here
+            recorder.add(r)
+    finally:
+        recorder.flush()
+    return results
+
+
+class _Recorder:
+    """Appends finished trials to the registry in small timed batches, each trial once."""
+
+    def __init__(self, registry: Registry):
+        self.registry, self.pending, self.seen = registry, [], set()
+        self.last = time.monotonic()
+
+    def add(self, result: TrialResult) -> None:
+        if result.status == "cancelled" or result.key in self.seen:
+            return
+        self.seen.add(result.key)
+        self.pending.append(result)
+        if time.monotonic() - self.last >= RECORD_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.registry.record_trials(self.pending)
+            self.pending = []
+        self.last = time.monotonic()
+
+
+# ---- reading results back ---------------------------------------------------------------------------
+def _trials_of(registry: Registry, genomes: Sequence[Genome], task_id: str,
+               seeds: Iterable[int] | None) -> list[tuple[Genome, TrialResult]]:
+    wanted = None if seeds is None else set(seeds)
+    return [(g, t) for g in {g.id: g for g in genomes}.values() for t in registry.trials_for(g.id, task_id)
+            if wanted is None or t.seed in wanted]
+
+
+def stress_frame(registry: Registry, genomes: Sequence[Genome], task_id: str,
+                 seeds: Iterable[int] | None = None, groups: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per recorded trial of ``genomes`` on ``task_id`` (only ``seeds`` if given), genome
+    order then seed: genome_id, name, label, group, seed, status, success, steps_to_grok (NaN when
+    the trial did not succeed) and ``gene:<key>`` for every gene."""
+    import pandas as pd
+
+    pairs = _trials_of(registry, genomes, task_id, seeds)
+    # trial_steps counts a failed trial as PENALTY_FACTOR x step_cap; a NaN cap makes that NaN,
+    # which is what a table of measured steps_to_grok needs
+    steps = trial_steps([t for _, t in pairs], math.nan)
+    gene_keys = list(dict.fromkeys(k for g in genomes for k in g.spec.keys))
+    rows = []
+    for (g, t), s in zip(pairs, steps):
+        row = {"genome_id": g.id, "name": g.name, "label": g.label,
+               "group": (groups or {}).get(g.id, g.label), "seed": int(t.seed), "status": t.status,
+               "success": t.status in SUCCESS, "steps_to_grok": float(s)}
+        row.update({f"gene:{k}": g.genes.get(k, math.nan) for k in gene_keys})
+        rows.append(row)
+    columns = ["genome_id", "name", "label", "group", "seed", "status", "success", "steps_to_grok"]
+    frame = pd.DataFrame(rows, columns=columns + [f"gene:{k}" for k in gene_keys])
+    return frame.astype({"seed": "int64", "success": "bool", "steps_to_grok": "float64"})
+
+
+def curves(registry: Registry, genomes: Sequence[Genome], task_id: str,
+           seeds: Iterable[int] | None = None) -> dict[tuple[str, int], dict[str, list]]:
+    """The recorded learning curve of every trial: (genome_id, seed) -> {step, train_loss, ...}."""
+    return {(g.id, int(t.seed)): {k: list(t.curve.get(k, [])) for k in CURVE_KEYS}
+            for g, t in _trials_of(registry, genomes, task_id, seeds)}
+
+
+def stress_summary(frame: pd.DataFrame, by: str = "genome_id") -> pd.DataFrame:
+    """Per genome (``by="genome_id"``, with its label) or per ``group``: runs, successes,
+    success_rate and the median steps_to_grok of the trials that succeeded (NaN when none did)."""
+    import pandas as pd
+
+    columns = [by] + (["label"] if by == "genome_id" else []) + \
+        ["runs", "successes", "success_rate", "median_steps_to_grok"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = frame.groupby(by, sort=False)
+    out = pd.DataFrame({"label": grouped["label"].first(), "runs": grouped.size(),
+                        "successes": grouped["success"].sum().astype(int),
+                        "median_steps_to_grok": grouped["steps_to_grok"].median()})
+    out["success_rate"] = out["successes"] / out["runs"]
+    return out.reset_index()[columns]

@@ -1,0 +1,232 @@
+"""Command-line commands of the Stress Chamber: ``stress`` (Monte Carlo over seeds with Smart Fill)
+and ``charts`` (the seven analysis charts, exported for papers from trials already recorded).
+Heavy imports (torch, pandas, matplotlib) happen inside the commands, so other commands start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from lab.cli import UsageError, _registry
+from lab.cli_runs import _parse_seeds
+from lab.genome import Genome
+from lab.registry import Registry, read_genome_file
+
+
+# ---- shared -------------------------------------------------------------------------------------
+def _arena_and_task(args: argparse.Namespace):
+    from lab.arenas import get_arena
+
+    arena = get_arena(args.arena)
+    task = arena.default_task()
+    if args.step_cap is not None:
+        task = dataclasses.replace(task, step_cap=args.step_cap)
+    return arena, task
+
+
+def _genomes(args: argparse.Namespace, reg: Registry, spec: str) -> tuple[list[Genome], list[Genome]]:
+    """(every chosen genome, those read from files): refs are genome files, ids, id prefixes or
+    names; with --tag they are tags; --hall-of-fame adds the Hall of Fame."""
+    from lab.analysis.stress import select_genomes
+
+    if not args.refs and not args.hall_of_fame:
+        raise UsageError("name genomes (file, id, id prefix or name), tags with --tag, or --hall-of-fame")
+    chosen: dict[str, Genome] = {}
+    from_files: list[Genome] = []
+    for ref in [] if args.tag else args.refs:
+        if ref.endswith(".json") or Path(ref).is_file():
+            found = read_genome_file(ref)
+            from_files += found
+        else:
+            found = select_genomes(reg, [ref], spec=spec)
+        for g in found:
+            chosen.setdefault(g.id, g)
+    for g in select_genomes(reg, tags=args.refs if args.tag else (), hall_of_fame=args.hall_of_fame, spec=spec):
+        chosen.setdefault(g.id, g)
+    if not chosen:
+        raise UsageError(f"the Hall of Fame of {reg.root} holds no {spec} genome")
+    return list(chosen.values()), from_files
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    from lab.arenas import arena_names
+
+    p.add_argument("refs", nargs="*", metavar="GENOME_OR_TAG",
+                   help="genome file, id, id prefix or name (tags with --tag)")
+    p.add_argument("--tag", action="store_true", help="the names given are tags: every genome carrying one")
+    p.add_argument("--hall-of-fame", action="store_true", help="add every Hall of Fame genome")
+    p.add_argument("--arena", choices=arena_names(), default="grokking")
+    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+
+
+# ---- stress -------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _first_ctrl_c_cancels(stop: threading.Event, say) -> Iterator[None]:
+    """The first Ctrl-C asks the trainer to stop between steps (finished trials are kept); a second
+    one interrupts at once. Only the main thread may set signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        say("stopping after this step: finished trials are recorded (Ctrl-C again to quit now)")
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_stress(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lab.analysis.stress import plan_stress, run_stress, stress_frame, stress_summary
+    from lab.arenas.base import TrialFinished, device_label, resolve_device
+
+    reg = _registry(args)
+    arena, task = _arena_and_task(args)
+    genomes, from_files = _genomes(args, reg, arena.gene_spec.name)
+    plan = plan_stress(reg, genomes, task, args.runs, args.seed_start)
+    device = resolve_device(args.device)
+    reg.add_genomes(from_files)  # so the Stress Chamber and `charts` find them by name later
+    print(f"{len(plan.genomes)} genome(s) x seeds {plan.seeds[0]}-{plan.seeds[-1]} on task {task.task_id} "
+          f"({device_label(device)}): {plan.existing} trials exist, {plan.to_run} will run")
+    bar = tqdm(total=plan.to_run, unit="trial", file=sys.stderr, disable=plan.to_run == 0)
+    stop = threading.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, TrialFinished) and event.result.status != "cancelled":
+            bar.update(1)
+    interrupted = False
+    try:
+        with _first_ctrl_c_cancels(stop, tqdm.write):
+            run_stress(reg, arena, plan, device=device, on_event=on_event, cancel=stop)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    interrupted = interrupted or stop.is_set()
+    summary = stress_summary(stress_frame(reg, plan.genomes, task.task_id, plan.seeds))
+    width = max([len("genome"), *(len(x) for x in summary["label"])])
+    print(f"{'genome':<{width}}  {'runs':>5}  {'success rate':>12}  {'median steps_to_grok':>20}")
+    for row in summary.itertuples():
+        median = "-" if row.median_steps_to_grok != row.median_steps_to_grok else f"{row.median_steps_to_grok:.0f}"
+        print(f"{row.label:<{width}}  {row.runs:>5}  {row.success_rate:>12.0%}  {median:>20}")
+    if interrupted:
+        print("stopped: the trials that finished are recorded; run the same command again to fill in the rest",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+# ---- charts -------------------------------------------------------------------------------------
+def _names(values: list[str], default: str) -> list[str]:
+    """Repeatable, comma-separated option values."""
+    return [x.strip() for v in (values or [default]) for x in v.split(",") if x.strip()]
+
+
+def _writable_folder(out: Path) -> tuple[Path, bool]:
+    """Create ``out`` if needed and prove it writable. Returns (folder, whether we created it)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=".charts-", dir=out)
+    except OSError as exc:
+        raise UsageError(f"cannot write charts to {out}: {exc.strerror or exc}") from None
+    return Path(probe), created
+
+
+def cmd_charts(args: argparse.Namespace) -> int:
+    from lab.analysis.charts import CHARTS, ChartData, ChartStyle, check_export_options, export_chart
+    from lab.analysis.stress import GROUPINGS
+
+    kinds = _names(args.kind, "all")
+    kinds = list(CHARTS) if kinds == ["all"] else kinds
+    unknown = [k for k in kinds if k not in CHARTS]
+    if unknown:
+        raise UsageError(f"unknown chart {unknown[0]!r} (charts: {', '.join(CHARTS)} or all)")
+    formats = check_export_options(_names(args.format, "pdf"), args.size, args.dpi)
+    if args.group_by not in GROUPINGS:
+        raise UsageError(f"unknown grouping {args.group_by!r} (groupings: {', '.join(GROUPINGS)})")
+    reg = _registry(args)
+    arena, task = _arena_and_task(args)
+    genomes, _ = _genomes(args, reg, arena.gene_spec.name)
+    if args.runs is not None and args.runs < 1:
+        raise UsageError(f"--runs must be >= 1, got {args.runs}")
+    seeds = (range(args.seed_start, args.seed_start + args.runs) if args.runs is not None
+             else _parse_seeds(args.seeds) if args.seeds else None)
+    data = ChartData.from_registry(reg, genomes, task, seeds, GROUPINGS[args.group_by](genomes), args.hide)
+    if data.trials.empty:
+        raise UsageError(f"no recorded trials of these {len(genomes)} genome(s) on task {task.task_id}"
+                         f"{' for those seeds' if seeds is not None else ''}; run `python main.py stress` first")
+    if args.gene is not None and f"gene:{args.gene}" not in data.trials.columns:
+        genes = [c.removeprefix("gene:") for c in data.trials.columns if c.startswith("gene:")]
+        raise UsageError(f"unknown gene {args.gene!r} (genes: {', '.join(genes)})")
+    style = ChartStyle(gene=args.gene)
+    out = Path(args.out)
+    staging, created = _writable_folder(out)
+    try:  # everything is drawn into a hidden folder first, so a failure leaves nothing half-written
+        files = [p for kind in kinds for p in export_chart(kind, data, staging, formats=formats, dpi=args.dpi,
+                                                           size=args.size, style=style)]
+        for path in files:
+            os.replace(path, out / path.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    groups = data.visible_groups
+    print(f"{len(data.visible())} trial(s) of {len(genomes)} genome(s) in {len(groups)} group(s) on task "
+          f"{task.task_id}: wrote {len(kinds)} chart(s) x {len(formats)} format(s) + CSV to {out}")
+    for path in files:
+        print(f"  {out / path.name}")
+    return 0
+
+
+def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``stress`` and ``charts`` subcommands to the main parser."""
+    p = top.add_parser("stress", parents=[common], help="Stress Chamber: run genomes over many seeds (Smart Fill)",
+                       description="Run every chosen genome on seeds SEED_START .. SEED_START+RUNS-1. Smart Fill: "
+                       "trials already in the registry are not run again.")
+    _add_selection(p)
+    p.add_argument("--runs", type=int, required=True, help="seeds per genome")
+    p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_stress)
+
+    p = top.add_parser("charts", parents=[common], help="Stress Chamber charts from recorded trials, for papers",
+                       description="Draw analysis charts from trials already in the registry (no training) and "
+                       "write each as the chosen formats plus a CSV of the data behind it.")
+    _add_selection(p)
+    p.add_argument("--kind", action="append", metavar="NAME",
+                   help="a chart name or all (the default); repeatable, comma-separated; a wrong name lists them")
+    p.add_argument("--format", action="append", metavar="FMT", help="pdf (default), png or svg (repeatable, "
+                   "comma-separated)")
+    p.add_argument("--dpi", type=int, default=300, help="resolution of PNG files (default 300)")
+    p.add_argument("--size", default="single", help="single (3.5 in, one column; default) or double (7.2 in)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the files (created if needed)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--runs", type=int, default=None, help="only seeds SEED_START .. SEED_START+RUNS-1")
+    seeds.add_argument("--seeds", default=None, help="only these seeds: a count (5), a range (10-14) or a list")
+    p.add_argument("--seed-start", type=int, default=0, help="first seed with --runs (default 0)")
+    from lab.analysis.stress import GROUPINGS
+    p.add_argument("--group-by", default="genome", metavar="GROUPING",
+                   help=f"{' or '.join(GROUPINGS)} (default genome; tag: a genome's first tag)")
+    p.add_argument("--hide", action="append", default=[], metavar="GROUP", help="leave a group out (repeatable)")
+    p.add_argument("--gene", default=None, help="the gene of the genes chart's scatter (default: most correlated)")
+    p.set_defaults(func=cmd_charts)

@@ -1,0 +1,204 @@
+"""The seven Stress Chamber charts: drawn from registry trials, hidden groups left out, empty data
+said plainly, paper export deterministic and editable, and the ``charts`` command."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from tests.conftest import snapshot
+from tests.test_stress import TINY
+
+from lab.analysis.chart_data import genes_data, survival_data, wilson_interval
+from lab.analysis.charts import CHARTS, NO_TRIALS, ChartData, ChartStyle, draw_chart, export_chart
+from lab.arenas.base import TrialResult
+from lab.arenas.grokking.arena import GrokkingArena
+from lab.cli import main
+from lab.genome import random_genome
+from lab.registry import Registry
+
+CAP = 400
+CSV_COLUMNS = {
+    "phase": ["group", "genome_id", "label", "seed", "step", "train_loss", "val_acc", "val_loss"],
+    "speed": ["group", "trials", "grokked", "min", "q1", "median", "q3", "max"],
+    "success": ["group", "trials", "successes", "success_rate", "ci_low", "ci_high"],
+    "curves": ["group", "step", "trials", "mean_val_acc", "ci_low", "ci_high"],
+    "survival": ["group", "step", "trials", "grokked", "share_grokked", "ci_low", "ci_high"],
+    "genes": ["gene", "spearman_steps_to_grok", "spearman_success", "grokked", "trials", "chosen"],
+    "spread": ["group", "genome_id", "label", "seed", "status", "steps_to_grok"],
+}
+
+
+def record_fake_trials(registry, spec, task_id=TINY.task_id, genomes=3, seeds=5):
+    """Genomes named g0.. (g0, g2 tagged "fast"); genome i groks seed s at 100 + 40 i + 20 s,
+    except every third (i + s), which ends capped; curves every 20 steps."""
+    rng = np.random.default_rng(0)
+    made = registry.add_genomes(random_genome(spec, rng, name=f"g{i}", tags=["fast"] if i % 2 == 0 else [])
+                                for i in range(genomes))
+    results = []
+    for i, g in enumerate(made):
+        for s in range(seeds):
+            grok = (i + s) % 3 != 0
+            end = 100 + 40 * i + 20 * s if grok else CAP
+            steps = list(range(20, end + 1, 20))
+            curve = {"step": steps, "train_loss": [2.0 * np.exp(-k / 80) for k in steps],
+                     "train_acc": [min(1.0, k / 150) for k in steps],
+                     "val_loss": [4.0 * np.exp(-k / 250) for k in steps],
+                     "val_acc": [min(0.995 if grok else 0.5, k / end) for k in steps], "lr": [1e-3] * len(steps)}
+            results.append(TrialResult(g.id, task_id, s, "grokked" if grok else "capped",
+                                       {"steps_to_grok": end if grok else None, "steps": end}, curve, arena="grokking"))
+    registry.record_trials(results)
+    return made
+
+
+class Task:
+    task_id, step_cap = TINY.task_id, CAP
+
+
+@pytest.fixture
+def data(registry, spec):
+    return ChartData.from_registry(registry, record_fake_trials(registry, spec), Task())
+
+
+def _texts(fig):
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()] + [t.get_text() for t in ax.texts]
+        out += [t.get_text() for t in ax.get_yticklabels()]
+        if ax.get_legend():
+            out += [t.get_text() for t in ax.get_legend().get_texts()]
+    return "\n".join(out)
+
+
+def test_the_chart_table_has_the_seven_charts():
+    assert list(CHARTS) == ["phase", "speed", "success", "curves", "survival", "genes", "spread"]
+    assert all(k.name == name and k.title and k.panels in (1, 2) for name, k in CHARTS.items())
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+def test_each_chart_draws_from_registry_trials_and_hides_groups(data, name):
+    fig = draw_chart(name, Figure(figsize=(7, 4)), data)
+    text = _texts(fig)
+    assert CHARTS[name].title in text and NO_TRIALS not in text
+    assert fig.axes and any(ax.lines or ax.collections or ax.patches or ax.images for ax in fig.axes)
+    table = CHARTS[name].data(data, ChartStyle())
+    assert list(table.columns) == CSV_COLUMNS[name] and len(table) > 0
+    hidden = data.groups[1]
+    less = ChartData(data.trials, data.curves, data.step_cap, frozenset({hidden}))
+    if "group" in table.columns:
+        assert hidden in set(table["group"])
+        assert hidden not in set(CHARTS[name].data(less, ChartStyle())["group"])
+    assert hidden not in _texts(draw_chart(name, Figure(figsize=(7, 4)), less))
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+def test_no_trials_and_all_hidden_say_so(registry, spec, name):
+    genomes = record_fake_trials(registry, spec, task_id="other-task")
+    empty = ChartData.from_registry(registry, genomes, Task())
+    assert empty.trials.empty and list(empty.trials.columns[:3]) == ["genome_id", "name", "label"]
+    assert "no trials" in _texts(draw_chart(name, Figure(), empty))
+    assert list(CHARTS[name].data(empty, ChartStyle()).columns) == CSV_COLUMNS[name]
+    full = ChartData.from_registry(registry, genomes, type("T", (), {"task_id": "other-task", "step_cap": CAP})())
+    hidden = ChartData(full.trials, full.curves, CAP, frozenset(full.groups))
+    assert "every group is hidden" in _texts(draw_chart(name, Figure(), hidden))
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+def test_export_writes_valid_deterministic_editable_files(data, tmp_path, name):
+    a = export_chart(name, data, tmp_path / "a", dpi=100)
+    b = export_chart(name, data, tmp_path / "b", dpi=100)
+    assert [p.name for p in a] == [f"{name}.png", f"{name}.pdf", f"{name}.svg", f"{name}.csv"]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two exports"
+    png, pdf, svg, csv = (p.read_bytes() for p in a)
+    assert png.startswith(b"\x89PNG")
+    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType, text as text
+    root = ET.fromstring(svg)
+    texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert any(CHARTS[name].title in t for t in texts), texts[:5]
+    assert list(pd.read_csv(a[3]).columns) == CSV_COLUMNS[name]
+
+
+def test_export_sizes_and_bad_options(data, tmp_path):
+    from PIL import Image
+
+    (single,) = export_chart("success", data, tmp_path, formats=["png"], dpi=100, stem="s1")[:1]
+    (double,) = export_chart("success", data, tmp_path, formats=["png"], dpi=100, size="double", stem="s2")[:1]
+    assert Image.open(single).size[0] == 350 and Image.open(double).size[0] == 720
+    before = snapshot(tmp_path)
+    for kwargs, fragment in [({"kind": "pie"}, "unknown chart 'pie' (charts: phase, speed"),
+                             ({"formats": ["gif"]}, "unknown format 'gif' (formats: png, pdf, svg)"),
+                             ({"size": "huge"}, "unknown size 'huge' (sizes: single, double)"),
+                             ({"dpi": 0}, "dpi must be"), ({"stem": "../x"}, "file stem")]:
+        args = {"kind": "speed", **kwargs}
+        with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+            export_chart(args.pop("kind"), data, tmp_path / "bad", **args)
+    assert snapshot(tmp_path) == before and not (tmp_path / "bad").exists()
+
+
+def test_statistics_behind_the_charts(data):
+    low, high = wilson_interval(np.array([0, 5]), np.array([3, 10]))
+    assert low == pytest.approx([0.0, 0.2366], abs=1e-4) and high == pytest.approx([0.5615, 0.7634], abs=1e-4)
+    survival = survival_data(data)
+    ends = survival.groupby("group", sort=False).last()
+    success = data.trials.groupby("group", sort=False)["success"].mean()
+    assert list(ends["share_grokked"]) == pytest.approx(list(success)) and (ends["share_grokked"] < 1).all()
+    table = genes_data(data)
+    strongest = table.loc[table["spearman_steps_to_grok"].abs().idxmax(), "gene"]
+    assert table.loc[table["chosen"], "gene"].tolist() == [strongest]
+    assert genes_data(data, ChartStyle(gene="dropout")).loc[lambda t: t["chosen"], "gene"].tolist() == ["dropout"]
+    with pytest.raises(ValueError, match="unknown gene 'wings'"):
+        draw_chart("genes", Figure(), data, ChartStyle(gene="wings"))
+
+
+# ---- the charts command ---------------------------------------------------------------------------
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch, spec):
+    monkeypatch.setattr(GrokkingArena, "default_task", lambda self: TINY)
+    reg = Registry(tmp_path / "reg")
+    record_fake_trials(reg, spec)
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main([*argv, "--registry", str(reg.root)])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    _run.registry = reg
+    return _run
+
+
+def test_charts_command_writes_every_chart_in_every_format(cli, tmp_path):
+    out_dir = tmp_path / "paper"
+    code, out, err = cli("charts", "fast", "--tag", "--kind", "all", "--format", "png,pdf", "--format", "svg",
+                         "--dpi", "60", "--out", str(out_dir), "--group-by", "tag", "--runs", "4")
+    assert code == 0, err
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == sorted(f"{k}.{f}" for k in CHARTS for f in ("png", "pdf", "svg", "csv"))
+    assert "8 trial(s) of 2 genome(s) in 1 group(s)" in out
+    assert set(pd.read_csv(out_dir / "success.csv")["group"]) == {"fast"}
+    code, _, _ = cli("charts", "g1", "--kind", "speed,spread", "--out", str(out_dir / "one"), "--seeds", "1,3")
+    assert code == 0 and sorted(p.name for p in (out_dir / "one").iterdir()) == [
+        "speed.csv", "speed.pdf", "spread.csv", "spread.pdf"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["g0", "--kind", "pie"], "unknown chart 'pie' (charts: phase, speed, success"),
+    (["g0", "--format", "gif"], "unknown format 'gif'"),
+    (["g0", "--size", "poster"], "unknown size 'poster'"),
+    (["nosuch"], "no genome 'nosuch'"),
+    (["g0", "--runs", "0"], "--runs must be >= 1"),
+    (["g0", "--step-cap", "7"], "no recorded trials of these 1 genome(s)"),
+    (["g0", "--gene", "wings"], "unknown gene 'wings'"),
+    (["g0", "--group-by", "colour"], "unknown grouping 'colour' (groupings: genome, tag)"),
+    (["g0", "--out-file"], "cannot write charts to"),
+])
+def test_charts_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, argv, fragment):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = ["--out", str(tmp_path / "out")] if "--out-file" not in argv else ["--out", str(blocker / "sub")]
+    argv = [a for a in argv if a != "--out-file"]
+    before = snapshot(tmp_path)
+    code, _, err = cli("charts", *argv, *out)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and fragment in err, err
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
