@@ -167,6 +167,20 @@ class GeneSpec:
             out.setdefault(g.group, []).append(g.key)
         return {k: tuple(v) for k, v in out.items()}
 
+    def expand(self, names: Iterable[str]) -> list[str]:
+        """Gene keys named by ``names`` (gene keys or whole group names), in the order given."""
+        keys: list[str] = []
+        for name in names:
+            if name in self.groups:
+                keys += [k for k in self.groups[name] if k not in keys]
+            elif name in self.keys:
+                if name not in keys:
+                    keys.append(name)
+            else:
+                raise GenomeError([f"no gene or group `{name}` in spec {self.name} "
+                                   f"(groups: {', '.join(self.groups)})"])
+        return keys
+
     def defaults(self) -> dict[str, float | int]:
         return {g.key: g.default for g in self.genes}
 
@@ -452,15 +466,7 @@ def splice(recipient: Genome, donor: Genome, genes: Iterable[str], **meta: Any) 
     """Horizontal gene transfer: the recipient with the named genes (or whole groups) from the donor."""
     _same_spec(recipient, donor)
     spec = recipient.spec
-    keys: list[str] = []
-    for name in genes:
-        if name in spec.groups:
-            keys += spec.groups[name]
-        elif name in spec.keys:
-            keys.append(name)
-        else:
-            raise GenomeError([f"no gene or group `{name}` in spec {spec.name} "
-                               f"(groups: {', '.join(spec.groups)})"])
+    keys = spec.expand(genes)
     meta = {"origin": "forge", "parents": (recipient.id, donor.id), "name": recipient.name, **meta}
     return Genome(spec, {**recipient.genes, **{k: donor.genes[k] for k in keys}}, **meta)
 

@@ -1,0 +1,99 @@
+"""Pick a genome: a search box (id, id prefix, name, tag, origin), a "Hall of Fame only" toggle, a
+list of the matching genomes and an "Open file..." button. The candidates come from a function the
+owner supplies (so the picker never reads the registry itself); ``keep`` is the hook for later
+filters such as a species."""
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from tkinter import ttk
+
+from lab.forge import search_genomes
+from lab.genome import Genome
+from lab.gui.widgets.tooltip import Tooltip
+
+COLUMNS = {"name": ("name", 86), "id": ("id", 80), "origin": ("origin", 66)}
+
+
+class GenomePicker(ttk.LabelFrame):
+    def __init__(self, parent: tk.Misc, title: str, candidates: Callable[[], Sequence[Genome]],
+                 hall_of_fame: Callable[[], set[str]], on_pick: Callable[[Genome], None],
+                 on_open_file: Callable[[], None], height: int = 4):
+        super().__init__(parent, text=title, padding=(4, 2))
+        self.candidates, self.hall_of_fame = candidates, hall_of_fame
+        self.on_pick, self.keep = on_pick, None   # keep: Callable[[Genome], bool] | None, e.g. a species
+        self.genomes: dict[str, Genome] = {}
+        # the id last handed to on_pick or marked as in use: selection events for it are echoes
+        # (Tk delivers <<TreeviewSelect>> later, also for selections made by the program)
+        self._offered: str | None = None
+        top = ttk.Frame(self)
+        top.pack(fill="x")
+        self.query = tk.StringVar(self, value="")
+        self.search = ttk.Entry(top, textvariable=self.query, width=14)
+        self.search.pack(side="left", fill="x", expand=True)
+        Tooltip(self.search, "Search by id or id prefix, name, tag or origin (all words must match).")
+        self.hof_only = tk.BooleanVar(self, value=False)
+        ttk.Checkbutton(top, text="Hall of Fame only", variable=self.hof_only,
+                        command=self.refresh).pack(side="left", padx=(4, 0))
+        body = ttk.Frame(self)
+        body.pack(fill="both", expand=True, pady=(2, 0))
+        self.tree = ttk.Treeview(body, columns=list(COLUMNS), show="headings", selectmode="browse", height=height)
+        for col, (heading, width) in COLUMNS.items():
+            self.tree.heading(col, text=heading)
+            self.tree.column(col, width=width, stretch=col == "name")
+        scroll = ttk.Scrollbar(body, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        bottom = ttk.Frame(self)
+        bottom.pack(fill="x")
+        self.current = ttk.Label(bottom, text="", style="Muted.TLabel")
+        self.current.pack(side="left", fill="x", expand=True)
+        self.open_button = ttk.Button(bottom, text="Open file...", command=on_open_file)
+        self.open_button.pack(side="right")
+        self.query.trace_add("write", lambda *_a: self.refresh())
+        self.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
+
+    def refresh(self) -> None:
+        """Fill the list from the candidates that match the search and the toggles."""
+        only = self.hall_of_fame() if self.hof_only.get() else None
+        shown = search_genomes(self.candidates(), self.query.get(), only_ids=only, keep=self.keep)
+        self.tree.delete(*self.tree.get_children())
+        self.genomes = {g.id: g for g in shown}
+        for g in shown:
+            self.tree.insert("", "end", iid=g.id, values=(g.name or "(no name)", g.id[:8], g.origin))
+        if self._offered in self.genomes:
+            self.tree.selection_set(self._offered)
+
+    def rows(self) -> list[str]:
+        """The genome ids listed, top to bottom."""
+        return list(self.tree.get_children())
+
+    def select(self, genome_id: str) -> bool:
+        """Select ``genome_id`` in the list (as a click would); False if it is not listed."""
+        if genome_id not in self.genomes:
+            return False
+        self.tree.selection_set(genome_id)
+        self.tree.see(genome_id)
+        self._offer(genome_id)
+        return True
+
+    def mark(self, genome: Genome | None, where: str = "") -> None:
+        """Show which genome is in use (it may come from a file and not be listed)."""
+        self.current.configure(text=f"using {genome.label}{where}" if genome else "none picked")
+        self._offered = genome.id if genome is not None else None
+        if genome is not None and genome.id in self.genomes:
+            self.tree.selection_set(genome.id)
+            self.tree.see(genome.id)
+        else:
+            self.tree.selection_set(())
+
+    def _selected(self) -> None:
+        sel = self.tree.selection()
+        if sel:
+            self._offer(sel[0])
+
+    def _offer(self, genome_id: str) -> None:
+        if genome_id != self._offered:
+            self._offered = genome_id
+            self.on_pick(self.genomes[genome_id])

@@ -1,0 +1,89 @@
+"""Radar chart of genomes: one axis per gene, each normalised to [0, 1] by its spec (Gene.to_unit),
+so genes of any scale share one picture. ``draw_radar`` draws on any Figure (screen or export);
+:class:`RadarPanel` is a ChartPanel that redraws it, at most every ``min_interval_ms``, never losing
+the last update."""
+from __future__ import annotations
+
+import dataclasses
+import tkinter as tk
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lab.genome import Genome
+from lab.gui.widgets.chart_panel import ChartPanel
+
+
+@dataclasses.dataclass(frozen=True)
+class RadarLayer:
+    label: str
+    genome: Genome
+    colour: str
+    linestyle: str = "-"
+    fill: bool = False
+
+
+def draw_radar(fig: Figure, layers: Sequence[RadarLayer], title: str = "") -> Figure:
+    """Overlay ``layers`` (genomes of one spec) on a polar axes, one spoke per gene in table order."""
+    fig.clear()
+    if not layers:
+        return fig
+    spec = layers[0].genome.spec
+    n = len(spec.genes)
+    angles = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    closed = np.append(angles, angles[0])
+    ax = fig.add_subplot(projection="polar")
+    ax.set_theta_offset(np.pi / 2)
+    ax.set_theta_direction(-1)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([0.25, 0.5, 0.75, 1.0], labels=["", "0.5", "", "1"], fontsize=7, color="#888888")
+    ax.set_xticks(angles, labels=[g.key for g in spec.genes], fontsize=7.5)
+    for label, angle in zip(ax.get_xticklabels(), angles):
+        # labels on the left half read towards the centre, so none runs over the plot
+        label.set_horizontalalignment("center" if np.isclose(np.sin(angle), 0, atol=0.1) else
+                                      "left" if np.sin(angle) > 0 else "right")
+    ax.tick_params(axis="x", pad=1)
+    for layer in layers:
+        u = np.append(layer.genome.unit_vector(), layer.genome.unit_vector()[0])
+        ax.plot(closed, u, color=layer.colour, linestyle=layer.linestyle, linewidth=1.6, label=layer.label)
+        if layer.fill:
+            ax.fill(closed, u, color=layer.colour, alpha=0.15)
+    # the legend sits under the chart, where no gene label can collide with it
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9, pad=18)
+    fig.subplots_adjust(left=0.21, right=0.79, top=0.9 if title else 0.94, bottom=0.22)
+    return fig
+
+
+class RadarPanel(ChartPanel):
+    """A radar chart that follows edits: ``show(layers)`` redraws after at most ``min_interval_ms``."""
+
+    def __init__(self, parent: tk.Misc, figsize: tuple[float, float] = (4.8, 4.0), dpi: int = 80,
+                 min_interval_ms: int = 150):
+        super().__init__(parent, figsize=figsize, dpi=dpi, toolbar=False)
+        self.min_interval_ms = min_interval_ms
+        self.layers: list[RadarLayer] = []
+        self.title = ""
+        self._pending: str | None = None
+
+    def show(self, layers: Sequence[RadarLayer], title: str = "", now: bool = False) -> None:
+        self.layers, self.title = list(layers), title
+        if now:
+            self.flush()
+        elif self._pending is None:
+            # coalesce a burst of edits (a slider drag) into one redraw with the latest layers
+            self._pending = self.after(self.min_interval_ms, self.flush)
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self.after_cancel(self._pending)
+            self._pending = None
+        self.redraw(lambda fig: draw_radar(fig, self.layers, self.title))
+
+    def destroy(self) -> None:
+        if self._pending is not None:
+            self.after_cancel(self._pending)
+            self._pending = None
+        super().destroy()
