@@ -376,12 +376,13 @@ class GeneForgeTab:
             self.app.notebook.select(self.frame)
 
     def export_charts(self, folder: Path) -> list[Path]:
-        fig = Figure(figsize=(6.0, 5.0), dpi=100)
-        draw_radar(fig, self.radar.layers, "Gene Forge")
-        paths = [Path(folder) / f"gene-forge-radar.{ext}" for ext in ("png", "svg", "pdf")]
-        for p in paths:
-            fig.savefig(p)
-        return paths
+        from lab.analysis.export import FORMATS, figure_bytes, paper_context, write_files
+
+        with paper_context():  # the same paper settings as every other chart export
+            fig = Figure(figsize=(6.0, 5.0))
+            draw_radar(fig, self.radar.layers, "Gene Forge")
+            files = {Path(folder) / f"gene-forge-radar.{fmt}": figure_bytes(fig, fmt, dpi=300) for fmt in FORMATS}
+        return write_files(files)
 
     def close(self) -> None:
         self.radar.figure.clear()
