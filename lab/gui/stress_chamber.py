@@ -1,0 +1,409 @@
+"""The Stress Chamber tab: peer review of genomes. Choose genomes, run each on N seeds of a task as a
+background job (Smart Fill runs only the trials the registry lacks), then read the seven analysis
+charts grouped by genome, tag or the user's own groups, and export them for papers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import tkinter as tk
+from collections.abc import Sequence
+from pathlib import Path
+from tkinter import ttk
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
+from lab.analysis.stress import GROUPINGS, StressPlan, plan_stress, run_stress
+from lab.arenas import get_arena
+from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device
+from lab.genome import Genome
+from lab.gui.stress_genomes import GenomeChoice
+from lab.gui.widgets.chart_controls import ChartControls, ChartPicker, ExportOptions
+from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.form import Field, Form, FormError
+from lab.gui.widgets.tooltip import Tooltip
+from lab.jobs import Job, JobEnded
+from lab.registry import RegistryError
+
+ARENA = "grokking"
+DEFAULT_CHART = "speed"
+REDRAW_DELAY_MS = 80   # a burst of changes (typing a number, ticking groups) becomes one redraw
+LIVE_REDRAW_S = 3.0    # while a stress test runs, the charts follow the registry at most this often
+USER_GROUPS, SPECIES = "user", "species"
+GROUPING_TEXT = {"genome": "genome", "tag": "tag", USER_GROUPS: "user groups", SPECIES: "species"}
+GROUPING_HELP = {"genome": "Each genome is its own group.", "tag": "Genomes grouped by their first tag.",
+                 USER_GROUPS: "Your own groups: name one under the chosen list and assign genomes to it.",
+                 SPECIES: "Grouping by species arrives with the Phylogeny tab (a later issue)."}
+NO_GENOMES = "Choose genomes on the left (pick them, add a tag or the Hall of Fame).\nTheir recorded trials appear here."
+
+
+def run_fields(task: TaskConfig) -> list[Field]:
+    fields = [Field("runs", "Runs per genome", "int", 20, 1, 10000,
+                    help="Seeds per genome: every genome is trained once on each of seeds first seed .. "
+                         "first seed + runs - 1."),
+              Field("seed_start", "First seed", "int", 0, 0, 2**31 - 1,
+                    help="The first training seed. The same seeds give the same trials, which Smart Fill reuses.")]
+    if hasattr(task, "step_cap"):
+        fields.append(Field("step_cap", "Step cap", "int", task.step_cap, 1, 1_000_000,
+                            help="Training steps a trial may take to grok before it counts as failed. Another cap "
+                                 "is another task: its trials are counted separately."))
+    return fields + [Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
+                           help="auto: the CUDA GPU when there is one, else the CPU.")]
+
+
+def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: str) -> list[TrialResult]:
+    """The job: Smart Fill of ``plan`` (finished trials are recorded as they finish, so a cancel keeps them)."""
+    return run_stress(registry, arena, plan, device=device, on_event=job.emit, cancel=job.cancel_token)
+
+
+def describe_task(task: TaskConfig, default: TaskConfig) -> str:
+    """The settings (besides the step cap) in which ``task`` differs from the arena's default task."""
+    base = default.to_dict()
+    changed = [f"{k.replace('_', ' ')} {v}" for k, v in task.to_dict().items() if k != "step_cap" and base.get(k) != v]
+    return "the arena's default task" + (f" but {', '.join(changed)}" if changed else "")
+
+
+def _say(fig: Figure, text: str) -> Figure:
+    fig.clear()
+    fig.text(0.5, 0.5, text, ha="center", va="center", color="#666666", fontsize="medium")
+    return fig
+
+
+class StressChamberTab:
+    def __init__(self, app, parent: ttk.Frame):
+        self.app, self.frame = app, parent
+        self.arena = get_arena(ARENA)
+        self.base_task: TaskConfig = self.arena.default_task()
+        self.plan: StressPlan | None = None
+        self.data: ChartData | None = None
+        self.job: Job | None = None
+        self.running_plan: StressPlan | None = None
+        self.finished = 0
+        self._pending: str | None = None
+        self._stale = False
+        self._last_live = 0.0
+        self._step_text = ""
+
+        outer = ttk.PanedWindow(parent, orient="horizontal")
+        outer.pack(fill="both", expand=True, padx=4, pady=4)
+        left = ttk.Frame(outer, padding=(2, 0))
+        outer.add(left, weight=0)
+        self.choice = GenomeChoice(left, app, self.arena.gene_spec.name, self._changed)
+        self.choice.pack(fill="both", expand=True)
+        middle = ttk.Frame(outer, padding=(4, 0))
+        outer.add(middle, weight=1)
+        self._build_charts(middle)
+        right = ttk.Frame(outer, padding=(2, 0))
+        outer.add(right, weight=0)
+        self._build_run(right)
+        self._build_legend(right)
+
+        app.hub.subscribe("registry_changed", self._registry_changed)
+        app.hub.subscribe("send_to_stress_chamber", self._receive_genomes)
+        app.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed(), add="+")
+        self._set_running(False)
+        self.set_task(self.base_task)
+        self.redraw()
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build_run(self, right: ttk.Frame) -> None:
+        box = ttk.LabelFrame(right, text="Stress test", padding=(6, 2))
+        box.pack(fill="x")
+        self.form = Form(box, run_fields(self.base_task), width=8)
+        self.form.pack(fill="x")
+        for var in self.form.vars.values():
+            var.trace_add("write", lambda *_a: self._changed())
+        self.task_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=246, justify="left",
+                                    font=("TkDefaultFont", 8))
+        self.task_label.pack(fill="x", pady=(2, 0))
+        self.task_tip = Tooltip(self.task_label, "")
+        self.plan_label = ttk.Label(box, text="", wraplength=246, justify="left", font=("TkDefaultFont", 10, "bold"))
+        self.plan_label.pack(fill="x", pady=(4, 0))
+        Tooltip(self.plan_label, "Smart Fill: a (genome, seed) trial already recorded on this task is read from the "
+                                 "registry, never run again. Only the missing trials train.")
+        self.plan_detail = ttk.Label(box, text="", style="Muted.TLabel", wraplength=246, justify="left")
+        self.plan_detail.pack(fill="x")
+        buttons = ttk.Frame(box)
+        buttons.pack(fill="x", pady=(4, 2))
+        self.run_button = ttk.Button(buttons, text="Run", command=self.run)
+        self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
+        self.run_button.pack(side="left", expand=True, fill="x")
+        self.cancel_button.pack(side="left", expand=True, fill="x", padx=(2, 0))
+        Tooltip(self.cancel_button, "Stop after the current training step; finished trials stay in the registry.")
+        # clam draws a full bar in the trough's grey: a colour tells done from not started
+        ttk.Style(box).configure("Stress.Horizontal.TProgressbar", background="#4a7fc1")
+        self.progress = ttk.Progressbar(box, maximum=1, style="Stress.Horizontal.TProgressbar")
+        self.progress.pack(fill="x")
+        self.progress_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=246, justify="left")
+        self.progress_label.pack(fill="x")
+
+    def _build_legend(self, right: ttk.Frame) -> None:
+        box = ttk.LabelFrame(right, text="Show", padding=(6, 2))
+        box.pack(fill="both", expand=True, pady=(4, 0))
+        ttk.Label(box, text="Group by").pack(anchor="w")
+        grouping = ttk.Frame(box)
+        grouping.pack(fill="x")
+        self.grouping = tk.StringVar(self.frame, value="genome")
+        self.grouping_buttons: dict[str, ttk.Radiobutton] = {}
+        names = [*GROUPINGS, USER_GROUPS] + ([] if SPECIES in GROUPINGS else [SPECIES])
+        for i, name in enumerate(names):
+            button = ttk.Radiobutton(grouping, text=GROUPING_TEXT.get(name, name), value=name, variable=self.grouping,
+                                     command=self.redraw_soon)
+            button.grid(row=i // 2, column=i % 2, sticky="w", padx=(0, 8))
+            if name == SPECIES and SPECIES not in GROUPINGS:
+                button.state(["disabled"])
+            Tooltip(button, GROUPING_HELP.get(name, ""))
+            self.grouping_buttons[name] = button
+        ttk.Separator(box).pack(fill="x", pady=4)
+        self.controls = ChartControls(box, on_change=self.redraw_soon)
+        self.controls.pack(fill="both", expand=True)
+
+    def _build_charts(self, middle: ttk.Frame) -> None:
+        self.chart_picker = ChartPicker(middle, DEFAULT_CHART, on_change=self.redraw)
+        self.chart_picker.pack(fill="x")
+        bottom = ttk.Frame(middle)
+        bottom.pack(side="bottom", fill="x", pady=(2, 0))   # packed before the chart, so it is never squeezed out
+        self.chart_box = self.chart_picker.box
+        self.panel = ChartPanel(middle, figsize=(7.0, 5.0), dpi=90)
+        self.panel.pack(fill="both", expand=True, pady=(2, 0))
+        self.export_button = ttk.Button(bottom, text="Export chart...", command=self.export)
+        self.export_button.pack(side="right")
+        Tooltip(self.export_button, "Write this chart for a paper (each ticked format, plus its table as CSV) "
+                                    "into a folder you choose. Also File > Export charts of this tab.")
+        self.export_options = ExportOptions(bottom)
+        self.export_options.pack(side="left")
+
+    # ---- the task and the plan ---------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.chart_picker.kind
+
+    def set_chart(self, kind: str) -> None:
+        self.chart_picker.set_kind(kind)
+        self.redraw()
+
+    def set_task(self, task: TaskConfig) -> None:
+        """Stress-test on ``task`` (its step cap stays editable); scripts and tests set a small one."""
+        self.base_task = task
+        if "step_cap" in self.form.vars:
+            self.form.set("step_cap", task.step_cap)
+        self._changed()
+
+    def _task(self, values: dict[str, Any]) -> TaskConfig:
+        if "step_cap" in values:
+            return dataclasses.replace(self.base_task, step_cap=values["step_cap"])
+        return self.base_task
+
+    def _changed(self) -> None:
+        self.update_plan()
+        self.redraw_soon()
+
+    def update_plan(self) -> StressPlan | None:
+        """Smart Fill's count for the current choice and settings: X recorded, Y to run (cheap)."""
+        self.plan = None
+        try:
+            values = self.form.values()
+            task = self._task(values)
+        except FormError as exc:
+            return self._say_plan("; ".join(exc.problems), error=True)
+        except ValueError as exc:
+            return self._say_plan(str(exc), error=True)
+        self.task_label.configure(text=f"Task {task.task_id}: {describe_task(task, self.arena.default_task())}")
+        self.task_tip.text = f"{self.arena.title}\n" + "\n".join(f"{k} = {v}" for k, v in task.to_dict().items())
+        genomes = self.choice.genomes()
+        if not genomes:
+            return self._say_plan("Choose genomes to plan a stress test.")
+        self.plan = plan_stress(self.app.registry, genomes, task, values["runs"], values["seed_start"])
+        p = self.plan
+        self._say_plan(f"{p.existing} trials already in the registry, {p.to_run} will run",
+                       f"{len(p.genomes)} genome{'s' * (len(p.genomes) != 1)} \u00d7 seeds {p.seeds[0]}\u2013"
+                       f"{p.seeds[-1]} = {p.total} trials")
+        return p
+
+    def _say_plan(self, text: str, detail: str = "", error: bool = False) -> None:
+        self.plan_label.configure(text=text, foreground="#b00020" if error else "")
+        self.plan_detail.configure(text=detail)
+
+    # ---- running -----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.active
+
+    def run(self) -> bool:
+        """Start Smart Fill as a job; bad settings show a message naming the problem and start nothing.
+        Returns whether a job started (not when every trial is recorded already)."""
+        if self.running:
+            self.app.status_message.set("a stress test is already running")
+            return False
+        try:
+            values = self.form.values()
+        except FormError as exc:
+            self.app.show_error("Stress test", "Nothing was started:\n" + "\n".join(exc.problems))
+            return False
+        if not self.choice.genomes():
+            self.app.show_error("Stress test", "Nothing was started: choose genomes first (pick them, add a tag "
+                                               "or the Hall of Fame).")
+            return False
+        try:
+            device = resolve_device(values["device"])
+            plan = self.update_plan()
+        except ValueError as exc:
+            self.app.show_error("Stress test", f"Nothing was started: {exc}")
+            return False
+        if plan is None:
+            self.app.show_error("Stress test", f"Nothing was started: {self.plan_label.cget('text')}")
+            return False
+        if plan.to_run == 0:
+            self.app.status_message.set(f"all {plan.total} trials are in the registry already: nothing to run")
+            self.redraw()
+            return False
+        try:  # trials name their genome by id: keep the genomes beside them (the registry may have changed)
+            self.app.registry.add_genomes(plan.genomes)
+        except (OSError, RegistryError) as exc:
+            self.app.show_error("Stress test", f"Nothing was started: could not store the genomes: {exc}")
+            return False
+        self.finished, self._step_text, self._last_live = 0, "", time.monotonic()
+        self.progress.configure(maximum=plan.to_run, value=0)
+        self.running_plan = plan
+        self.job = self.app.submit(stress_job, self.app.registry, self.arena, plan, device, title="Stress test",
+                                   on_event=self._on_event)
+        self._set_running(True)
+        self._show_progress()
+        self.app.status_message.set(f"stress test started: {plan.to_run} trial(s) on {device}")
+        return True
+
+    def cancel(self) -> None:
+        if self.running:
+            self.job.cancel()
+            self.progress_label.configure(text="Stopping after this training step...")
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.configure(state="disabled" if running else "normal")
+        self.cancel_button.configure(state="normal" if running else "disabled")
+        self.form.set_enabled(not running)
+
+    def _show_progress(self) -> None:
+        total = self.running_plan.to_run
+        self.progress.configure(value=self.finished)
+        self.progress_label.configure(text=f"{self.finished} of {total} trials finished{self._step_text}")
+        self.job.progress = (self.finished / total, f"{self.finished} of {total} trials")  # the status bar
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, TrialFinished) and event.result.status != "cancelled":
+            self.finished += 1
+            self._show_progress()
+            if time.monotonic() - self._last_live >= LIVE_REDRAW_S:  # recorded trials join the charts
+                self._last_live = time.monotonic()
+                self.redraw_soon()
+        elif isinstance(event, TrialProgress):
+            self._step_text = f"; step {event.steps_done} of {event.step_cap}, {event.live} training"
+            self._show_progress()
+        elif isinstance(event, JobEnded):
+            self._ended(event)
+
+    def _ended(self, event: JobEnded) -> None:
+        self._set_running(False)
+        kept = self.finished
+        if event.state == "done":
+            text = f"Stress test done: {kept} trial(s) recorded."
+        elif event.state == "cancelled":
+            text = f"Stress test cancelled: {kept} finished trial(s) kept; Run fills in the rest."
+        else:
+            text = f"Stress test failed (see the log); {kept} finished trial(s) kept."
+        self.progress_label.configure(text=text)
+        self.app.status_message.set(text)
+        self.app.hub.publish("registry_changed", registry=self.app.registry)
+        self.update_plan()
+        self.redraw()
+
+    # ---- charts ------------------------------------------------------------------------------
+    def groups(self, genomes: Sequence[Genome]) -> dict[str, str]:
+        """genome id -> group under the chosen grouping."""
+        how = self.grouping.get()
+        return self.choice.groups() if how == USER_GROUPS else GROUPINGS[how](genomes)
+
+    def redraw_soon(self) -> None:
+        if self.app.notebook.select() != str(self.frame):
+            self._stale = True   # other tabs change the registry often: draw when this tab is shown
+        elif self._pending is None:
+            self._pending = self.frame.after(REDRAW_DELAY_MS, self.redraw)
+
+    def _tab_changed(self) -> None:
+        if self._stale and self.app.notebook.select() == str(self.frame):
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Read the chosen genomes' trials on the task and seeds of the plan and draw the chosen chart."""
+        if self._pending is not None:
+            self.frame.after_cancel(self._pending)
+            self._pending = None
+        self._stale = False
+        kind = self.kind
+        self.controls.set_kind(CHARTS[kind])
+        if not self.choice.genomes():
+            self.data = None
+            self.controls.set_groups([])
+            self.panel.redraw(lambda fig: _say(fig, NO_GENOMES))
+            return
+        plan = self.plan
+        if plan is None:
+            return  # the settings are invalid (the plan line says why): the chart stays as it was
+        data = ChartData.from_registry(self.app.registry, plan.genomes, plan.task, plan.seeds,
+                                       self.groups(plan.genomes))
+        self.controls.set_groups(data.groups, data.colours())
+        self.controls.set_genes([c.removeprefix("gene:") for c in data.trials.columns if c.startswith("gene:")])
+        self.data = dataclasses.replace(data, hidden=self.controls.hidden())
+        style = self.controls.style()
+        self.panel.redraw(lambda fig: draw_chart(kind, fig, self.data, style))
+
+    # ---- export ------------------------------------------------------------------------------
+    def export(self) -> list[Path]:
+        folder = self.app.dialogs.ask_directory("Export the chart to a folder")
+        return self.export_charts(Path(folder)) if folder else []
+
+    def export_charts(self, folder: Path) -> list[Path]:
+        """Write the chart on screen (ticked formats, dpi, width) and its CSV into ``folder``."""
+        try:
+            options = self.export_options.values()
+        except FormError as exc:
+            self.app.show_error("Export chart", "Nothing was written:\n" + "\n".join(exc.problems))
+            return []
+        self.redraw()  # export exactly what the current settings show
+        data, kind = self.data, self.kind
+        if data is None or data.trials.empty:
+            self.app.show_error("Export chart", "Nothing was written: the chosen genomes have no recorded trials on "
+                                                "this task and these seeds yet (press Run first).")
+            return []
+        if data.visible().empty:
+            self.app.show_error("Export chart", "Nothing was written: every group is hidden (tick one under "
+                                                "\"Groups shown\").")
+            return []
+        try:
+            paths = export_chart(kind, data, folder, style=self.controls.style(), stem=f"stress-{kind}", **options)
+        except (OSError, ValueError) as exc:
+            self.app.show_error("Export chart", f"Could not write the {CHARTS[kind].title} chart to {folder}: {exc}")
+            return []
+        self.app.status_message.set(f"wrote {', '.join(p.name for p in paths)} to {folder}")
+        return paths
+
+    # ---- the hub -----------------------------------------------------------------------------
+    def _registry_changed(self, registry) -> None:
+        self.choice.refresh()
+        self._changed()
+
+    def _receive_genomes(self, genome_ids: list[str]) -> None:
+        """Another tab sent genomes: add them to the chosen list and show this tab."""
+        self.choice.add_ids(genome_ids)
+        self.app.notebook.select(self.frame)
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self.frame.after_cancel(self._pending)
+            self._pending = None
+        self.panel.figure.clear()
+
+
+def build(app, parent: ttk.Frame) -> StressChamberTab:
+    return StressChamberTab(app, parent)
