@@ -61,7 +61,8 @@ class ChartData:
 
     @property
     def groups(self) -> list[str]:
-        """Every group, hidden or not, in order of first appearance (so colours never shift)."""
+        """Every group with trials, hidden or not, in order of first appearance (hiding a group keeps the
+        others' colours; a group that gets its first trial mid-run can move the colours after it)."""
         return list(dict.fromkeys(self.trials["group"])) if len(self.trials) else []
 
     @property
