@@ -51,6 +51,7 @@ class GenomeChoice(ttk.Frame):
         self.tag_button.pack(side="left")
         Tooltip(self.tag_entry, "Comma separated: every registry genome carrying one of these tags is added.")
         self._build_chosen()
+        self.picker.refresh()  # list the registry and the founders from the start
 
     def _build_chosen(self) -> None:
         box = ttk.LabelFrame(self, text="Chosen for the stress test", padding=(4, 2))

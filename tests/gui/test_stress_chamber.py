@@ -349,3 +349,17 @@ def test_export_writes_the_chart_in_every_format_and_its_csv(lab_app, charted, t
     first, second = take_errors(lab_app)
     assert "'lots' is not a whole number" in first[2] and "at least one format" in second[2]
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_picker_lists_the_founders_from_the_start(lab_app):
+    import tkinter as tk
+
+    from lab.gui.stress_genomes import GenomeChoice
+    from lab.registry import founders
+
+    top = tk.Toplevel(lab_app.root)
+    try:
+        choice = GenomeChoice(top, lab_app, "grokking", on_change=lambda: None)
+        assert {g.id for g in founders("grokking")} <= set(choice.picker.rows())
+    finally:
+        top.destroy()
