@@ -16,7 +16,7 @@ from lab.arenas import arena_names, get_arena
 from lab.arenas.base import resolve_device
 from lab.evolution.landscapes import LANDSCAPE_HELP, LANDSCAPES
 from lab.evolution.settings import SELECTIONS, EvolutionSettings
-from lab.gui.widgets.form import Field, Form, FormError
+from lab.gui.widgets.form import Field, Form, FormError, task_fields
 from lab.gui.widgets.tooltip import Tooltip
 
 D = EvolutionSettings()
@@ -50,18 +50,6 @@ SETTING_FIELDS = [
 ]
 SEED_SOURCES = (("founders", "Founders (genomes/)"), ("hall-of-fame", "Hall of Fame"),
                 ("custom", "Custom files (genomes/custom/)"))
-
-
-def task_fields(task: Any) -> list[Field]:
-    """One field per scalar field of an arena's task dataclass, defaulting to the arena's value."""
-    out = []
-    for f in dataclasses.fields(task):
-        value = getattr(task, f.name)
-        kind = "int" if isinstance(value, int) and not isinstance(value, bool) else \
-            "float" if isinstance(value, float) else "text" if isinstance(value, str) else None
-        if kind:
-            out.append(Field(f.name, f.name.replace("_", " "), kind, value))
-    return out
 
 
 class SettingsPanel(ttk.Frame):

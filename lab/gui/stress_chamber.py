@@ -22,7 +22,7 @@ from lab.genome import Genome
 from lab.gui.stress_genomes import GenomeChoice
 from lab.gui.widgets.chart_controls import ChartControls, ChartPicker, ExportOptions
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import Field, Form, FormError
+from lab.gui.widgets.form import Field, Form, FormError, task_fields
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
 from lab.registry import RegistryError
@@ -119,6 +119,9 @@ class StressChamberTab:
                                     font=("TkDefaultFont", 8))
         self.task_label.pack(fill="x", pady=(2, 0))
         self.task_tip = Tooltip(self.task_label, "")
+        self.task_button = ttk.Button(box, text="Task settings...", command=self.edit_task)
+        self.task_button.pack(anchor="e")
+        Tooltip(self.task_button, "Every setting of the arena's task (modulus, train fraction, model size, ...).")
         self.plan_label = ttk.Label(box, text="", wraplength=246, justify="left", font=("TkDefaultFont", 10, "bold"))
         self.plan_label.pack(fill="x", pady=(4, 0))
         Tooltip(self.plan_label, "Smart Fill: a (genome, seed) trial already recorded on this task is read from the "
@@ -190,6 +193,43 @@ class StressChamberTab:
         if "step_cap" in self.form.vars:
             self.form.set("step_cap", task.step_cap)
         self._changed()
+
+    def edit_task(self) -> tk.Toplevel:
+        """A small dialog with one validated field per task setting; OK applies a valid task."""
+        dialog = tk.Toplevel(self.frame)
+        dialog.title("Stress test task")
+        dialog.transient(self.frame.winfo_toplevel())
+        current = self._task(self.form.values()) if not self._form_problems() else self.base_task
+        form = Form(dialog, task_fields(current), width=10)
+        form.pack(fill="x", padx=10, pady=8)
+
+        def apply() -> None:
+            try:
+                task = dataclasses.replace(self.base_task, **form.values())
+            except FormError as exc:
+                self.app.show_error("Task", "\n".join(exc.problems))
+                return
+            except (ValueError, TypeError) as exc:
+                self.app.show_error("Task", str(exc))
+                return
+            self.set_task(task)
+            dialog.destroy()
+
+        buttons = ttk.Frame(dialog)
+        buttons.pack(fill="x", padx=10, pady=(0, 8))
+        ttk.Button(buttons, text="OK", command=apply).pack(side="right")
+        ttk.Button(buttons, text="Cancel", command=dialog.destroy).pack(side="right", padx=4)
+        ttk.Button(buttons, text="Arena default", command=lambda: form.set_values(
+            self.arena.default_task().to_dict())).pack(side="left")
+        dialog.task_form, dialog.apply = form, apply  # for tests and scripts
+        return dialog
+
+    def _form_problems(self) -> bool:
+        try:
+            self.form.values()
+        except FormError:
+            return True
+        return False
 
     def _task(self, values: dict[str, Any]) -> TaskConfig:
         if "step_cap" in values:

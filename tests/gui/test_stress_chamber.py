@@ -363,3 +363,22 @@ def test_the_picker_lists_the_founders_from_the_start(lab_app):
         assert {g.id for g in founders("grokking")} <= set(choice.picker.rows())
     finally:
         top.destroy()
+
+
+def test_every_task_setting_can_be_chosen_and_a_bad_one_is_refused(lab_app, stress):
+    dialog = stress.edit_task()
+    try:
+        form = dialog.task_form
+        assert {"modulus", "train_fraction", "d_model", "heads", "step_cap"} <= set(form.vars)
+        form.set_values({"heads": 3})  # d_model 16 is not divisible by 3
+        dialog.apply()
+        (error,) = take_errors(lab_app)
+        assert "not divisible by heads" in error[2] and stress.base_task == TINY
+        form.set_values({"heads": 4, "step_cap": 80})
+        dialog.apply()
+    finally:
+        if dialog.winfo_exists():
+            dialog.destroy()
+    expected = dataclasses.replace(TINY, heads=4, step_cap=80)
+    assert stress.base_task == expected and stress.form.vars["step_cap"].get() == "80"
+    assert expected.task_id in stress.task_label.cget("text")

@@ -131,3 +131,15 @@ class Form(ttk.Frame):
                 w.configure(state="readonly" if enabled else "disabled")
             else:
                 w.configure(state="normal" if enabled else "disabled")
+
+
+def task_fields(task: Any) -> list[Field]:
+    """One field per scalar field of an arena's task dataclass, defaulting to the arena's value."""
+    out = []
+    for f in dataclasses.fields(task):
+        value = getattr(task, f.name)
+        kind = "int" if isinstance(value, int) and not isinstance(value, bool) else \
+            "float" if isinstance(value, float) else "text" if isinstance(value, str) else None
+        if kind:
+            out.append(Field(f.name, f.name.replace("_", " "), kind, value))
+    return out
