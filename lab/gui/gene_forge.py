@@ -17,7 +17,7 @@ from lab.genome import Genome, GenomeError, distance
 from lab.gui.widgets import descendants
 from lab.gui.widgets.form import Field, Form
 from lab.gui.widgets.gene_editor import SOURCE_TEXT, GeneEditor
-from lab.gui.widgets.genome_picker import GenomePicker
+from lab.gui.widgets.genome_picker import GenomePicker, hall_of_fame_ids
 from lab.gui.widgets.radar import RadarLayer, RadarPanel, draw_radar
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import CUSTOM_DIR, RegistryError, founders, read_genome_file
@@ -45,11 +45,11 @@ class GeneForgeTab:
         left = ttk.Frame(outer, padding=(2, 0))
         outer.add(left, weight=0)
         self.recipient_picker = GenomePicker(left, "Recipient (the genome you edit)", self._candidates,
-                                             self._hall_of_fame_ids, self.pick_recipient,
+                                             lambda: hall_of_fame_ids(self.app), self.pick_recipient,
                                              lambda: self.open_file("recipient"))
         self.recipient_picker.pack(fill="both", expand=True)
         self.donor_picker = GenomePicker(left, "Donor (genes to transfer)", self._candidates,
-                                         self._hall_of_fame_ids, self.pick_donor, lambda: self.open_file("donor"))
+                                         lambda: hall_of_fame_ids(self.app), self.pick_donor, lambda: self.open_file("donor"))
         self.donor_picker.pack(fill="both", expand=True, pady=(4, 0))
         self._build_result_box(left)
         middle = ttk.Frame(outer, padding=(4, 0))
@@ -181,13 +181,6 @@ class GeneForgeTab:
 
     def _candidates(self) -> list[Genome]:
         return self._registry_genomes() + self.founders
-
-    def _hall_of_fame_ids(self) -> set[str]:
-        try:
-            return {e["genome_id"] for e in self.app.registry.hall_of_fame()}
-        except RegistryError as exc:
-            self.app.status_message.set(str(exc))
-            return set()
 
     def refresh_pickers(self) -> None:
         self.recipient_picker.refresh()

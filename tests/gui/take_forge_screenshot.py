@@ -9,14 +9,13 @@ and grabs the whole screen with ImageMagick's ``import``.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
-import time
 import tkinter as tk
 
 from lab.gui.app import App
 from lab.registry import Registry
 from tests.gui.conftest import RecordingDialogs
+from tests.gui.shots import grab
 
 
 def main() -> None:
@@ -37,14 +36,7 @@ def main() -> None:
     tab.editor.texts["warmup_steps"].set("120")
     tab.meta.set_values({"name": "classic-fast-start", "tags": "forge, fast"})
     tab.radar.flush()
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.02)
-    # park the pointer on the status bar, so no tooltip covers the tab
-    root.event_generate("<Motion>", warp=True, x=1200, y=root.winfo_height() - 5)
-    root.update()
-    subprocess.run(["import", "-window", "root", args.out], check=True)
+    grab(root, args.out)
     print(f"wrote {args.out}")
     root.destroy()
 

@@ -9,15 +9,14 @@ best genome of the population table, and grabs the screen with ImageMagick's ``i
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
-import time
 import tkinter as tk
 
 from lab.gui.app import App
 from lab.jobs import configure_torch_threads
 from lab.registry import Registry
 from tests.gui.conftest import RecordingDialogs, wait_until
+from tests.gui.shots import grab
 
 
 def main() -> None:
@@ -47,11 +46,7 @@ def main() -> None:
     if rows:
         tab.table.selection_set(rows[0][1])
     tab.redraw()
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.02)
-    subprocess.run(["import", "-window", "root", args.out], check=True)
+    grab(root, args.out)
     print(f"wrote {args.out}; registry {app.registry.root}")
     tab.stop()
     wait_until(root, lambda: not tab.running, timeout=600)

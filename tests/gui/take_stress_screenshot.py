@@ -11,9 +11,7 @@ registry is a fresh temporary folder unless ``--registry`` names one.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
-import time
 import tkinter as tk
 
 from lab.arenas.grokking.task import GrokTask
@@ -21,6 +19,7 @@ from lab.gui.app import App
 from lab.jobs import configure_torch_threads
 from lab.registry import Registry, founders
 from tests.gui.conftest import RecordingDialogs, wait_until
+from tests.gui.shots import grab
 
 TASKS = {"tiny": GrokTask(modulus=23, train_fraction=0.6, d_model=16, heads=2, d_ff=32, batch_size=64, step_cap=60,
                           eval_interval=20),
@@ -54,14 +53,7 @@ def main() -> None:
     wait_until(root, lambda: not tab.running, timeout=3600)
     tab.choice.tree.selection_set(tab.choice.tree.get_children()[0])
     tab.redraw()
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.02)
-    # park the pointer on the status bar, so no tooltip covers the tab
-    root.event_generate("<Motion>", warp=True, x=1200, y=root.winfo_height() - 5)
-    root.update()
-    subprocess.run(["import", "-window", "root", args.out], check=True)
+    grab(root, args.out)
     print(f"wrote {args.out}; registry {app.registry.root}")
     root.destroy()
 

@@ -10,6 +10,7 @@ from tkinter import ttk
 
 from lab.forge import search_genomes
 from lab.genome import Genome
+from lab.registry import RegistryError
 from lab.gui.widgets.tooltip import Tooltip
 
 COLUMNS = {"name": ("name", 86), "id": ("id", 80), "origin": ("origin", 66)}
@@ -97,3 +98,13 @@ class GenomePicker(ttk.LabelFrame):
         if genome_id != self._offered:
             self._offered = genome_id
             self.on_pick(self.genomes[genome_id])
+
+
+def hall_of_fame_ids(app) -> set[str]:
+    """The ids in the app's registry's Hall of Fame, for a picker's "Hall of Fame only" toggle; an
+    unreadable Hall of Fame is said in the status bar and counts as empty."""
+    try:
+        return {e["genome_id"] for e in app.registry.hall_of_fame()}
+    except RegistryError as exc:
+        app.status_message.set(str(exc))
+        return set()
