@@ -169,12 +169,12 @@ def test_ticking_a_group_transfers_it_and_keys_and_buttons_undo_and_redo(lab_app
 
 
 def test_the_slider_edits_in_the_normalised_space_and_shows_the_real_value(lab_app, forge):
+    draws = forge.radar.draws   # counted before the edit: a slow update() may already run the coalesced redraw
     forge.editor.sliders["learning_rate"].set(0.75)   # as a drag would
     lab_app.root.update()
     assert forge.editor.texts["learning_rate"].get() == "0.01"
     assert forge.editor.source_labels["learning_rate"].cget("text") == "edited"
-    draws = forge.radar.draws
-    wait_until(lab_app.root, lambda: forge.radar.draws > draws, timeout=5)
+    wait_until(lab_app.root, lambda: forge.radar.draws > draws and forge.radar._pending is None, timeout=5)
     result_line = forge.radar.figure.axes[0].lines[-1]
     assert result_line.get_ydata()[0] == pytest.approx(0.75, abs=1e-4), "the radar follows the edit"
 
