@@ -152,7 +152,8 @@ def _writable_folder(out: Path) -> tuple[Path, bool]:
 
 def cmd_charts(args: argparse.Namespace) -> int:
     from lab.analysis.charts import CHARTS, ChartData, ChartStyle, check_export_options, export_chart
-    from lab.analysis.stress import GROUPINGS
+    from lab.analysis.phylogeny import LEVELS
+    from lab.analysis.stress import GROUPING_NAMES, group_genomes
 
     kinds = _names(args.kind, "all")
     kinds = list(CHARTS) if kinds == ["all"] else kinds
@@ -160,8 +161,10 @@ def cmd_charts(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown chart {unknown[0]!r} (charts: {', '.join(CHARTS)} or all)")
     formats = check_export_options(_names(args.format, "pdf"), args.size, args.dpi)
-    if args.group_by not in GROUPINGS:
-        raise UsageError(f"unknown grouping {args.group_by!r} (groupings: {', '.join(GROUPINGS)})")
+    if args.group_by not in GROUPING_NAMES:
+        raise UsageError(f"unknown grouping {args.group_by!r} (groupings: {', '.join(GROUPING_NAMES)})")
+    if args.level not in LEVELS:
+        raise UsageError(f"unknown taxonomy level {args.level!r} (levels: {', '.join(LEVELS)})")
     reg = _registry(args)
     arena, task = _arena_and_task(args)
     genomes, _ = _genomes(args, reg, arena.gene_spec.name)
@@ -169,7 +172,7 @@ def cmd_charts(args: argparse.Namespace) -> int:
         raise UsageError(f"--runs must be >= 1, got {args.runs}")
     seeds = (range(args.seed_start, args.seed_start + args.runs) if args.runs is not None
              else _parse_seeds(args.seeds) if args.seeds else None)
-    data = ChartData.from_registry(reg, genomes, task, seeds, GROUPINGS[args.group_by](genomes), args.hide)
+    data = ChartData.from_registry(reg, genomes, task, seeds, group_genomes(args.group_by, genomes, reg, args.level), args.hide)
     if data.trials.empty:
         raise UsageError(f"no recorded trials of these {len(genomes)} genome(s) on task {task.task_id}"
                          f"{' for those seeds' if seeds is not None else ''}; run `python main.py stress` first")
@@ -224,9 +227,12 @@ def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.Argum
     seeds.add_argument("--runs", type=int, default=None, help="only seeds SEED_START .. SEED_START+RUNS-1")
     seeds.add_argument("--seeds", default=None, help="only these seeds: a count (5), a range (10-14) or a list")
     p.add_argument("--seed-start", type=int, default=0, help="first seed with --runs (default 0)")
-    from lab.analysis.stress import GROUPINGS
+    from lab.analysis.stress import GROUPING_NAMES
     p.add_argument("--group-by", default="genome", metavar="GROUPING",
-                   help=f"{' or '.join(GROUPINGS)} (default genome; tag: a genome's first tag)")
+                   help=f"{' or '.join(GROUPING_NAMES)} (default genome; tag: a genome's first tag; species: "
+                        "as the Phylogeny tab last classified them, see --level)")
+    p.add_argument("--level", default="Genus", help="taxonomy level of --group-by species: Domain, Kingdom, "
+                                                     "Phylum, Class, Order, Family or Genus (default Genus)")
     p.add_argument("--hide", action="append", default=[], metavar="GROUP", help="leave a group out (repeatable)")
     p.add_argument("--gene", default=None, help="the gene of the genes chart's scatter (default: most correlated)")
     p.set_defaults(func=cmd_charts)

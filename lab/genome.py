@@ -71,6 +71,12 @@ class Gene:
     kind: str
     default: float
     doc: str
+    short: str = ""   # a few letters for compact names (species names, axis ticks); "" = the label's initials
+
+    @property
+    def abbr(self) -> str:
+        """The gene's short name: ``short``, or the initials of its label ("Weight decay" -> "WD")."""
+        return self.short or "".join(w[0].upper() for w in self.label.replace("(", " ").split() if w[0].isalnum())
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:

@@ -5,6 +5,8 @@ Layout of the folder (default ``registry/``)::
     genomes/<id>.json     one genome per file, named by its content hash, written once
     trials.jsonl          append-only, one TrialResult per line
     hall_of_fame.json     {"schema_version", "entries": [...]}, rewritten atomically
+    species.json          {"schema_version", "specs": {spec: {"levels", "counts", "computed", "genomes":
+                          {id: {level: species name}}}}}: the Phylogeny tab's last taxonomy per spec
     runs/<run-id>/        run config, checkpoints, engine state (owned by the evolution engine)
     trash/                deleted genomes (and their Hall of Fame entries), restorable
 
@@ -37,6 +39,7 @@ DEFAULT_ROOT = PROJECT_ROOT / "registry"
 FOUNDERS_DIR = PROJECT_ROOT / "genomes"          # shipped founder genomes
 CUSTOM_DIR = FOUNDERS_DIR / "custom"              # the user's own hand-made genomes
 HOF_SCHEMA_VERSION = 1
+SPECIES_SCHEMA_VERSION = 1
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 LOCK_TIMEOUT_S = 60.0
 _ID = re.compile(r"^[0-9a-f]{16}$")
@@ -76,6 +79,7 @@ class Registry:
         self.genomes_dir = self.root / "genomes"
         self.trials_path = self.root / "trials.jsonl"
         self.hof_path = self.root / "hall_of_fame.json"
+        self.species_path = self.root / "species.json"
         self.runs_dir = self.root / "runs"
         self.trash_dir = self.root / "trash"
         self._lock = FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S, preserve_lock_file=True)
@@ -359,6 +363,54 @@ class Registry:
                 return False
             self._write_hof(kept)
         return True
+
+    # ---- species (written by the Phylogeny tab, read by the Stress Chamber) -------------------
+    def _read_species(self) -> dict[str, Any]:
+        if not self.species_path.is_file():
+            return {}
+        try:
+            data = json.loads(self.species_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{self.species_path} is not valid JSON ({exc}); fix or delete it (the "
+                                "Phylogeny tab writes it again), nothing was changed") from None
+        specs = data.get("specs") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("schema_version") != SPECIES_SCHEMA_VERSION \
+                or not isinstance(specs, dict) or not all(isinstance(v, dict) and isinstance(v.get("genomes"), dict)
+                                                          for v in specs.values()):
+            raise RegistryError(f"{self.species_path} is not a species file of schema_version "
+                                f"{SPECIES_SCHEMA_VERSION}; fix or delete it, nothing was changed")
+        return specs
+
+    def species_taxonomy(self, spec: str) -> dict[str, Any] | None:
+        """The stored taxonomy of one spec: levels, counts, computed (ISO time), genomes {id: {level: name}}."""
+        return self._read_species().get(spec)
+
+    def species_labels(self, spec: str | None = None) -> dict[str, dict[str, str]]:
+        """genome id -> {level: species name}, over one spec or all of them."""
+        out: dict[str, dict[str, str]] = {}
+        for name, entry in self._read_species().items():
+            if spec is None or name == spec:
+                out.update(entry["genomes"])
+        return out
+
+    def set_species(self, spec: str, levels: Sequence[str], counts: Sequence[int],
+                    labels: dict[str, dict[str, str]]) -> None:
+        """Replace one spec's taxonomy (other specs' are kept). Every genome id and level is checked first."""
+        problems = []
+        for gid, names in labels.items():
+            if not isinstance(gid, str) or not _ID.match(gid):
+                problems.append(f"{gid!r} is not a genome id")
+            elif not isinstance(names, dict) or set(names) != set(levels) or \
+                    not all(isinstance(v, str) and v for v in names.values()):
+                problems.append(f"genome {gid}: needs one species name per level ({', '.join(levels)})")
+        if problems:
+            raise RegistryError("species labels not stored: " + "; ".join(problems[:5]))
+        with self._mutex, self._acquire():
+            specs = self._read_species()
+            specs[spec] = {"levels": list(levels), "counts": [int(c) for c in counts], "computed": now_iso(),
+                           "genomes": {gid: dict(labels[gid]) for gid in sorted(labels)}}
+            text = json.dumps({"schema_version": SPECIES_SCHEMA_VERSION, "specs": specs}, indent=1, sort_keys=True)
+            atomic_write_text(self._inside(self.species_path), text + "\n")
 
     # ---- import / export ---------------------------------------------------------------------
     def import_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:

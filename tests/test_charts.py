@@ -190,7 +190,7 @@ def test_charts_command_writes_every_chart_in_every_format(cli, tmp_path):
     (["g0", "--runs", "0"], "--runs must be >= 1"),
     (["g0", "--step-cap", "7"], "no recorded trials of these 1 genome(s)"),
     (["g0", "--gene", "wings"], "unknown gene 'wings'"),
-    (["g0", "--group-by", "colour"], "unknown grouping 'colour' (groupings: genome, tag)"),
+    (["g0", "--group-by", "colour"], "unknown grouping 'colour' (groupings: genome, tag, species)"),
     (["g0", "--out-file"], "cannot write charts to"),
 ])
 def test_charts_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, argv, fragment):

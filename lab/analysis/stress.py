@@ -78,13 +78,33 @@ def groups_by_tag(genomes: Iterable[Genome]) -> dict[str, str]:
     return {g.id: g.tags[0] if g.tags else UNTAGGED for g in genomes}
 
 
+def groups_by_species(genomes: Iterable[Genome], registry, level: str = "Genus") -> dict[str, str]:
+    """Group by the species the Phylogeny tab stored in the registry at ``level`` (Domain .. Genus);
+    genomes it has not classified form the group "unclassified"."""
+    from lab.analysis.phylogeny import LEVELS, UNCLASSIFIED
+    if level not in LEVELS:
+        raise ValueError(f"unknown taxonomy level {level!r} (levels: {', '.join(LEVELS)})")
+    labels = registry.species_labels()
+    return {g.id: labels.get(g.id, {}).get(level, UNCLASSIFIED) for g in genomes}
+
+
 # The ways to group genomes in the charts. A grouping is any function genomes -> {genome_id: group};
-# user-made groups are a plain dict passed as ``groups``. Species (lab.analysis.phylogeny) are meant
-# to join here as one more entry: the charts need nothing but the resulting dict.
+# user-made groups are a plain dict passed as ``groups``; species need the registry and a level, so
+# ``group_genomes`` is the one entry point for all of them. The charts need nothing but the dict.
 GROUPINGS: dict[str, Callable[[Iterable[Genome]], dict[str, str]]] = {
     "genome": groups_by_genome,
     "tag": groups_by_tag,
 }
+SPECIES = "species"
+GROUPING_NAMES = (*GROUPINGS, SPECIES)
+
+
+def group_genomes(how: str, genomes: Iterable[Genome], registry=None, level: str = "Genus") -> dict[str, str]:
+    if how == SPECIES:
+        return groups_by_species(genomes, registry, level)
+    if how not in GROUPINGS:
+        raise ValueError(f"unknown grouping {how!r} (groupings: {', '.join(GROUPING_NAMES)})")
+    return GROUPINGS[how](genomes)
 
 
 # ---- Smart Fill -----------------------------------------------------------------------------------

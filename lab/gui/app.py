@@ -34,7 +34,7 @@ TABS = {
     "Gene Forge": ("lab.gui.gene_forge", "Edit and splice genomes by hand: radar view, per-gene editor, horizontal gene transfer."),
     "Stress Chamber": ("lab.gui.stress_chamber", "Peer review: Monte Carlo over seeds with Smart Fill, and seven analysis charts "
                              "exported for papers."),
-    "Phylogeny": (None, "Genomes mapped to 3D by PCA and clustered into named species at seven taxonomy levels."),
+    "Phylogeny": ("lab.gui.phylogeny", "Genomes mapped to 3D by PCA and clustered into named species at seven taxonomy levels."),
 }
 
 

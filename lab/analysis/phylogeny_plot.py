@@ -1,0 +1,60 @@
+"""The phylogeny map as a matplotlib 3D scatter (the Phylogeny tab's view and its export): one colour per
+species of the chosen level, marker area from fitness (success / median steps), chosen genomes ringed."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from matplotlib.figure import Figure
+
+from lab.analysis.phylogeny import Performance, Phylogeny, marker_sizes, species_colours
+
+NO_GENOMES = "No genomes mapped yet: choose which genomes and press Map."
+
+
+def draw_phylogeny(fig: Figure, phylo: Phylogeny | None, level: str, perf: dict[str, Performance] | None = None,
+                   highlight: Iterable[str] = (), view: tuple[float, float] | None = None,
+                   legend: bool = True) -> list[tuple[object, list[str]]]:
+    """Draw on ``fig`` (cleared first). Returns (artist, genome ids in point order) per species, for
+    pick events. ``view`` is (elevation, azimuth) to keep the user's rotation across redraws."""
+    fig.clear()
+    if phylo is None:
+        fig.text(0.5, 0.5, NO_GENOMES, ha="center", va="center", color="#666666", fontsize=10, wrap=True)
+        return []
+    ax = fig.add_subplot(projection="3d")
+    perf = perf or {}
+    sizes = marker_sizes([perf.get(g.id) for g in phylo.genomes])
+    species = phylo.level_species(level)
+    colours = species_colours(len(species))
+    labels = phylo.assignment[level]
+    ids = phylo.ids
+    pickable = []
+    for sp in species:
+        rows = [i for i, k in enumerate(labels) if k == sp.index]
+        artist = ax.scatter(phylo.coords[rows, 0], phylo.coords[rows, 1], phylo.coords[rows, 2], s=sizes[rows],
+                            color=colours[sp.index], edgecolors="#333333", linewidths=0.4, depthshade=False,
+                            label=f"{sp.name} ({sp.size})", picker=True)
+        pickable.append((artist, [ids[i] for i in rows]))
+    chosen = [i for i, gid in enumerate(ids) if gid in set(highlight)]
+    if chosen:
+        ax.scatter(phylo.coords[chosen, 0], phylo.coords[chosen, 1], phylo.coords[chosen, 2],
+                   s=sizes[chosen] + 90, facecolors="none", edgecolors="black", linewidths=1.6, depthshade=False)
+    ex = phylo.explained
+    ax.set_xlabel(f"PC1 ({ex[0]:.0%})", fontsize=8, labelpad=-2)
+    ax.set_ylabel(f"PC2 ({ex[1]:.0%})", fontsize=8, labelpad=-2)
+    ax.set_zlabel(f"PC3 ({ex[2]:.0%})", fontsize=8, labelpad=-2)
+    ax.tick_params(labelsize=7, pad=0)
+    ax.set_title(f"{level}: {len(species)} species of {len(ids)} genomes", fontsize=10)
+    if view is not None:
+        ax.view_init(elev=view[0], azim=view[1])
+    if legend and len(species) <= 13:
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.02, 1.0), fontsize=7, frameon=False, markerscale=0.6)
+    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.02, top=0.94)
+    return pickable
+
+
+def current_view(fig: Figure) -> tuple[float, float] | None:
+    """(elevation, azimuth) of the figure's 3D axes, if it has one."""
+    for ax in fig.axes:
+        if hasattr(ax, "elev"):
+            return float(ax.elev), float(ax.azim)
+    return None

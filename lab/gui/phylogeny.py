@@ -1,0 +1,536 @@
+"""The Phylogeny tab: the genomes of one spec mapped to 3D by PCA and clustered into species at seven
+taxonomy levels (lab.analysis.phylogeny). Inside the tab: a rotatable matplotlib 3D scatter, a level
+selector, the species with their counts and the genomes. "Open interactive 3D" starts the plotly page
+in a pywebview window of its own process (lab.analysis.webview), or in the system browser when no
+webview backend starts. Clicking a genome copies its id, clicking a species copies all its ids; the
+chosen genomes can be sent to the Evolution Lab and the Stress Chamber. Each map stores its species
+in the registry, where the Stress Chamber's "species" grouping reads them.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import tkinter as tk
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import ttk
+
+from lab.analysis.phylogeny import (LEVELS, Performance, Phylogeny, PhylogenyError, build_phylogeny, performance,
+                                    species_colours)
+from lab.analysis.phylogeny_plot import current_view, draw_phylogeny
+from lab.arenas import load_gene_specs
+from lab.genome import spec_names
+from lab.gui.widgets import descendants
+from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.tooltip import Tooltip
+from lab.jobs import JobEnded
+from lab.registry import founders
+
+DEFAULT_SPEC = "grokking"
+DEFAULT_LEVEL = "Family"
+SCOPES = {"all": "All genomes (registry and founders)", "hall": "Hall of Fame", "tag": "Tag:"}
+WEBVIEW_POLL_MS = 100
+
+
+def task_id_for(spec: str) -> str | None:
+    """The default task of the arena that evolves ``spec`` (its trials size the markers); None: all trials."""
+    from lab.arenas import arena_names, get_arena
+    for name in arena_names():
+        arena = get_arena(name)
+        if arena.gene_spec.name == spec:
+            return arena.default_task().task_id
+    return None
+
+
+def choose_genomes(registry, spec: str, scope: str, tag: str = "") -> list:
+    """The genomes a map covers: every genome of ``spec`` in the registry plus the founders, the Hall of
+    Fame, or those with ``tag``."""
+    if scope == "hall":
+        return [g for g in registry.hall_of_fame_genomes() if g.spec.name == spec]
+    if scope == "tag":
+        if not tag.strip():
+            raise PhylogenyError("type a tag to map the genomes that carry it")
+        return registry.list_genomes(spec=spec, tag=tag.strip())
+    genomes = {g.id: g for g in founders(spec)}
+    genomes.update({g.id: g for g in registry.list_genomes(spec=spec)})
+    return list(genomes.values())
+
+
+def map_job(job, registry, spec: str, scope: str, tag: str) -> tuple[Phylogeny, dict[str, Performance]]:
+    """Build the map, size it by recorded trials and store the species labels in the registry."""
+    job.report(0.1, f"reading the {spec} genomes")
+    genomes = choose_genomes(registry, spec, scope, tag)
+    job.report(0.4, f"mapping {len(genomes)} genomes")
+    phylo = build_phylogeny(genomes)
+    perf = performance(registry, phylo.genomes, task_id_for(spec))
+    job.report(0.9, "storing the species in the registry")
+    registry.set_species(spec, LEVELS, phylo.counts(), phylo.labels())
+    return phylo, perf
+
+
+class WebviewProcess:
+    """The interactive 3D window's child process; its JSON lines are read on a thread and handed to
+    ``on_message`` on the Tk thread."""
+
+    def __init__(self, root: tk.Misc, page: Path, on_message: Callable[[dict], None], title: str):
+        self.root, self.on_message = root, on_message
+        self.lines: queue.SimpleQueue = queue.SimpleQueue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lab.analysis.webview", str(page), "--title", title],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]))
+        self.stderr_tail: list[str] = []
+        threading.Thread(target=self._read, args=(self.process.stdout, True), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process.stderr, False), daemon=True).start()
+        self._after = root.after(WEBVIEW_POLL_MS, self._poll)
+
+    def _read(self, stream, messages: bool) -> None:
+        for line in stream:
+            if messages:
+                self.lines.put(line)
+            else:
+                self.stderr_tail = (self.stderr_tail + [line.rstrip()])[-20:]
+        if messages:
+            self.lines.put(None)   # end of the stream
+
+    def _poll(self) -> None:
+        self._after = None
+        ended = False
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                ended = True
+                break
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue   # not ours (a library printing to stdout)
+            if isinstance(message, dict):
+                self.on_message(message)
+        if ended:
+            code = self.process.wait()
+            self.on_message({"event": "exited", "code": code, "stderr": "\n".join(self.stderr_tail[-5:])})
+        else:
+            self._after = self.root.after(WEBVIEW_POLL_MS, self._poll)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        """End the window (if open) and stop listening to it."""
+        if self._after is not None:
+            try:
+                self.root.after_cancel(self._after)
+            except tk.TclError:
+                pass
+            self._after = None
+        if self.alive:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class PhylogenyTab:
+    def __init__(self, app, parent: ttk.Frame):
+        self.app = app
+        self.frame = parent
+        self.phylo: Phylogeny | None = None
+        self.perf: dict[str, Performance] = {}
+        self.selection: list[str] = []      # the chosen genome ids (a species, a genome, or the webview's copy)
+        self.job = None
+        self.webview: WebviewProcess | None = None
+        self.page_dir = Path(tempfile.mkdtemp(prefix="speciation-phylogeny-"))
+        self.browser_open: Callable[[str], object] = webbrowser.open   # tests replace it
+        self._pickable: list[tuple[object, list[str]]] = []
+        self._swatches: dict[str, tk.PhotoImage] = {}
+        self._mapped_once = False
+        self._publishing = False
+        self._fell_back = False
+        self.webview_rendered = False
+        self.page: Path | None = None
+
+        outer = ttk.PanedWindow(parent, orient="horizontal")
+        outer.pack(fill="both", expand=True, padx=4, pady=4)
+        left = ttk.Frame(outer, padding=(2, 0))
+        outer.add(left, weight=0)
+        load_gene_specs()
+        self._build_source(left)
+        self._build_species(left)
+        middle = ttk.Frame(outer, padding=(4, 0))
+        outer.add(middle, weight=1)
+        self._build_map(middle)
+        right = ttk.Frame(outer, padding=(4, 0))
+        outer.add(right, weight=0)
+        self._build_genomes(right)
+        for w in descendants(parent):
+            if not isinstance(w, (ttk.Entry, ttk.Combobox)):
+                w.bind("<plus>", lambda _e: (self.step_level(+1), "break")[1])
+                w.bind("<minus>", lambda _e: (self.step_level(-1), "break")[1])
+            w.bind("<Control-c>", lambda _e: (self.copy_selection(), "break")[1])
+        app.hub.subscribe("registry_changed", self._on_registry_changed)
+        app.notebook.bind("<<NotebookTabChanged>>", self._on_tab_shown, add="+")
+        self.redraw()
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build_source(self, left: ttk.Frame) -> None:
+        box = ttk.LabelFrame(left, text="Genomes to map", padding=6)
+        box.pack(fill="x")
+        row = ttk.Frame(box)
+        row.pack(fill="x")
+        ttk.Label(row, text="Gene spec").pack(side="left")
+        self.spec = tk.StringVar(self.frame, value=DEFAULT_SPEC if DEFAULT_SPEC in spec_names() else spec_names()[0])
+        self.spec_box = ttk.Combobox(row, textvariable=self.spec, values=spec_names(), state="readonly", width=14)
+        self.spec_box.pack(side="left", padx=(6, 0))
+        self.scope = tk.StringVar(self.frame, value="all")
+        for key, text in SCOPES.items():
+            line = ttk.Frame(box)
+            line.pack(fill="x")
+            ttk.Radiobutton(line, text=text, value=key, variable=self.scope).pack(side="left")
+            if key == "tag":
+                self.tag = tk.StringVar(self.frame, value="")
+                self.tag_entry = ttk.Entry(line, textvariable=self.tag, width=14)
+                self.tag_entry.pack(side="left", padx=(4, 0))
+                self.tag_entry.bind("<FocusIn>", lambda _e: self.scope.set("tag"))
+                self.tag_entry.bind("<Return>", lambda _e: self.map())
+        self.map_button = ttk.Button(box, text="Map genomes", command=self.map)
+        self.map_button.pack(fill="x", pady=(6, 0))
+        Tooltip(self.map_button, "PCA of the standardised genes to 3D, Ward clustering cut at seven levels, "
+                                 "species named by their most deviating genes; the species are stored in the "
+                                 "registry for the Stress Chamber's species grouping.")
+        self.progress = ttk.Progressbar(box, maximum=1.0)
+        self.progress.pack(fill="x", pady=(4, 0))
+        self.stale_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=250, justify="left")
+        self.stale_label.pack(fill="x")
+
+    def _build_species(self, left: ttk.Frame) -> None:
+        box = ttk.LabelFrame(left, text="Species", padding=6)
+        box.pack(fill="both", expand=True, pady=(4, 0))
+        row = ttk.Frame(box)
+        row.pack(fill="x")
+        ttk.Label(row, text="Level").pack(side="left")
+        self.level = tk.StringVar(self.frame, value=DEFAULT_LEVEL)
+        self.level_box = ttk.Combobox(row, textvariable=self.level, values=LEVELS, state="readonly", width=10)
+        self.level_box.pack(side="left", padx=(6, 0))
+        self.level_box.bind("<<ComboboxSelected>>", lambda _e: self.show_level())
+        Tooltip(self.level_box, "Domain (coarsest) .. Genus (finest); every species lies inside one species "
+                                "of the level above. Keys + and - step finer and coarser.")
+        self.level_count = ttk.Label(row, text="", style="Muted.TLabel")
+        self.level_count.pack(side="left", padx=(6, 0))
+        frame = ttk.Frame(box)
+        frame.pack(fill="both", expand=True, pady=(4, 0))
+        self.species_tree = ttk.Treeview(frame, columns=("count",), show="tree headings", height=12,
+                                         selectmode="browse")
+        self.species_tree.heading("#0", text="Species")
+        self.species_tree.heading("count", text="N")
+        self.species_tree.column("#0", width=214, stretch=True)
+        self.species_tree.column("count", width=40, anchor="e", stretch=False)
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.species_tree.yview)
+        self.species_tree.configure(yscrollcommand=scroll.set)
+        self.species_tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        self.species_tree.bind("<<TreeviewSelect>>", lambda _e: self._species_clicked())
+        Tooltip(self.species_tree, "Click a species to copy the ids of all its genomes and choose them.")
+        buttons = ttk.Frame(box)
+        buttons.pack(fill="x", pady=(4, 0))
+        self.copy_button = ttk.Button(buttons, text="Copy", width=5, command=self.copy_selection)
+        self.copy_button.pack(side="left")
+        Tooltip(self.copy_button, "Copy the chosen genomes' ids (Ctrl+C), one per line.")
+        self.evolution_button = ttk.Button(buttons, text="To Evolution",
+                                           command=lambda: self.send_to("send_to_evolution_lab"))
+        self.evolution_button.pack(side="left", padx=(4, 0))
+        self.stress_button = ttk.Button(buttons, text="To Stress",
+                                        command=lambda: self.send_to("send_to_stress_chamber"))
+        self.stress_button.pack(side="left", padx=(4, 0))
+        Tooltip(self.evolution_button, "Send the chosen genomes to the Evolution Lab as ancestors of the next run's generation 1.")
+        Tooltip(self.stress_button, "Send the chosen genomes to the Stress Chamber's list.")
+        self.selection_label = ttk.Label(box, text="Nothing chosen.", style="Muted.TLabel", wraplength=270,
+                                         justify="left")
+        self.selection_label.pack(fill="x", pady=(2, 0))
+
+    def _build_map(self, middle: ttk.Frame) -> None:
+        bottom = ttk.Frame(middle)
+        bottom.pack(side="bottom", fill="x", pady=(2, 0))
+        self.panel = ChartPanel(middle, figsize=(6.4, 5.2), dpi=90, toolbar=False)
+        self.panel.pack(fill="both", expand=True)
+        self.panel.canvas.mpl_connect("pick_event", self._on_pick)
+        self.open_button = ttk.Button(bottom, text="Open interactive 3D", command=self.open_interactive)
+        self.open_button.pack(side="left")
+        Tooltip(self.open_button, "The same map as a plotly page in its own window: hover for genes and "
+                                  "performance, click a genome or a species to copy ids here.")
+        self.html_button = ttk.Button(bottom, text="Export HTML...", command=self.export_html)
+        self.html_button.pack(side="left", padx=(4, 0))
+        self.info_label = ttk.Label(bottom, text="drag: rotate, click: copy id", style="Muted.TLabel")
+        self.info_label.pack(side="left", padx=(8, 0))
+
+    def _build_genomes(self, right: ttk.Frame) -> None:
+        box = ttk.LabelFrame(right, text="Genomes", padding=6)
+        box.pack(fill="both", expand=True)
+        cols = ("name", "species", "success", "median")
+        frame = ttk.Frame(box)
+        frame.pack(fill="both", expand=True)
+        self.genome_tree = ttk.Treeview(frame, columns=cols, show="headings", height=20, selectmode="extended")
+        widths = {"name": 96, "species": 140, "success": 64, "median": 64}
+        titles = {"name": "Genome", "species": "Species", "success": "Success", "median": "Median"}
+        for c in cols:
+            self.genome_tree.heading(c, text=titles[c], command=lambda c=c: self.sort_genomes(c))
+            self.genome_tree.column(c, width=widths[c], anchor="w" if c in ("name", "species") else "e",
+                                    stretch=c == "species")
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.genome_tree.yview)
+        self.genome_tree.configure(yscrollcommand=scroll.set)
+        self.genome_tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        self.genome_tree.bind("<<TreeviewSelect>>", lambda _e: self._genomes_clicked())
+        Tooltip(self.genome_tree, "Click a genome to copy its id (Shift/Ctrl-click for several). Success and "
+                                  "median steps_to_grok: over its recorded trials of the arena's default task; "
+                                  "marker size on the map grows with success / median.")
+
+    # ---- mapping -----------------------------------------------------------------------------
+    def map(self) -> bool:
+        if self.job is not None:
+            return False
+        self._mapped_once = True
+        self.map_button.state(["disabled"])
+        self.progress.configure(value=0)
+        self.job = self.app.submit(map_job, self.app.registry, self.spec.get(), self.scope.get(), self.tag.get(),
+                                   title="Phylogeny map", on_event=self._on_event)
+        return True
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, JobEnded):
+            self.job = None
+            self.map_button.state(["!disabled"])
+            self.progress.configure(value=1.0 if event.state == "done" else 0)
+            if event.state == "done":
+                self.phylo, self.perf = event.result
+                self.stale_label.configure(text="")
+                self.show_level()
+                n = len(self.phylo.genomes)
+                counts = ", ".join(f"{lv} {k}" for lv, k in zip(LEVELS, self.phylo.counts()))
+                self.app.status_message.set(f"mapped {n} genome(s); species stored in the registry ({counts})")
+                self._publishing = True   # our own news: the map is not stale
+                try:
+                    self.app.hub.publish("registry_changed", registry=self.app.registry)
+                finally:
+                    self._publishing = False
+        elif hasattr(event, "fraction") and event.fraction is not None:
+            self.progress.configure(value=event.fraction)
+
+    def _on_registry_changed(self, registry) -> None:
+        if self._publishing:
+            return
+        if self.phylo is not None:
+            self.stale_label.configure(text="The registry changed since this map: press Map genomes to update it.")
+
+    def _on_tab_shown(self, _event=None) -> None:
+        if self.app.notebook.select() == str(self.frame) and not self._mapped_once:
+            self.map()
+
+    # ---- views -------------------------------------------------------------------------------
+    def step_level(self, step: int) -> None:
+        i = max(0, min(len(LEVELS) - 1, LEVELS.index(self.level.get()) + step))
+        self.level.set(LEVELS[i])
+        self.show_level()
+
+    def show_level(self) -> None:
+        """Fill the species and genome lists for the chosen level and redraw."""
+        self.species_tree.delete(*self.species_tree.get_children())
+        self.genome_tree.delete(*self.genome_tree.get_children())
+        if self.phylo is None:
+            self.level_count.configure(text="")
+            self.redraw()
+            return
+        level = self.level.get()
+        species = self.phylo.level_species(level)
+        self.level_count.configure(text=f"{len(species)} species")
+        colours = species_colours(len(species))
+        for sp in species:
+            self.species_tree.insert("", "end", iid=f"sp{sp.index}", text=sp.name, values=(sp.size,),
+                                     image=self._swatch(colours[sp.index]))
+        names = self.phylo.names(level)
+        for g in self.phylo.genomes:
+            p = self.perf.get(g.id)
+            self.genome_tree.insert("", "end", iid=g.id, values=(
+                g.label, names[g.id], f"{p.success:.0%}" if p and p.trials else "",
+                f"{p.median_steps:.0f}" if p and p.median_steps is not None else ""))
+        self.selection = [gid for gid in self.selection if gid in names]
+        self._show_selection()
+        self.redraw()
+
+    def _swatch(self, colour: str) -> tk.PhotoImage:
+        if colour not in self._swatches:
+            image = tk.PhotoImage(master=self.frame, width=12, height=12)
+            image.put("#333333", to=(0, 0, 12, 12))
+            image.put(colour, to=(1, 1, 11, 11))
+            self._swatches[colour] = image
+        return self._swatches[colour]
+
+    def redraw(self) -> None:
+        view = current_view(self.panel.figure)
+        self.panel.redraw(lambda fig: setattr(self, "_pickable", draw_phylogeny(
+            fig, self.phylo, self.level.get(), self.perf, self.selection, view)))
+
+    def sort_genomes(self, column: str) -> None:
+        rows = [(self.genome_tree.set(i, column), i) for i in self.genome_tree.get_children()]
+
+        def key(row):
+            text = row[0].rstrip("%")
+            try:
+                return 0, float(text), row[1]
+            except ValueError:
+                return 1 if not text else 0, 0.0, text.lower() + row[1]
+        for n, (_, iid) in enumerate(sorted(rows, key=key)):
+            self.genome_tree.move(iid, "", n)
+
+    # ---- choosing and copying ----------------------------------------------------------------
+    def choose(self, ids: list[str], what: str, copy: bool = True) -> None:
+        """Make ``ids`` the chosen genomes, ring them on the map and (by default) copy them."""
+        self.selection = list(dict.fromkeys(ids))
+        if copy:
+            self.copy_to_clipboard(self.selection, what)
+        self._show_selection()
+        self.redraw()
+        if len(self.selection) == 1:
+            self.app.hub.publish("genome_selected", genome_id=self.selection[0])
+
+    def _show_selection(self) -> None:
+        n = len(self.selection)
+        self.selection_label.configure(text="Nothing chosen." if not n else
+                                       f"{n} genome(s) chosen: {', '.join(self.selection[:3])}{' ...' if n > 3 else ''}")
+        for button in (self.copy_button, self.evolution_button, self.stress_button):
+            button.state(["!disabled"] if n else ["disabled"])
+
+    def copy_to_clipboard(self, ids: list[str], what: str) -> None:
+        self.frame.clipboard_clear()
+        self.frame.clipboard_append("\n".join(ids))
+        self.app.status_message.set(f"copied {len(ids)} id(s) of {what} to the clipboard")
+
+    def copy_selection(self) -> None:
+        if self.selection:
+            self.copy_to_clipboard(self.selection, "the chosen genomes")
+
+    def _species_clicked(self) -> None:
+        sel = self.species_tree.selection()
+        if not sel or self.phylo is None:
+            return
+        sp = self.phylo.level_species(self.level.get())[int(sel[0][2:])]
+        self.choose(list(sp.members), f"species {sp.name}")
+        self.genome_tree.selection_set([gid for gid in sp.members if self.genome_tree.exists(gid)])
+
+    def _genomes_clicked(self) -> None:
+        sel = list(self.genome_tree.selection())
+        if not sel or sel == self.selection:
+            return   # also the echo of a species click selecting its genomes
+        self.choose(sel, f"genome {sel[0]}" if len(sel) == 1 else f"{len(sel)} genomes")
+
+    def _on_pick(self, event) -> None:
+        for artist, ids in self._pickable:
+            if event.artist is artist and len(event.ind):
+                gid = ids[int(event.ind[0])]
+                self.choose([gid], f"genome {gid}")
+                if self.genome_tree.exists(gid):
+                    self.genome_tree.selection_set([gid])
+                    self.genome_tree.see(gid)
+                return
+
+    def send_to(self, topic: str) -> None:
+        if not self.selection:
+            self.app.show_error("Send genomes", "Choose genomes first: click a species or genomes in the lists.")
+            return
+        if not self.app.hub.publish(topic, genome_ids=list(self.selection)):
+            self.app.status_message.set(f"no tab listens to {topic}")
+
+    # ---- the interactive page ----------------------------------------------------------------
+    def write_page(self, path: Path) -> Path:
+        from lab.analysis.phylogeny_html import write_html
+        if self.phylo is None:
+            raise PhylogenyError("map the genomes first (Map genomes)")
+        return write_html(path, self.phylo, self.perf, self.level.get(),
+                          title=f"Speciation Lab phylogeny: {self.phylo.spec.name}, {self.level.get()}")
+
+    def open_interactive(self) -> None:
+        if self.phylo is None:
+            self.app.show_error("Interactive 3D", "Map the genomes first (Map genomes).")
+            return
+        try:
+            page = self.write_page(self.page_dir / "phylogeny.html")
+        except (OSError, PhylogenyError) as exc:
+            self.app.show_error("Interactive 3D", f"Could not write the page: {exc}")
+            return
+        if self.webview is not None:
+            self.webview.close()
+        self.page, self._fell_back, self.webview_rendered = page, False, False
+        self.webview = WebviewProcess(self.frame, page, self._on_webview, title="Speciation Lab: phylogeny")
+        self.app.status_message.set("starting the interactive 3D window...")
+
+    def _on_webview(self, message: dict) -> None:
+        event = message.get("event")
+        if event == "copy":
+            ids = [i for i in message.get("ids", []) if self.phylo is not None and i in self.phylo.ids]
+            if ids:
+                self.choose(ids, f"{len(ids)} genome(s) from the 3D window")
+                self.genome_tree.selection_set([i for i in ids if self.genome_tree.exists(i)])
+        elif event == "started":
+            self.app.status_message.set("interactive 3D window open (click genomes or species there to copy ids)")
+        elif event == "rendered":
+            self.webview_rendered = True
+        elif event == "failed":
+            self._fallback(message.get("reason", "unknown reason"))
+        elif event == "exited" and message.get("code") and not self._fell_back and not self.webview_rendered:
+            self._fallback(f"the window process ended with status {message['code']}: "
+                           f"{message.get('stderr', '').strip()[-300:]}")
+
+    def _fallback(self, reason: str) -> None:
+        self._fell_back = True
+        self.browser_open(self.page.as_uri())
+        text = f"No webview window could start ({reason}); the page opened in the system browser instead."
+        self.app.status_message.set(text)
+        self.app.dialogs.info("Interactive 3D", text)
+
+    def export_html(self) -> Path | None:
+        if self.phylo is None:
+            self.app.show_error("Export HTML", "Map the genomes first (Map genomes).")
+            return None
+        dest = self.app.dialogs.ask_save_file("Export the interactive 3D page", "phylogeny.html")
+        if not dest:
+            return None
+        try:
+            path = self.write_page(Path(dest))
+        except (OSError, ValueError) as exc:
+            self.app.show_error("Export HTML", f"Could not write {dest}: {exc}")
+            return None
+        self.app.status_message.set(f"wrote {path}")
+        return path
+
+    def export_charts(self, folder: Path) -> list[Path]:
+        from matplotlib.figure import Figure
+
+        from lab.analysis.export import FORMATS, figure_bytes, paper_context, write_files
+        if self.phylo is None:
+            raise PhylogenyError("map the genomes first (Map genomes)")
+        with paper_context():
+            fig = Figure(figsize=(6.0, 5.0))
+            draw_phylogeny(fig, self.phylo, self.level.get(), self.perf, self.selection,
+                           current_view(self.panel.figure))
+            files = {Path(folder) / f"phylogeny-{self.level.get().lower()}.{fmt}": figure_bytes(fig, fmt, dpi=300)
+                     for fmt in FORMATS}
+        paths = write_files(files)
+        return paths + [self.write_page(Path(folder) / f"phylogeny-{self.level.get().lower()}.html")]
+
+    def close(self) -> None:
+        if self.webview is not None:
+            self.webview.close()
+        self.panel.figure.clear()
+
+
+def build(app, parent: ttk.Frame) -> PhylogenyTab:
+    return PhylogenyTab(app, parent)
