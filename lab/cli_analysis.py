@@ -1,5 +1,6 @@
 """Command-line commands of the Stress Chamber: ``stress`` (Monte Carlo over seeds with Smart Fill)
-and ``charts`` (the seven analysis charts, exported for papers from trials already recorded).
+and ``charts`` (the seven analysis charts, exported for papers from trials already recorded), and of
+the Phylogeny tab: ``phylogeny`` (map, classify and name species, store them, write the 3D page).
 Heavy imports (torch, pandas, matplotlib) happen inside the commands, so other commands start fast.
 """
 from __future__ import annotations
@@ -201,8 +202,52 @@ def cmd_charts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_phylogeny(args: argparse.Namespace) -> int:
+    from lab.analysis.phylogeny import LEVELS, PhylogenyError, map_registry
+    from lab.arenas import load_gene_specs
+    from lab.genome import spec_names
+
+    load_gene_specs()
+    if args.spec not in spec_names():
+        raise UsageError(f"unknown gene spec {args.spec!r} (specs: {', '.join(spec_names())})")
+    if args.level not in LEVELS:
+        raise UsageError(f"unknown taxonomy level {args.level!r} (levels: {', '.join(LEVELS)})")
+    scope, tag = ("tag", args.tag) if args.tag is not None else ("hall", "") if args.hall_of_fame else ("all", "")
+    if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--html {args.html} does not end in .html")
+    reg = _registry(args)
+    try:
+        phylo, perf = map_registry(reg, args.spec, scope, tag)
+    except PhylogenyError as exc:
+        raise UsageError(str(exc)) from None
+    ex = ", ".join(f"PC{i + 1} {v:.0%}" for i, v in enumerate(phylo.explained))
+    print(f"{len(phylo.genomes)} {args.spec} genomes mapped (explained variance: {ex}); species stored in {reg.root}")
+    print("  ".join(f"{lv} {k}" for lv, k in zip(LEVELS, phylo.counts())))
+    print(f"\n{args.level}:")
+    for sp in phylo.level_species(args.level):
+        parent = "" if sp.parent is None else f"  (in {phylo.species[LEVELS[LEVELS.index(args.level) - 1]][sp.parent].name})"
+        print(f"  {sp.size:>4}  {sp.name}{parent}")
+    if args.html is not None:
+        from lab.analysis.phylogeny_html import write_html
+        path = write_html(args.html, phylo, perf, args.level)
+        print(f"\nwrote {path} (open it in a browser, or: python -m lab.analysis.webview {path})")
+    return 0
+
+
 def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add the ``stress`` and ``charts`` subcommands to the main parser."""
+    """Add the ``stress``, ``charts`` and ``phylogeny`` subcommands to the main parser."""
+    p = top.add_parser("phylogeny", parents=[common], help="Phylogeny: map genomes to 3D, name species at seven "
+                       "levels, store them in the registry", description="PCA of the standardised genes to 3D, "
+                       "Ward clustering cut at Domain .. Genus, species named by their most deviating genes; the "
+                       "labels are stored in the registry (the species grouping of `charts` reads them).")
+    p.add_argument("--spec", default="grokking", help="gene spec to map (default grokking)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--hall-of-fame", action="store_true", help="map the Hall of Fame only")
+    which.add_argument("--tag", default=None, help="map the registry's genomes with this tag only")
+    p.add_argument("--level", default="Genus", help="level whose species are listed (default Genus)")
+    p.add_argument("--html", default=None, metavar="FILE", help="also write the interactive 3D page")
+    p.set_defaults(func=cmd_phylogeny)
+
     p = top.add_parser("stress", parents=[common], help="Stress Chamber: run genomes over many seeds (Smart Fill)",
                        description="Run every chosen genome on seeds SEED_START .. SEED_START+RUNS-1. Smart Fill: "
                        "trials already in the registry are not run again.")

@@ -202,3 +202,30 @@ def test_charts_bad_input_exits_2_with_one_line_and_writes_nothing(cli, tmp_path
     code, _, err = cli("charts", *argv, *out)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and fragment in err, err
     assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+def test_charts_group_by_the_species_the_phylogeny_command_stored(cli, tmp_path):
+    code, out, _ = cli("phylogeny", "--level", "Domain", "--html", str(tmp_path / "map.html"))
+    assert code == 0 and "species stored in" in out and "Domain 2  Kingdom 3" in out
+    assert (tmp_path / "map.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    labels = cli.registry.species_labels("grokking")
+    out_dir = tmp_path / "charts"
+    code, out, err = cli("charts", "g0", "g1", "g2", "--kind", "speed", "--format", "png", "--dpi", "60",
+                         "--out", str(out_dir), "--group-by", "species", "--level", "Genus", "--runs", "4")
+    assert code == 0, err
+    csv = (out_dir / "speed.csv").read_text(encoding="utf-8")
+    genus = {labels[g.id]["Genus"] for g in cli.registry.list_genomes() if g.name in ("g0", "g1", "g2")}
+    assert genus and all(name in csv for name in genus)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["phylogeny", "--level", "Tribe"], "unknown taxonomy level 'Tribe'"),
+    (["phylogeny", "--spec", "nope"], "unknown gene spec 'nope'"),
+    (["phylogeny", "--tag", "absent"], "no genomes to map"),
+    (["phylogeny", "--html", "map.txt"], "does not end in .html"),
+    (["charts", "g0", "--group-by", "species", "--level", "Tribe", "--out", "x"], "unknown taxonomy level"),
+])
+def test_phylogeny_bad_input_exits_2_and_stores_nothing(cli, argv, fragment):
+    code, _, err = cli(*argv)
+    assert code == 2 and fragment in err
+    assert not cli.registry.species_path.exists()

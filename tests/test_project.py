@@ -24,7 +24,9 @@ def test_requirements_pin_torch_and_list_the_stack():
     assert "torch==2.13.0" in req.splitlines()
     for name in ("numpy", "matplotlib", "seaborn", "pandas", "scikit-learn", "plotly", "pywebview",
                  "filelock", "tqdm", "pytest", "pytest-xvfb", "hypothesis"):
-        assert re.search(rf"^{re.escape(name)}[<>=]", req, re.M), name
+        assert re.search(rf"^{re.escape(name)}(\[\w+\])?[<>=]", req, re.M), name
+    assert re.search(r'^pywebview\[qt\][<>=].*; sys_platform == "linux"$', req, re.M), \
+        "Linux needs the Qt backend for the 3D window"
 
 
 def test_core_never_imports_tkinter():

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +33,7 @@ NAME_GENES = 2
 NAME_THRESHOLD = 0.1
 TYPICAL = "Typical"
 UNCLASSIFIED = "unclassified"
+SCOPES = ("all", "hall", "tag")   # which genomes a map covers: see select_genomes
 NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
 
@@ -289,3 +290,46 @@ def species_colours(k: int) -> list[str]:
         return [to_hex(cmap(i)) for i in range(k)]
     import colorsys
     return [to_hex(colorsys.hls_to_rgb(i / k, 0.5, 0.65)) for i in range(k)]
+
+
+# ---- the registry's genomes -------------------------------------------------------------------------
+def task_id_for(spec: str) -> str | None:
+    """The default task of the arena that evolves ``spec`` (its trials size the markers); None: all trials."""
+    from lab.arenas import arena_names, get_arena
+    for name in arena_names():
+        arena = get_arena(name)
+        if arena.gene_spec.name == spec:
+            return arena.default_task().task_id
+    return None
+
+
+def select_genomes(registry, spec: str, scope: str = "all", tag: str = "") -> list[Genome]:
+    """The genomes a map covers. ``all``: every genome of ``spec`` in the registry plus the shipped
+    founders; ``hall``: the Hall of Fame; ``tag``: the registry's genomes carrying ``tag``."""
+    from lab.registry import founders
+    if scope not in SCOPES:
+        raise PhylogenyError(f"unknown scope {scope!r} (scopes: {', '.join(SCOPES)})")
+    if scope == "hall":
+        return [g for g in registry.hall_of_fame_genomes() if g.spec.name == spec]
+    if scope == "tag":
+        if not tag.strip():
+            raise PhylogenyError("type a tag to map the genomes that carry it")
+        return registry.list_genomes(spec=spec, tag=tag.strip())
+    genomes = {g.id: g for g in founders(spec)}
+    genomes.update({g.id: g for g in registry.list_genomes(spec=spec)})
+    return list(genomes.values())
+
+
+def map_registry(registry, spec: str, scope: str = "all", tag: str = "", counts: Sequence[int] = DEFAULT_COUNTS,
+                 report: Callable[[float, str], object] | None = None) -> tuple[Phylogeny, dict[str, Performance]]:
+    """Map the chosen genomes, summarise their trials, and store the species labels in the registry
+    (replacing that spec's previous taxonomy: genomes outside this map become unclassified)."""
+    report = report or (lambda fraction, text: None)
+    report(0.1, f"reading the {spec} genomes")
+    genomes = select_genomes(registry, spec, scope, tag)
+    report(0.4, f"mapping {len(genomes)} genomes")
+    phylo = build_phylogeny(genomes, counts)
+    perf = performance(registry, phylo.genomes, task_id_for(spec))
+    report(0.9, "storing the species in the registry")
+    registry.set_species(spec, LEVELS, phylo.counts(), phylo.labels())
+    return phylo, perf

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
 
-from lab.analysis.phylogeny import (LEVELS, Performance, Phylogeny, PhylogenyError, build_phylogeny, performance,
+from lab.analysis.phylogeny import (LEVELS, SCOPES, Performance, Phylogeny, PhylogenyError, map_registry,
                                     species_colours)
 from lab.analysis.phylogeny_plot import current_view, draw_phylogeny
 from lab.arenas import load_gene_specs
@@ -29,59 +29,34 @@ from lab.gui.widgets import descendants
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
-from lab.registry import founders
+from lab.registry import RegistryError
 
 DEFAULT_SPEC = "grokking"
 DEFAULT_LEVEL = "Family"
-SCOPES = {"all": "All genomes (registry and founders)", "hall": "Hall of Fame", "tag": "Tag:"}
+SCOPE_TEXT = {"all": "All genomes (registry and founders)", "hall": "Hall of Fame", "tag": "Tag:"}
 WEBVIEW_POLL_MS = 100
+WEBVIEW_COMMAND = [sys.executable, "-m", "lab.analysis.webview"]
 
 
-def task_id_for(spec: str) -> str | None:
-    """The default task of the arena that evolves ``spec`` (its trials size the markers); None: all trials."""
-    from lab.arenas import arena_names, get_arena
-    for name in arena_names():
-        arena = get_arena(name)
-        if arena.gene_spec.name == spec:
-            return arena.default_task().task_id
-    return None
-
-
-def choose_genomes(registry, spec: str, scope: str, tag: str = "") -> list:
-    """The genomes a map covers: every genome of ``spec`` in the registry plus the founders, the Hall of
-    Fame, or those with ``tag``."""
-    if scope == "hall":
-        return [g for g in registry.hall_of_fame_genomes() if g.spec.name == spec]
-    if scope == "tag":
-        if not tag.strip():
-            raise PhylogenyError("type a tag to map the genomes that carry it")
-        return registry.list_genomes(spec=spec, tag=tag.strip())
-    genomes = {g.id: g for g in founders(spec)}
-    genomes.update({g.id: g for g in registry.list_genomes(spec=spec)})
-    return list(genomes.values())
-
-
-def map_job(job, registry, spec: str, scope: str, tag: str) -> tuple[Phylogeny, dict[str, Performance]]:
-    """Build the map, size it by recorded trials and store the species labels in the registry."""
-    job.report(0.1, f"reading the {spec} genomes")
-    genomes = choose_genomes(registry, spec, scope, tag)
-    job.report(0.4, f"mapping {len(genomes)} genomes")
-    phylo = build_phylogeny(genomes)
-    perf = performance(registry, phylo.genomes, task_id_for(spec))
-    job.report(0.9, "storing the species in the registry")
-    registry.set_species(spec, LEVELS, phylo.counts(), phylo.labels())
-    return phylo, perf
+def map_job(job, registry, spec: str, scope: str, tag: str) -> tuple[Phylogeny, dict[str, Performance]] | str:
+    """Build the map, size it by recorded trials and store the species labels in the registry. A problem
+    the user can fix (no genomes, an unreadable species file) comes back as its message."""
+    try:
+        return map_registry(registry, spec, scope, tag, report=job.report)
+    except (PhylogenyError, RegistryError) as exc:
+        return str(exc)
 
 
 class WebviewProcess:
     """The interactive 3D window's child process; its JSON lines are read on a thread and handed to
     ``on_message`` on the Tk thread."""
 
-    def __init__(self, root: tk.Misc, page: Path, on_message: Callable[[dict], None], title: str):
+    def __init__(self, root: tk.Misc, page: Path, on_message: Callable[[dict], None], title: str,
+                 command: list[str] | None = None):
         self.root, self.on_message = root, on_message
         self.lines: queue.SimpleQueue = queue.SimpleQueue()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lab.analysis.webview", str(page), "--title", title],
+            [*(command or WEBVIEW_COMMAND), str(page), "--title", title],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]))
         self.stderr_tail: list[str] = []
         threading.Thread(target=self._read, args=(self.process.stdout, True), daemon=True).start()
@@ -151,6 +126,7 @@ class PhylogenyTab:
         self.webview: WebviewProcess | None = None
         self.page_dir = Path(tempfile.mkdtemp(prefix="speciation-phylogeny-"))
         self.browser_open: Callable[[str], object] = webbrowser.open   # tests replace it
+        self.webview_command = list(WEBVIEW_COMMAND)                   # the window process (PAGE --title T follow)
         self._pickable: list[tuple[object, list[str]]] = []
         self._swatches: dict[str, tk.PhotoImage] = {}
         self._mapped_once = False
@@ -192,7 +168,8 @@ class PhylogenyTab:
         self.spec_box = ttk.Combobox(row, textvariable=self.spec, values=spec_names(), state="readonly", width=14)
         self.spec_box.pack(side="left", padx=(6, 0))
         self.scope = tk.StringVar(self.frame, value="all")
-        for key, text in SCOPES.items():
+        for key in SCOPES:
+            text = SCOPE_TEXT[key]
             line = ttk.Frame(box)
             line.pack(fill="x")
             ttk.Radiobutton(line, text=text, value=key, variable=self.scope).pack(side="left")
@@ -298,6 +275,9 @@ class PhylogenyTab:
     def map(self) -> bool:
         if self.job is not None:
             return False
+        if self.scope.get() == "tag" and not self.tag.get().strip():
+            self.app.show_error("Phylogeny", "Type a tag to map the genomes that carry it.")
+            return False
         self._mapped_once = True
         self.map_button.state(["disabled"])
         self.progress.configure(value=0)
@@ -310,7 +290,9 @@ class PhylogenyTab:
             self.job = None
             self.map_button.state(["!disabled"])
             self.progress.configure(value=1.0 if event.state == "done" else 0)
-            if event.state == "done":
+            if event.state == "done" and isinstance(event.result, str):
+                self.app.show_error("Phylogeny", f"Could not map the genomes: {event.result}")
+            elif event.state == "done":
                 self.phylo, self.perf = event.result
                 self.stale_label.configure(text="")
                 self.show_level()
@@ -469,7 +451,8 @@ class PhylogenyTab:
         if self.webview is not None:
             self.webview.close()
         self.page, self._fell_back, self.webview_rendered = page, False, False
-        self.webview = WebviewProcess(self.frame, page, self._on_webview, title="Speciation Lab: phylogeny")
+        self.webview = WebviewProcess(self.frame, page, self._on_webview, title="Speciation Lab: phylogeny",
+                                      command=self.webview_command)
         self.app.status_message.set("starting the interactive 3D window...")
 
     def _on_webview(self, message: dict) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
-from lab.analysis.stress import GROUPINGS, StressPlan, plan_stress, run_stress
+from lab.analysis.phylogeny import LEVELS
+from lab.analysis.stress import GROUPINGS, SPECIES, StressPlan, group_genomes, plan_stress, run_stress
 from lab.arenas import get_arena
 from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device
 from lab.genome import Genome
@@ -31,11 +32,12 @@ ARENA = "grokking"
 DEFAULT_CHART = "speed"
 REDRAW_DELAY_MS = 80   # a burst of changes (typing a number, ticking groups) becomes one redraw
 LIVE_REDRAW_S = 3.0    # while a stress test runs, the charts follow the registry at most this often
-USER_GROUPS, SPECIES = "user", "species"
+USER_GROUPS = "user"
 GROUPING_TEXT = {"genome": "genome", "tag": "tag", USER_GROUPS: "user groups", SPECIES: "species"}
 GROUPING_HELP = {"genome": "Each genome is its own group.", "tag": "Genomes grouped by their first tag.",
                  USER_GROUPS: "Your own groups: name one under the chosen list and assign genomes to it.",
-                 SPECIES: "Grouping by species arrives with the Phylogeny tab (a later issue)."}
+                 SPECIES: "The species the Phylogeny tab's last map stored in the registry, at the level chosen "
+                          "beside; genomes it did not map are 'unclassified'."}
 NO_GENOMES = "Choose genomes on the left (pick them, add a tag or the Hall of Fame).\nTheir recorded trials appear here."
 
 
@@ -150,15 +152,23 @@ class StressChamberTab:
         grouping.pack(fill="x")
         self.grouping = tk.StringVar(self.frame, value="genome")
         self.grouping_buttons: dict[str, ttk.Radiobutton] = {}
-        names = [*GROUPINGS, USER_GROUPS] + ([] if SPECIES in GROUPINGS else [SPECIES])
+        names = [*GROUPINGS, USER_GROUPS, SPECIES]
         for i, name in enumerate(names):
             button = ttk.Radiobutton(grouping, text=GROUPING_TEXT.get(name, name), value=name, variable=self.grouping,
                                      command=self.redraw_soon)
             button.grid(row=i // 2, column=i % 2, sticky="w", padx=(0, 8))
-            if name == SPECIES and SPECIES not in GROUPINGS:
-                button.state(["disabled"])
             Tooltip(button, GROUPING_HELP.get(name, ""))
             self.grouping_buttons[name] = button
+        level_row = ttk.Frame(box)
+        level_row.pack(fill="x")
+        ttk.Label(level_row, text="Species level").pack(side="left")
+        self.species_level = tk.StringVar(self.frame, value="Genus")
+        self.species_level_box = ttk.Combobox(level_row, textvariable=self.species_level, values=LEVELS,
+                                              state="readonly", width=9)
+        self.species_level_box.pack(side="left", padx=(6, 0))
+        self.species_level_box.bind("<<ComboboxSelected>>", lambda _e: (self.grouping.set(SPECIES),
+                                                                        self.redraw_soon()))
+        Tooltip(self.species_level_box, "Taxonomy level of the species grouping: Domain (coarsest) .. Genus (finest).")
         ttk.Separator(box).pack(fill="x", pady=4)
         self.controls = ChartControls(box, on_change=self.redraw_soon)
         self.controls.pack(fill="both", expand=True)
@@ -362,7 +372,13 @@ class StressChamberTab:
     def groups(self, genomes: Sequence[Genome]) -> dict[str, str]:
         """genome id -> group under the chosen grouping."""
         how = self.grouping.get()
-        return self.choice.groups() if how == USER_GROUPS else GROUPINGS[how](genomes)
+        if how == USER_GROUPS:
+            return self.choice.groups()
+        try:
+            return group_genomes(how, genomes, self.app.registry, self.species_level.get())
+        except RegistryError as exc:   # an unreadable species.json: say so, group by genome meanwhile
+            self.app.status_message.set(str(exc))
+            return group_genomes("genome", genomes)
 
     def redraw_soon(self) -> None:
         if self.app.notebook.select() != str(self.frame):

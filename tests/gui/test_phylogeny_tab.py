@@ -1,0 +1,209 @@
+"""The Phylogeny tab under Xvfb: maps the registry, lists species per level, copies ids from species,
+genomes and the 3D scatter, sends the chosen genomes on, stores species for the Stress Chamber,
+exports the page, and falls back to the browser when no webview window can start."""
+from __future__ import annotations
+
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from lab.analysis.phylogeny import LEVELS
+from lab.genome import random_genome
+from lab.gui.app import TABS
+from lab.registry import founders
+from tests.gui.conftest import wait_until
+
+
+@pytest.fixture
+def phylo_tab(lab_app, spec):
+    """The tab, mapped over the founders and 24 random genomes of a fresh registry."""
+    tab = lab_app.tabs["Phylogeny"]
+    rng = np.random.default_rng(5)
+    lab_app.registry.add_genomes([random_genome(spec, rng, name=f"rnd{i}") for i in range(24)])
+    lab_app.notebook.select(tab.frame)
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)   # a first map may start on showing
+    tab.scope.set("all")
+    tab.level.set("Family")
+    assert tab.map()
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+    tab.choose([], "nothing", copy=False)
+    yield tab
+    if tab.webview is not None:
+        tab.webview.close()
+    tab.webview_command = [sys.executable, "-m", "lab.analysis.webview"]
+
+
+def tree_names(tree):
+    return [tree.item(i, "text") for i in tree.get_children()]
+
+
+def test_the_tab_maps_the_registry_and_stores_the_species(lab_app, phylo_tab):
+    tab = phylo_tab
+    assert TABS["Phylogeny"][0] == "lab.gui.phylogeny"
+    phylo = tab.phylo
+    registry_ids = {g.id for g in lab_app.registry.list_genomes(spec="grokking")}
+    assert set(phylo.ids) == registry_ids | {g.id for g in founders("grokking")}
+    assert lab_app.registry.species_labels("grokking") == phylo.labels()
+    assert tree_names(tab.species_tree) == [s.name for s in phylo.species["Family"]]
+    assert [int(tab.species_tree.set(i, "count")) for i in tab.species_tree.get_children()] == \
+        [s.size for s in phylo.species["Family"]]
+    assert len(tab.genome_tree.get_children()) == len(phylo.ids)
+    assert tab.level_count.cget("text") == f"{len(phylo.species['Family'])} species"
+    ax = tab.panel.figure.axes[0]
+    assert ax.name == "3d" and ax.get_title().startswith("Family:")
+    assert re.fullmatch(r"PC1 \(\d+%\)", ax.get_xlabel())
+    assert "species stored in the registry" in lab_app.status_message.get()
+    assert tab.stale_label.cget("text") == ""
+
+
+def test_the_level_selector_and_keys_switch_levels(lab_app, phylo_tab):
+    tab = phylo_tab
+    tab.level_box.set("Domain")
+    tab.level_box.event_generate("<<ComboboxSelected>>")
+    lab_app.root.update()
+    assert len(tab.species_tree.get_children()) == 2
+    tab.species_tree.focus_set()
+    tab.species_tree.event_generate("<plus>")
+    lab_app.root.update()
+    assert tab.level.get() == "Kingdom" and len(tab.species_tree.get_children()) == 3
+    for _ in range(9):
+        tab.step_level(+1)
+    assert tab.level.get() == "Genus"
+    tab.species_tree.event_generate("<minus>")
+    assert tab.level.get() == "Family"
+
+
+def test_clicking_a_species_copies_its_ids_and_chooses_them(lab_app, phylo_tab):
+    tab = phylo_tab
+    first = tab.species_tree.get_children()[0]
+    tab.species_tree.selection_set(first)       # as a click
+    lab_app.root.update()
+    species = tab.phylo.species["Family"][0]
+    assert lab_app.root.clipboard_get() == "\n".join(species.members)
+    assert tab.selection == list(species.members)
+    assert set(tab.genome_tree.selection()) == set(species.members)
+    assert f"{species.size} genome(s) chosen" in tab.selection_label.cget("text")
+    assert f"species {species.name}" in lab_app.status_message.get()
+    ringed = [c for c in tab.panel.figure.axes[0].collections if len(c.get_offsets()) == species.size]
+    assert ringed, "the chosen genomes are ringed on the map"
+
+
+def test_clicking_a_genome_in_the_list_or_on_the_map_copies_its_id(lab_app, phylo_tab):
+    tab = phylo_tab
+    heard = []
+    unsubscribe = lab_app.hub.subscribe("genome_selected", lambda genome_id: heard.append(genome_id))
+    try:
+        gid = tab.phylo.ids[3]
+        tab.genome_tree.selection_set([gid])
+        lab_app.root.update()
+        assert lab_app.root.clipboard_get() == gid and heard == [gid] and lab_app.selected_genome == gid
+        artist, ids = tab._pickable[-1]                   # a pick on the last species' first point
+        tab.panel.canvas.callbacks.process("pick_event", types.SimpleNamespace(artist=artist, ind=np.array([0]),
+                                                                               name="pick_event"))
+        lab_app.root.update()
+        assert lab_app.root.clipboard_get() == ids[0] and tab.selection == [ids[0]]
+        assert tab.genome_tree.selection() == (ids[0],)
+    finally:
+        unsubscribe()
+
+
+def test_the_chosen_genomes_go_to_the_stress_chamber_and_the_evolution_lab(lab_app, phylo_tab):
+    tab = phylo_tab
+    species = tab.phylo.species["Family"][1]
+    tab.species_tree.selection_set(tab.species_tree.get_children()[1])
+    lab_app.root.update()
+    tab.stress_button.invoke()
+    stress = lab_app.tabs["Stress Chamber"]
+    assert set(species.members) <= {row[1] for row in stress.choice.rows()}
+    received = []
+    unsubscribe = lab_app.hub.subscribe("send_to_evolution_lab", lambda genome_ids: received.append(genome_ids))
+    try:
+        tab.evolution_button.invoke()
+    finally:
+        unsubscribe()
+    assert received[-1] == list(species.members)
+    lab_app.notebook.select(tab.frame)
+
+
+def test_the_stress_chamber_groups_by_the_stored_species(lab_app, phylo_tab):
+    stress = lab_app.tabs["Stress Chamber"]
+    genomes = list(phylo_tab.phylo.genomes[:6])
+    stress.grouping.set("species")
+    stress.species_level.set("Class")
+    groups = stress.groups(genomes)
+    assert groups == {g.id: phylo_tab.phylo.names("Class")[g.id] for g in genomes}
+    stress.grouping.set("genome")
+
+
+def test_a_registry_change_marks_the_map_stale_until_mapped_again(lab_app, phylo_tab, spec):
+    tab = phylo_tab
+    newcomer = lab_app.registry.add_genome(random_genome(spec, np.random.default_rng(77), name="newcomer"))
+    lab_app.hub.publish("registry_changed", registry=lab_app.registry)
+    assert "registry changed" in tab.stale_label.cget("text")
+    assert newcomer.id not in tab.phylo.ids, "a map does not move under the user"
+    tab.map_button.invoke()
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+    assert tab.stale_label.cget("text") == "" and newcomer.id in tab.phylo.ids
+
+
+def test_export_html_writes_the_page_and_refuses_a_wrong_name(lab_app, phylo_tab, tmp_path):
+    tab = phylo_tab
+    lab_app.dialogs.answers["save_file"] = str(tmp_path / "map.html")
+    path = tab.export_html()
+    text = path.read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in text and not re.search(r"<script[^>]*\bsrc\s*=", text, re.I)
+    lab_app.dialogs.answers["save_file"] = str(tmp_path / "map.txt")
+    assert tab.export_html() is None
+    (error,) = lab_app.dialogs.errors()
+    lab_app.dialogs.shown.clear()
+    assert "does not end in .html" in error[2] and not (tmp_path / "map.txt").exists()
+    lab_app.dialogs.answers.pop("save_file")
+    paths = tab.export_charts(tmp_path / "charts")
+    assert sorted(p.suffix for p in paths) == [".html", ".pdf", ".png", ".svg"]
+
+
+def test_an_empty_tag_or_an_empty_choice_is_a_clear_message(lab_app, phylo_tab):
+    tab = phylo_tab
+    tab.scope.set("tag")
+    tab.tag.set("  ")
+    assert not tab.map()
+    tab.tag.set("no-such-tag")
+    assert tab.map()
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+    errors = lab_app.dialogs.errors()
+    lab_app.dialogs.shown.clear()
+    assert "Type a tag" in errors[0][2] and "no genomes to map" in errors[1][2]
+    assert tab.phylo is not None, "the last good map stays"
+    tab.scope.set("all")
+
+
+def test_without_a_webview_backend_the_page_opens_in_the_browser(lab_app, phylo_tab):
+    tab = phylo_tab
+    opened = []
+    tab.browser_open = opened.append
+    tab.webview_command = [sys.executable, "-c", "import json; print(json.dumps({'event': 'failed', "
+                                                 "'reason': 'no GUI backend here'})); raise SystemExit(3)"]
+    tab.open_button.invoke()
+    wait_until(lab_app.root, lambda: opened, timeout=30)
+    assert opened[0].startswith("file://") and opened[0].endswith("phylogeny.html")
+    info = [d for d in lab_app.dialogs.shown if d[0] == "info"]
+    assert "no GUI backend here" in info[-1][2] and "system browser" in info[-1][2]
+    wait_until(lab_app.root, lambda: not tab.webview.alive, timeout=10)
+    lab_app.root.update()
+    assert len(opened) == 1, "the exit after the failure does not open a second page"
+    tab.browser_open = None
+
+
+def test_copies_from_the_window_process_reach_the_tk_clipboard(lab_app, phylo_tab):
+    tab = phylo_tab
+    ids = list(tab.phylo.ids[:2])
+    script = ("import json, sys; print('not json'); print(json.dumps({'event': 'started', 'backend': 'test'}));"
+              f"print(json.dumps({{'event': 'copy', 'ids': {ids + ['ffffffffffffffff']!r}}})); sys.stdout.flush()")
+    tab.webview_command = [sys.executable, "-c", script]
+    tab.open_button.invoke()
+    wait_until(lab_app.root, lambda: tab.selection == ids, timeout=30)
+    assert lab_app.root.clipboard_get() == "\n".join(ids), "an id not on the map is dropped"
+    assert set(tab.genome_tree.selection()) == set(ids)
