@@ -10,7 +10,6 @@ import types
 import numpy as np
 import pytest
 
-from lab.analysis.phylogeny import LEVELS
 from lab.genome import random_genome
 from lab.gui.app import TABS
 from lab.registry import founders
