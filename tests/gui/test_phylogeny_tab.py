@@ -206,3 +206,21 @@ def test_copies_from_the_window_process_reach_the_tk_clipboard(lab_app, phylo_ta
     wait_until(lab_app.root, lambda: tab.selection == ids, timeout=30)
     assert lab_app.root.clipboard_get() == "\n".join(ids), "an id not on the map is dropped"
     assert set(tab.genome_tree.selection()) == set(ids)
+
+
+def test_dragging_rotates_the_map_and_a_redraw_keeps_the_view(lab_app, phylo_tab):
+    from matplotlib.backend_bases import MouseButton, MouseEvent
+    tab = phylo_tab
+    canvas = tab.panel.canvas
+    canvas.draw()
+    ax = tab.panel.figure.axes[0]
+    before = (ax.elev, ax.azim)
+    x0, y0 = ax.bbox.x0 + ax.bbox.width / 2, ax.bbox.y0 + ax.bbox.height / 2
+    MouseEvent("button_press_event", canvas, x0, y0, MouseButton.LEFT)._process()
+    MouseEvent("motion_notify_event", canvas, x0 + 60, y0 + 30, MouseButton.LEFT)._process()
+    MouseEvent("button_release_event", canvas, x0 + 60, y0 + 30, MouseButton.LEFT)._process()
+    rotated = (ax.elev, ax.azim)
+    assert rotated != before, "a drag rotates the 3D scatter"
+    tab.step_level(-1)          # redraws on a new axes
+    new_ax = tab.panel.figure.axes[0]
+    assert new_ax is not ax and (new_ax.elev, new_ax.azim) == pytest.approx(rotated)
