@@ -224,3 +224,22 @@ def test_dragging_rotates_the_map_and_a_redraw_keeps_the_view(lab_app, phylo_tab
     tab.step_level(-1)          # redraws on a new axes
     new_ax = tab.panel.figure.axes[0]
     assert new_ax is not ax and (new_ax.elev, new_ax.azim) == pytest.approx(rotated)
+
+
+def test_a_corrupt_species_file_is_named_and_left_alone(lab_app, phylo_tab):
+    tab, registry, stress = phylo_tab, lab_app.registry, lab_app.tabs["Stress Chamber"]
+    registry.species_path.write_text("{not json", encoding="utf-8")
+    try:
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        (error,) = lab_app.dialogs.errors()
+        lab_app.dialogs.shown.clear()
+        assert "species.json is not valid JSON" in error[2] and "nothing was changed" in error[2]
+        assert registry.species_path.read_text(encoding="utf-8") == "{not json"
+        stress.grouping.set("species")
+        genomes = list(tab.phylo.genomes[:3])
+        assert stress.groups(genomes) == {g.id: g.label for g in genomes}, "falls back to one group per genome"
+        assert "species.json is not valid JSON" in lab_app.status_message.get()
+    finally:
+        stress.grouping.set("genome")
+        registry.species_path.unlink()
