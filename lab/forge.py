@@ -247,24 +247,28 @@ def _check_same_spec(a: Genome, b: Genome) -> None:
 
 
 # ---- picking genomes --------------------------------------------------------------------------
-def matches(genome: Genome, query: str) -> bool:
-    """True if every word of ``query`` matches the genome's id (prefix), name, a tag or its origin."""
+def matches(genome: Genome, query: str, extra: Iterable[str] = ()) -> bool:
+    """True if every word of ``query`` matches the genome's id (prefix), name, a tag, its origin or
+    one of the ``extra`` texts (its species names)."""
+    extra = [e.lower() for e in extra]
     for word in query.lower().split():
         if not (genome.id.startswith(word) or word in genome.name.lower() or word in genome.origin
-                or any(word in t.lower() for t in genome.tags)):
+                or any(word in t.lower() for t in genome.tags) or any(word in e for e in extra)):
             return False
     return True
 
 
 def search_genomes(genomes: Iterable[Genome], query: str = "", only_ids: set[str] | None = None,
-                   keep: Callable[[Genome], bool] | None = None) -> list[Genome]:
-    """The genomes matching ``query``, restricted to ``only_ids`` (e.g. the Hall of Fame) and to
-    those ``keep`` accepts (the hook for a species filter), without duplicate ids, order kept."""
+                   keep: Callable[[Genome], bool] | None = None,
+                   species: Mapping[str, Iterable[str]] | None = None) -> list[Genome]:
+    """The genomes matching ``query`` (``species``: genome id -> its species names, searched too),
+    restricted to ``only_ids`` (e.g. the Hall of Fame) and to those ``keep`` accepts, without
+    duplicate ids, order kept."""
     out, seen = [], set()
     for g in genomes:
         if g.id in seen or (only_ids is not None and g.id not in only_ids) or (keep and not keep(g)):
             continue
-        if matches(g, query):
+        if matches(g, query, (species or {}).get(g.id, ())):
             seen.add(g.id)
             out.append(g)
     return out

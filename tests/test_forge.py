@@ -265,3 +265,7 @@ def test_search_by_id_prefix_name_tag_origin_and_filters(founder):
     assert ids(search_genomes(genomes, "", only_ids={tagged.id})) == [tagged.id]
     assert ids(search_genomes(genomes, "high", keep=lambda g: g.name.endswith("lr"))) == [founder["high-lr"].id]
     assert len(search_genomes(genomes + genomes, "")) == 7, "duplicates are listed once"
+    species = {founder["heavy-decay"].id: ["High-WD / Low-Beta2", "Low-LR / High-WD"], tagged.id: ["Typical"]}
+    assert ids(search_genomes(genomes, "high-wd", species=species)) == [founder["heavy-decay"].id]
+    assert ids(search_genomes(genomes, "typical mine", species=species)) == [tagged.id]
+    assert search_genomes(genomes, "high-wd") == [], "without species names nothing matches a species"

@@ -243,3 +243,17 @@ def test_a_corrupt_species_file_is_named_and_left_alone(lab_app, phylo_tab):
     finally:
         stress.grouping.set("genome")
         registry.species_path.unlink()
+
+
+def test_the_gene_forge_and_stress_chamber_pickers_find_genomes_by_species(lab_app, phylo_tab):
+    species = phylo_tab.phylo.species["Class"][0]
+    word = species.name.split(" / ")[0]          # e.g. "High-LR"
+    expected = {gid for gid, levels in lab_app.registry.species_labels().items()
+                if any(word.lower() in name.lower() for name in levels.values())}
+    assert set(species.members) <= expected
+    for picker in (lab_app.tabs["Gene Forge"].donor_picker, lab_app.tabs["Stress Chamber"].choice.picker):
+        picker.refresh()
+        picker.query.set(word)
+        listed = set(picker.rows())
+        assert listed and listed <= expected and set(species.members) & listed
+        picker.query.set("")

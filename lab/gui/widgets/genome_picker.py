@@ -1,11 +1,11 @@
-"""Pick a genome: a search box (id, id prefix, name, tag, origin), a "Hall of Fame only" toggle, a
-list of the matching genomes and an "Open file..." button. The candidates come from a function the
-owner supplies (so the picker never reads the registry itself); ``keep`` is the hook for later
-filters such as a species."""
+"""Pick a genome: a search box (id, id prefix, name, tag, origin, species), a "Hall of Fame only"
+toggle, a list of the matching genomes and an "Open file..." button. The candidates, the Hall of
+Fame and the species names come from functions the owner supplies (so the picker never reads the
+registry itself); ``keep`` is the hook for further filters."""
 from __future__ import annotations
 
 import tkinter as tk
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from tkinter import ttk
 
 from lab.forge import search_genomes
@@ -19,9 +19,10 @@ COLUMNS = {"name": ("name", 86), "id": ("id", 80), "origin": ("origin", 66)}
 class GenomePicker(ttk.LabelFrame):
     def __init__(self, parent: tk.Misc, title: str, candidates: Callable[[], Sequence[Genome]],
                  hall_of_fame: Callable[[], set[str]], on_pick: Callable[[Genome], None],
-                 on_open_file: Callable[[], None], height: int = 4):
+                 on_open_file: Callable[[], None], height: int = 4,
+                 species: Callable[[], Mapping[str, Sequence[str]]] | None = None):
         super().__init__(parent, text=title, padding=(4, 2))
-        self.candidates, self.hall_of_fame = candidates, hall_of_fame
+        self.candidates, self.hall_of_fame, self.species = candidates, hall_of_fame, species
         self.on_pick, self.keep = on_pick, None   # keep: Callable[[Genome], bool] | None, e.g. a species
         self.genomes: dict[str, Genome] = {}
         # the id last handed to on_pick or marked as in use: selection events for it are echoes
@@ -32,7 +33,8 @@ class GenomePicker(ttk.LabelFrame):
         self.query = tk.StringVar(self, value="")
         self.search = ttk.Entry(top, textvariable=self.query, width=14)
         self.search.pack(side="left", fill="x", expand=True)
-        Tooltip(self.search, "Search by id or id prefix, name, tag or origin (all words must match).")
+        Tooltip(self.search, "Search by id or id prefix, name, tag, origin or species, e.g. High-LR (all words "
+                             "must match; species as the Phylogeny tab last named them).")
         self.hof_only = tk.BooleanVar(self, value=False)
         ttk.Checkbutton(top, text="Hall of Fame only", variable=self.hof_only,
                         command=self.refresh).pack(side="left", padx=(4, 0))
@@ -58,7 +60,9 @@ class GenomePicker(ttk.LabelFrame):
     def refresh(self) -> None:
         """Fill the list from the candidates that match the search and the toggles."""
         only = self.hall_of_fame() if self.hof_only.get() else None
-        shown = search_genomes(self.candidates(), self.query.get(), only_ids=only, keep=self.keep)
+        query = self.query.get()
+        species = self.species() if self.species is not None and query.strip() else None
+        shown = search_genomes(self.candidates(), query, only_ids=only, keep=self.keep, species=species)
         self.tree.delete(*self.tree.get_children())
         self.genomes = {g.id: g for g in shown}
         for g in shown:
@@ -108,3 +112,13 @@ def hall_of_fame_ids(app) -> set[str]:
     except RegistryError as exc:
         app.status_message.set(str(exc))
         return set()
+
+
+def species_names(app) -> dict[str, list[str]]:
+    """genome id -> its species names at every level (the Phylogeny tab's last map), for searching; an
+    unreadable species file is said in the status bar and counts as empty."""
+    try:
+        return {gid: list(levels.values()) for gid, levels in app.registry.species_labels().items()}
+    except RegistryError as exc:
+        app.status_message.set(str(exc))
+        return {}
