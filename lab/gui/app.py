@@ -118,6 +118,8 @@ class App:
         self.dialogs = dialogs or Dialogs(root)
         self.hub = EventHub(on_error=self.report_exception)
         self.runner = runner or JobRunner()
+        # short analysis jobs (a phylogeny map) run beside a long training job instead of queueing behind it
+        self.quick_runner = JobRunner()
         self.handlers: dict[str, Callable[[], object]] = {}
         self.selected_genome: str | None = None
         self._closing = False
@@ -322,10 +324,11 @@ class App:
 
     # ---- the Tk side of the job runner -------------------------------------------------------
     def _poll(self) -> None:
-        try:
-            self.runner.poll()
-        except Exception as exc:  # noqa: BLE001 - a listener failed; the loop must go on
-            self.report_exception(exc)
+        for runner in (self.runner, self.quick_runner):
+            try:
+                runner.poll()
+            except Exception as exc:  # noqa: BLE001 - a listener failed; the loop must go on
+                self.report_exception(exc)
         self._drain_log()
         self._show_job_status()
         if not self._closing or self.runner.active_jobs():
@@ -334,7 +337,7 @@ class App:
             self._destroy()
 
     def _show_job_status(self) -> None:
-        jobs = self.runner.active_jobs()
+        jobs = self.runner.active_jobs() or self.quick_runner.active_jobs()
         if not jobs:
             self.job_label.configure(text="No job running")
             self.job_progress.configure(value=0.0)
@@ -357,10 +360,11 @@ class App:
             self.log_text.see("end")
             self.log_text.configure(state="disabled")
 
-    def submit(self, fn, *args, title: str, on_event=None):
+    def submit(self, fn, *args, title: str, on_event=None, quick: bool = False):
         """Run ``fn(job, *args)`` as a background job; ``on_event`` sees its events on the Tk thread.
-        A job that fails shows its error in a dialog and the log."""
-        job = self.runner.submit(fn, *args, title=title, on_event=on_event)
+        A job that fails shows its error in a dialog and the log. ``quick``: a short job (seconds) that
+        runs on its own worker, beside a long one, instead of waiting for it."""
+        job = (self.quick_runner if quick else self.runner).submit(fn, *args, title=title, on_event=on_event)
 
         def on_end(event) -> None:
             if isinstance(event, JobEnded) and event.state == "failed":
@@ -393,6 +397,7 @@ class App:
                 close()
         logging.getLogger("lab").removeHandler(self._log_handler)
         self.runner.executor.shutdown(wait=False)
+        self.quick_runner.executor.shutdown(wait=False)
         try:
             self.root.after_cancel(self._poll_id)
         except tk.TclError:

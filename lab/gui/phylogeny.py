@@ -282,7 +282,7 @@ class PhylogenyTab:
         self.map_button.state(["disabled"])
         self.progress.configure(value=0)
         self.job = self.app.submit(map_job, self.app.registry, self.spec.get(), self.scope.get(), self.tag.get(),
-                                   title="Phylogeny map", on_event=self._on_event)
+                                   title="Phylogeny map", on_event=self._on_event, quick=True)
         return True
 
     def _on_event(self, event) -> None:

@@ -257,3 +257,17 @@ def test_the_gene_forge_and_stress_chamber_pickers_find_genomes_by_species(lab_a
         listed = set(picker.rows())
         assert listed and listed <= expected and set(species.members) & listed
         picker.query.set("")
+
+
+def test_a_map_does_not_wait_for_a_long_job(lab_app, phylo_tab):
+    import threading
+    tab, release = phylo_tab, threading.Event()
+    long_job = lab_app.submit(lambda job: release.wait(30), title="a long training run")
+    try:
+        wait_until(lab_app.root, lambda: long_job.state == "running", timeout=10)
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=30)
+        assert long_job.state == "running" and "species stored" in lab_app.status_message.get()
+    finally:
+        release.set()
+    wait_until(lab_app.root, lambda: long_job.state == "done", timeout=10)
