@@ -2,8 +2,10 @@
 species of the chosen level, marker area from fitness (success / median steps), chosen genomes ringed."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from lab.analysis.phylogeny import Performance, Phylogeny, marker_sizes, species_colours
@@ -11,15 +13,26 @@ from lab.analysis.phylogeny import Performance, Phylogeny, marker_sizes, species
 NO_GENOMES = "No genomes mapped yet: choose which genomes and press Map."
 
 
+@dataclasses.dataclass
+class MapArtists:
+    """What a drawn map hands back: (artist, genome ids in point order) per species for pick events, and
+    the ring artist that marks the chosen genomes (moved in place by :func:`ring_genomes`)."""
+
+    pickable: list[tuple[object, list[str]]]
+    ring: object | None = None
+    phylo: Phylogeny | None = None
+    sizes: np.ndarray | None = None
+
+
 def draw_phylogeny(fig: Figure, phylo: Phylogeny | None, level: str, perf: dict[str, Performance] | None = None,
                    highlight: Iterable[str] = (), view: tuple[float, float] | None = None,
-                   legend: bool = True) -> list[tuple[object, list[str]]]:
-    """Draw on ``fig`` (cleared first). Returns (artist, genome ids in point order) per species, for
-    pick events. ``view`` is (elevation, azimuth) to keep the user's rotation across redraws."""
+                   legend: bool = True) -> MapArtists:
+    """Draw on ``fig`` (cleared first). ``view`` is (elevation, azimuth), to keep the user's rotation
+    across redraws; ``highlight``: genome ids to ring."""
     fig.clear()
     if phylo is None:
         fig.text(0.5, 0.5, NO_GENOMES, ha="center", va="center", color="#666666", fontsize=10, wrap=True)
-        return []
+        return MapArtists([])
     ax = fig.add_subplot(projection="3d")
     perf = perf or {}
     sizes = marker_sizes([perf.get(g.id) for g in phylo.genomes])
@@ -34,10 +47,9 @@ def draw_phylogeny(fig: Figure, phylo: Phylogeny | None, level: str, perf: dict[
                             color=colours[sp.index], edgecolors="#333333", linewidths=0.4, depthshade=False,
                             label=f"{sp.name} ({sp.size})", picker=True)
         pickable.append((artist, [ids[i] for i in rows]))
-    chosen = [i for i, gid in enumerate(ids) if gid in set(highlight)]
-    if chosen:
-        ax.scatter(phylo.coords[chosen, 0], phylo.coords[chosen, 1], phylo.coords[chosen, 2],
-                   s=sizes[chosen] + 90, facecolors="none", edgecolors="black", linewidths=1.6, depthshade=False)
+    ring = ax.scatter([], [], [], s=[], facecolors="none", edgecolors="black", linewidths=1.6, depthshade=False)
+    artists = MapArtists(pickable, ring, phylo, sizes)
+    ring_genomes(artists, highlight)
     ex = phylo.explained
     ax.set_xlabel(f"PC1 ({ex[0]:.0%})", fontsize=8, labelpad=-2)
     ax.set_ylabel(f"PC2 ({ex[1]:.0%})", fontsize=8, labelpad=-2)
@@ -47,9 +59,23 @@ def draw_phylogeny(fig: Figure, phylo: Phylogeny | None, level: str, perf: dict[
     if view is not None:
         ax.view_init(elev=view[0], azim=view[1])
     if legend and len(species) <= 13:
-        ax.legend(loc="upper left", bbox_to_anchor=(-0.02, 1.0), fontsize=7, frameon=False, markerscale=0.6)
+        ax.legend(handles=[a for a, _ in pickable], loc="upper left", bbox_to_anchor=(-0.02, 1.0), fontsize=7,
+                  frameon=False, markerscale=0.6)
     fig.subplots_adjust(left=0.0, right=1.0, bottom=0.02, top=0.94)
-    return pickable
+    return artists
+
+
+def ring_genomes(artists: MapArtists, ids: Iterable[str]) -> int:
+    """Move the ring onto ``ids`` (in place: the axes, its rotation and a drag in progress stay).
+    Returns how many genomes are ringed."""
+    if artists.ring is None or artists.phylo is None:
+        return 0
+    chosen = set(ids)
+    rows = [i for i, gid in enumerate(artists.phylo.ids) if gid in chosen]
+    xyz = artists.phylo.coords[rows]
+    artists.ring._offsets3d = (xyz[:, 0], xyz[:, 1], xyz[:, 2])
+    artists.ring.set_sizes(artists.sizes[rows] + 90)
+    return len(rows)
 
 
 def current_view(fig: Figure) -> tuple[float, float] | None:

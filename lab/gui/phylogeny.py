@@ -22,7 +22,7 @@ from tkinter import ttk
 
 from lab.analysis.phylogeny import (LEVELS, SCOPES, Performance, Phylogeny, PhylogenyError, map_registry,
                                     species_colours)
-from lab.analysis.phylogeny_plot import current_view, draw_phylogeny
+from lab.analysis.phylogeny_plot import MapArtists, current_view, draw_phylogeny, ring_genomes
 from lab.arenas import load_gene_specs
 from lab.genome import spec_names
 from lab.gui.widgets import descendants
@@ -127,7 +127,7 @@ class PhylogenyTab:
         self.page_dir = Path(tempfile.mkdtemp(prefix="speciation-phylogeny-"))
         self.browser_open: Callable[[str], object] = webbrowser.open   # tests replace it
         self.webview_command = list(WEBVIEW_COMMAND)                   # the window process (PAGE --title T follow)
-        self._pickable: list[tuple[object, list[str]]] = []
+        self.artists = MapArtists([])
         self._swatches: dict[str, tk.PhotoImage] = {}
         self._mapped_once = False
         self._publishing = False
@@ -358,7 +358,7 @@ class PhylogenyTab:
 
     def redraw(self) -> None:
         view = current_view(self.panel.figure)
-        self.panel.redraw(lambda fig: setattr(self, "_pickable", draw_phylogeny(
+        self.panel.redraw(lambda fig: setattr(self, "artists", draw_phylogeny(
             fig, self.phylo, self.level.get(), self.perf, self.selection, view)))
 
     def sort_genomes(self, column: str) -> None:
@@ -380,7 +380,8 @@ class PhylogenyTab:
         if copy:
             self.copy_to_clipboard(self.selection, what)
         self._show_selection()
-        self.redraw()
+        ring_genomes(self.artists, self.selection)   # in place: a drag that began on a point keeps rotating
+        self.panel.canvas.draw_idle()
         if len(self.selection) == 1:
             self.app.hub.publish("genome_selected", genome_id=self.selection[0])
 
@@ -415,7 +416,7 @@ class PhylogenyTab:
         self.choose(sel, f"genome {sel[0]}" if len(sel) == 1 else f"{len(sel)} genomes")
 
     def _on_pick(self, event) -> None:
-        for artist, ids in self._pickable:
+        for artist, ids in self.artists.pickable:
             if event.artist is artist and len(event.ind):
                 gid = ids[int(event.ind[0])]
                 self.choose([gid], f"genome {gid}")

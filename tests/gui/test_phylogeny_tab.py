@@ -86,8 +86,9 @@ def test_clicking_a_species_copies_its_ids_and_chooses_them(lab_app, phylo_tab):
     assert set(tab.genome_tree.selection()) == set(species.members)
     assert f"{species.size} genome(s) chosen" in tab.selection_label.cget("text")
     assert f"species {species.name}" in lab_app.status_message.get()
-    ringed = [c for c in tab.panel.figure.axes[0].collections if len(c.get_offsets()) == species.size]
-    assert ringed, "the chosen genomes are ringed on the map"
+    ring = tab.artists.ring
+    assert len(ring._offsets3d[0]) == species.size, "the chosen genomes are ringed on the map"
+    assert ring in tab.panel.figure.axes[0].collections
 
 
 def test_clicking_a_genome_in_the_list_or_on_the_map_copies_its_id(lab_app, phylo_tab):
@@ -99,7 +100,7 @@ def test_clicking_a_genome_in_the_list_or_on_the_map_copies_its_id(lab_app, phyl
         tab.genome_tree.selection_set([gid])
         lab_app.root.update()
         assert lab_app.root.clipboard_get() == gid and heard == [gid] and lab_app.selected_genome == gid
-        artist, ids = tab._pickable[-1]                   # a pick on the last species' first point
+        artist, ids = tab.artists.pickable[-1]            # a pick on the last species' first point
         tab.panel.canvas.callbacks.process("pick_event", types.SimpleNamespace(artist=artist, ind=np.array([0]),
                                                                                name="pick_event"))
         lab_app.root.update()
@@ -208,17 +209,22 @@ def test_copies_from_the_window_process_reach_the_tk_clipboard(lab_app, phylo_ta
     assert set(tab.genome_tree.selection()) == set(ids)
 
 
-def test_dragging_rotates_the_map_and_a_redraw_keeps_the_view(lab_app, phylo_tab):
+def test_dragging_rotates_the_map_even_from_a_point_and_a_redraw_keeps_the_view(lab_app, phylo_tab):
     from matplotlib.backend_bases import MouseButton, MouseEvent
     tab = phylo_tab
     canvas = tab.panel.canvas
     canvas.draw()
     ax = tab.panel.figure.axes[0]
     before = (ax.elev, ax.azim)
-    x0, y0 = ax.bbox.x0 + ax.bbox.width / 2, ax.bbox.y0 + ax.bbox.height / 2
+    artist = tab.artists.pickable[0][0]
+    # press on a genome's marker (a pick: its id is copied), then drag
+    x0, y0 = ax.transData.transform(artist.get_offsets()[0])   # its projected position, in pixels
     MouseEvent("button_press_event", canvas, x0, y0, MouseButton.LEFT)._process()
-    MouseEvent("motion_notify_event", canvas, x0 + 60, y0 + 30, MouseButton.LEFT)._process()
-    MouseEvent("button_release_event", canvas, x0 + 60, y0 + 30, MouseButton.LEFT)._process()
+    lab_app.root.update()
+    assert len(tab.selection) == 1 and lab_app.root.clipboard_get() == tab.selection[0], "the press picked a genome"
+    assert tab.panel.figure.axes[0] is ax, "choosing a genome moves the ring in place, the axes stays"
+    MouseEvent("motion_notify_event", canvas, x0 + 40, y0 + 20, MouseButton.LEFT)._process()
+    MouseEvent("button_release_event", canvas, x0 + 40, y0 + 20, MouseButton.LEFT)._process()
     rotated = (ax.elev, ax.azim)
     assert rotated != before, "a drag rotates the 3D scatter"
     tab.step_level(-1)          # redraws on a new axes
