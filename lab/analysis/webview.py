@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                                        width=args.width, height=args.height, x=0, y=0)
 
         def started() -> None:
-            say("started", backend=getattr(webview, "guilib", None).__name__.rsplit(".", 1)[-1]
-                if getattr(webview, "guilib", None) else "unknown")
+            guilib = getattr(webview, "guilib", None)   # the backend module pywebview chose
+            say("started", backend=guilib.__name__.rsplit(".", 1)[-1] if guilib else "unknown")
             _watch_render(window)
 
         webview.start(started, gui="qt" if sys.platform.startswith("linux") else None)

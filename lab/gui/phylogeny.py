@@ -131,6 +131,7 @@ class PhylogenyTab:
         self._swatches: dict[str, tk.PhotoImage] = {}
         self._mapped_once = False
         self._publishing = False
+        self._sort: tuple[str, bool] | None = None
         self._fell_back = False
         self.webview_rendered = False
         self.page: Path | None = None
@@ -362,15 +363,22 @@ class PhylogenyTab:
             fig, self.phylo, self.level.get(), self.perf, self.selection, view)))
 
     def sort_genomes(self, column: str) -> None:
-        rows = [(self.genome_tree.set(i, column), i) for i in self.genome_tree.get_children()]
+        """Sort the genome list by ``column`` (numbers by value, empty cells last); the same heading
+        clicked again reverses the order."""
+        reverse = self._sort == (column, False)
+        self._sort = (column, reverse)
 
-        def key(row):
-            text = row[0].rstrip("%")
+        def key(iid: str):
+            text = self.genome_tree.set(iid, column).rstrip("%")
             try:
-                return 0, float(text), row[1]
+                return (0, float(text), "")
             except ValueError:
-                return 1 if not text else 0, 0.0, text.lower() + row[1]
-        for n, (_, iid) in enumerate(sorted(rows, key=key)):
+                return (0 if text else 1, 0.0, text.lower())
+        rows = sorted(self.genome_tree.get_children(), key=key, reverse=reverse)
+        if reverse:   # empty cells stay last
+            rows = [i for i in rows if self.genome_tree.set(i, column)] + \
+                   [i for i in rows if not self.genome_tree.set(i, column)]
+        for n, iid in enumerate(rows):
             self.genome_tree.move(iid, "", n)
 
     # ---- choosing and copying ----------------------------------------------------------------
