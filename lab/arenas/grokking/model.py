@@ -158,13 +158,37 @@ def forward_population(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task
     return _forward_generic(P, tokens, task, layer_scale, dropout)
 
 
+class _RowLookup(torch.autograd.Function):
+    """``flat[index]`` whose backward sums gradients with ``index_add_``, in index order.
+
+    Plain advanced indexing accumulates its gradient with a parallel, size-dependent reduction on
+    the CPU: a member's gradient then depends, in its last bits, on how many members share the batch
+    (and may vary from run to run). ``index_add_`` along dim 0 adds in index order, and a member's
+    rows only ever receive its own tokens, so every member gets the same bits in any batch (and it is
+    faster)."""
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.rows = flat.shape[0]
+        return flat[index]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        tail = grad.shape[index.dim():]
+        out = grad.new_zeros((ctx.rows, *tail))
+        out.index_add_(0, index.reshape(-1), grad.reshape(-1, *tail))
+        return out, None
+
+
 def _gather_rows(table: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """table [M, V, ...] indexed by tokens [M, B, t] (or [B, t], shared) -> [M, B, t, ...]."""
     if tokens.dim() == 2:
         return table[:, tokens]
     M, V = table.shape[:2]
     offset = (torch.arange(M, device=tokens.device) * V).view(M, 1, 1)
-    return table.reshape(M * V, *table.shape[2:])[tokens + offset]
+    return _RowLookup.apply(table.reshape(M * V, *table.shape[2:]), tokens + offset)
 
 
 def _forward_one_block(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
