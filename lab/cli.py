@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lab import __version__
+from lab.backends import BackendError
 from lab.genome import (Genome, GenomeError, clone, crossover, diff, distance, get_spec, mutate,
                         random_genome, spec_names, splice)
 from lab.registry import Registry, RegistryError, read_genome_file
@@ -400,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.source}: " if exc.source else ""
         print(f"error: {where}" + "; ".join(exc.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (RegistryError, UsageError, ValueError, OSError) as exc:
+    except (RegistryError, UsageError, ValueError, OSError, BackendError) as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lab.cli import UsageError, _registry
-from lab.cli_runs import _parse_seeds
+from lab.cli_runs import _parse_seeds, add_backend_options, open_backend
 from lab.genome import Genome
 from lab.registry import Registry, read_genome_file
 
@@ -112,8 +112,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
             bar.update(1)
     interrupted = False
     try:
-        with _first_ctrl_c_cancels(stop, tqdm.write):
-            run_stress(reg, arena, plan, device=device, on_event=on_event, cancel=stop)
+        with _first_ctrl_c_cancels(stop, tqdm.write), open_backend(args) as backend:
+            run_stress(reg, arena, plan, device=device, on_event=on_event, cancel=stop, backend=backend)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -255,6 +255,7 @@ def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.Argum
     p.add_argument("--runs", type=int, required=True, help="seeds per genome")
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_backend_options(p)
     p.set_defaults(func=cmd_stress)
 
     p = top.add_parser("charts", parents=[common], help="Stress Chamber charts from recorded trials, for papers",

@@ -9,6 +9,32 @@ from lab.cli import UsageError, _load_ref, _registry
 from lab.genome import Genome
 
 
+# ---- where trials run (lab.backends) ------------------------------------------------------------
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """--backend, --cluster, --workers, --connect-timeout (shared by every command that runs trials)."""
+    from lab.backends import BACKENDS, CONNECT_TIMEOUT
+    g = p.add_argument_group("where trials run")
+    g.add_argument("--backend", choices=list(BACKENDS), default=None,
+                   help="threads (default: in this process), processes (a local pool) or dask (a cluster)")
+    g.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="dask: tcp://HOST:8786 joins a running scheduler, local:N starts N workers here "
+                        "(implies --backend dask)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes: pool size (default: one per core)")
+    g.add_argument("--connect-timeout", type=float, default=None, metavar="S",
+                   help=f"seconds to reach the scheduler before giving up (default {CONNECT_TIMEOUT:g})")
+
+
+def open_backend(args: argparse.Namespace):
+    """The backend the options name, set up (a dask backend connects here); prints where trials run."""
+    from lab.backends import BackendConfig, make_backend
+    config = BackendConfig.from_args(args.backend, args.cluster, args.workers, args.connect_timeout)
+    backend = make_backend(config)
+    if config.kind != "threads":
+        print(f"trials run on {backend.status().text()}", file=sys.stderr)
+    return backend
+
+
 # ---- trials -----------------------------------------------------------------------------
 def _parse_seeds(text: str) -> list[int]:
     """"5" -> 0..4; "10-14" -> 10..14; "1,3,7" -> those."""
@@ -44,7 +70,9 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
           f"{len(genomes) * len(seeds) - todo} already recorded, {todo} to run")
     bar = tqdm(total=todo, unit="trial", file=sys.stderr, disable=todo == 0)
     on_event = lambda e: bar.update(1) if isinstance(e, TrialFinished) else None  # noqa: E731
-    results = arena.run_trials(genomes, seeds, task, device=device, on_event=on_event, registry=reg)
+    with open_backend(args) as backend:
+        results = backend.wrap(arena).run_trials(genomes, seeds, task, device=device, on_event=on_event,
+                                                 registry=reg)
     bar.close()
     for g in genomes:
         _print_trials(g, [r for r in results if r.genome_id == g.id])
@@ -72,15 +100,20 @@ def _print_trials(g: Genome, results: list) -> None:
 
 # ---- evolution ----------------------------------------------------------------------------------
 def cmd_evolve(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    with open_backend(args) as backend:
+        return _evolve(args, reg, backend)
+
+
+def _evolve(args: argparse.Namespace, reg, backend) -> int:
     from tqdm import tqdm
 
     from lab.arenas.base import TrialFinished
     from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
     from lab.evolution.settings import EvolutionSettings
 
-    reg = _registry(args)
     if args.resume:
-        evo = Evolution.resume(reg, args.resume)
+        evo = Evolution.resume(reg, args.resume, backend=backend)
         print(f"resuming run {evo.run_id} after generation {evo.generation} of {evo.settings.generations}")
     else:
         task = (("step_cap", args.step_cap),) if args.step_cap is not None else ()
@@ -92,7 +125,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
             mutation_rate=args.mutation_rate, mutation_sigma=args.mutation_sigma, aliens=args.aliens,
             elites=args.elites, hof_strictness=args.hof_strictness, seed_from=seed_from,
             run_seed=args.run_seed, device=args.device, task=task)
-        evo = Evolution(settings, reg, run_id=args.run_id)
+        evo = Evolution(settings, reg, run_id=args.run_id, backend=backend)
         print(f"run {evo.run_id}: {settings.population} genomes x {settings.seeds_per_genome} seeds, "
               f"{settings.generations} generations, {settings.landscape}, {settings.selection}; "
               f"task {evo.task.task_id}; checkpoints in {evo.dir}")
@@ -143,6 +176,7 @@ def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--seeds", default="5", help="a count (5 = seeds 0-4), a range (10-14) or a list (1,3,7)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+    add_backend_options(p)
     p.set_defaults(func=cmd_trials_run)
     p = tsub.add_parser("show", parents=[common], help="recorded trials of genomes")
     p.add_argument("refs", nargs="+", metavar="GENOME")
@@ -175,5 +209,23 @@ def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--run-seed", type=int, default=d.run_seed)
     p.add_argument("--run-id", default=None, help="name the run (default: arena-date-time-seed)")
     p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap")
+    add_backend_options(p)
     p.set_defaults(func=cmd_evolve)
 
+    p = top.add_parser("cluster", parents=[common], help="check a Dask cluster: reach it and list its workers",
+                       description="Connect to (or start) the cluster the options name, list its workers with "
+                       "their threads and resources, and run one tiny task on each. Exits 2 if it cannot.")
+    add_backend_options(p)
+    p.set_defaults(func=cmd_cluster)
+
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Reach the cluster, list its workers, and round-trip one task per worker."""
+    from lab.backends import check_cluster
+    if not args.cluster:
+        raise UsageError("name the cluster: --cluster tcp://HOST:8786 or --cluster local:N")
+    with open_backend(args) as backend:
+        for line in check_cluster(backend):
+            print(line)
+    return 0

@@ -144,7 +144,7 @@ def plan_stress(registry: Registry, genomes: Sequence[Genome], task: TaskConfig,
 
 
 def run_stress(registry: Registry, arena: Any, plan: StressPlan, *, device: str = "auto",
-               on_event: EventSink | None = None, cancel: Cancel | None = None) -> list[TrialResult]:
+               on_event: EventSink | None = None, cancel: Cancel | None = None, backend=None) -> list[TrialResult]:
     """Smart Fill: run only ``plan.missing``, batched, and record every finished trial.
 
     An arena with ``run_pairs`` gets every missing pair in one call; otherwise genomes that miss the
@@ -156,6 +156,8 @@ def run_stress(registry: Registry, arena: Any, plan: StressPlan, *, device: str 
         if g.spec.name != arena.gene_spec.name:
             raise ValueError(f"genome {g.label} has gene spec {g.spec.name!r}; arena {arena.name!r} "
                              f"needs {arena.gene_spec.name!r}")
+    if backend is not None:  # lab.backends: where the trials run
+        arena = backend.wrap(arena)
     task_id = plan.task.task_id
     missing = [(g, s) for g, s in plan.missing if not registry.has_trial(g.id, task_id, s)]
     if not missing:

@@ -57,10 +57,14 @@ class Evolution:
     """An evolution run. ``step()`` runs one generation; ``run()`` runs to the last one."""
 
     def __init__(self, settings: EvolutionSettings, registry: Registry, *, arena=None, run_id: str | None = None,
-                 _state: dict[str, Any] | None = None):
+                 backend=None, _state: dict[str, Any] | None = None):
+        """``backend`` (see lab.backends) decides where the trials run; results do not depend on it,
+        so it is not part of the settings and a run may be resumed on another backend."""
         self.settings = settings
         self.registry = registry
         self.arena = arena if arena is not None else get_arena(settings.arena)
+        if backend is not None:
+            self.arena = backend.wrap(self.arena)
         task = self.arena.default_task()
         self.task = dataclasses.replace(task, **settings.task_overrides()) if settings.task else task
         self.spec = self.arena.gene_spec
@@ -93,7 +97,7 @@ class Evolution:
 
     # ---- construction, checkpoint, resume ------------------------------------------------------
     @classmethod
-    def resume(cls, registry: Registry, run_id: str, *, arena=None) -> Evolution:
+    def resume(cls, registry: Registry, run_id: str, *, arena=None, backend=None) -> Evolution:
         folder = registry.run_dir(run_id)
         try:
             run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
@@ -104,7 +108,8 @@ class Evolution:
             raise RegistryError(f"run {run_id}: checkpoint is not valid JSON ({exc})") from None
         if state.get("schema_version") != CHECKPOINT_SCHEMA:
             raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
-        return cls(EvolutionSettings.from_dict(run["settings"]), registry, arena=arena, run_id=run_id, _state=state)
+        return cls(EvolutionSettings.from_dict(run["settings"]), registry, arena=arena, run_id=run_id,
+                   backend=backend, _state=state)
 
     def _checkpoint(self) -> None:
         state = {"schema_version": CHECKPOINT_SCHEMA, "generation": self.generation,
