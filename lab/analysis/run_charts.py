@@ -120,8 +120,11 @@ def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int
                (live_steps or last_generation_steps(history))[2])
     draw_success(axes[1, 0], history)
     draw_diversity(axes[1, 1], history)
+    gens = [h["generation"] for h in history]
     for ax in (axes[0, 0], axes[1, 0], axes[1, 1]):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if gens:  # half a generation of margin: one generation alone gets a whole-number tick too
+            ax.set_xlim(min(gens) - 0.5, max(gens) + 0.5)
     for ax in axes.flat:
         ax.tick_params(labelsize=7)
     fig.tight_layout(pad=0.6, h_pad=0.8, w_pad=0.8)

@@ -20,6 +20,7 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from lab import __version__
+from lab.backends import Backend, BackendConfig, BackendError, make_backend
 from lab.gui.hub import EventHub
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
@@ -62,6 +63,7 @@ COMMANDS = [
     Command("pause_run", "Run", "Pause after this generation", "F6", "<F6>"),
     Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5", "<Shift-F5>"),
     Command("resume_run", "Run", "Resume the chosen saved run", "F7", "<F7>"),
+    Command("backend_settings", "Run", "Where trials run (threads, processes, Dask)...", "Ctrl+B", "<Control-b>"),
     Command("shortcuts", "Help", "Keyboard shortcuts", "F1", "<F1>"),
     Command("about", "Help", "About Speciation Lab"),
 ]
@@ -120,6 +122,8 @@ class App:
         self.runner = runner or JobRunner()
         # short analysis jobs (a phylogeny map) run beside a long training job instead of queueing behind it
         self.quick_runner = JobRunner()
+        self.backend: Backend = Backend()  # where trials run: the jobs' own thread until the user picks another
+        self._polls = 0
         self.handlers: dict[str, Callable[[], object]] = {}
         self.selected_genome: str | None = None
         self._closing = False
@@ -152,7 +156,7 @@ class App:
             "choose_registry": self.choose_registry, "import_genomes": self.import_genomes,
             "export_genome": self.export_genome, "export_charts": self.export_charts, "quit": self.request_quit,
             "toggle_log": self.toggle_log, "toggle_theme": self.toggle_theme, "shortcuts": self.show_shortcuts,
-            "about": self.show_about,
+            "about": self.show_about, "backend_settings": self.show_backend_dialog,
             **{f"show_tab_{i + 1}": (lambda i=i: self.notebook.select(i)) for i in range(len(TABS))},
         })
         self.hub.subscribe("genome_selected", self._on_genome_selected)
@@ -195,6 +199,9 @@ class App:
         ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
         self.registry_label = ttk.Label(bar, text=f"Registry: {self.registry.root}")
         self.registry_label.pack(side="left")
+        ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
+        self.backend_label = ttk.Label(bar, text="Trials: threads")
+        self.backend_label.pack(side="left")
         self.job_progress = ttk.Progressbar(bar, length=160, maximum=1.0)
         self.job_progress.pack(side="right")
         self.job_label = ttk.Label(bar, text="No job running")
@@ -331,6 +338,9 @@ class App:
                 self.report_exception(exc)
         self._drain_log()
         self._show_job_status()
+        self._polls += 1
+        if self._polls % 20 == 1:  # about once a second: workers come and go on a cluster
+            self.backend_label.configure(text=f"Trials: {self.backend.status().text()}")
         if not self._closing or self.runner.active_jobs():
             self._poll_id = self.root.after(POLL_MS, self._poll)
         if self._closing and not self.runner.active_jobs():
@@ -373,6 +383,47 @@ class App:
         job.subscribe(on_end)
         return job
 
+    # ---- where trials run ----------------------------------------------------------------------
+    def show_backend_dialog(self):
+        from lab.gui.backend_dialog import BackendDialog
+        return BackendDialog(self)
+
+    def apply_backend(self, config: BackendConfig, on_done: Callable[[bool, str], None] | None = None):
+        """Set up the backend ``config`` names in a quick job and switch to it once it is up (the old
+        one is closed). Refused while a job runs: its trials are on the current backend. Returns the
+        job, or None if refused. ``on_done(ok, message)`` is called on the Tk thread."""
+        if self.runner.active_jobs():
+            self.dialogs.error("Where trials run", "A job is running on the current backend; stop it first.")
+            return None
+
+        def connect(job):
+            try:
+                return make_backend(config)
+            except BackendError as exc:  # a bad address or no scheduler: the user's to fix, not a failure
+                return exc
+
+        def on_event(event) -> None:
+            if not isinstance(event, JobEnded):
+                return
+            result = event.result
+            if event.state == "done" and isinstance(result, Backend):
+                old, self.backend = self.backend, result
+                self.backend_label.configure(text=f"Trials: {self.backend.status().text()}")
+                self.status_message.set(f"trials now run on {config.label}")
+                log.info("trials now run on %s", self.backend.status().text())
+                if old is not self.backend:
+                    old.close()
+                ok, text = True, ""
+            else:
+                text = str(result) if isinstance(result, BackendError) else (event.error or event.state)
+                ok = False
+                log.warning("trials stay on %s: %s", self.backend.config.label, text)
+                if on_done is None:
+                    self.dialogs.error("Where trials run", text)
+            if on_done is not None:
+                on_done(ok, text)
+        return self.submit(connect, title=f"Connecting to {config.label}", on_event=on_event, quick=True)
+
     # ---- closing -----------------------------------------------------------------------------
     def request_quit(self) -> None:
         """Close the window; with a job running, ask first, then cancel it and wait for it to end
@@ -398,6 +449,10 @@ class App:
         logging.getLogger("lab").removeHandler(self._log_handler)
         self.runner.executor.shutdown(wait=False)
         self.quick_runner.executor.shutdown(wait=False)
+        try:
+            self.backend.close()
+        except Exception as exc:  # noqa: BLE001 - closing must go on
+            log.warning("closing the backend: %s", exc)
         try:
             self.root.after_cancel(self._poll_id)
         except tk.TclError:

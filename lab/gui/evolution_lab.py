@@ -183,7 +183,7 @@ class EvolutionLabTab:
             self.app.show_error("Evolution settings", "Nothing was started:\n" + "\n".join(exc.problems))
             return False
         try:
-            evo = Evolution(settings, self.app.registry)
+            evo = Evolution(settings, self.app.registry, backend=self.app.backend)
         except (RegistryError, ValueError) as exc:
             self.app.show_error("Evolution", str(exc))
             return False
@@ -196,7 +196,7 @@ class EvolutionLabTab:
             self.app.status_message.set("choose a saved run that is not running")
             return False
         try:
-            evo = Evolution.resume(self.app.registry, run_id)
+            evo = Evolution.resume(self.app.registry, run_id, backend=self.app.backend)
         except (RegistryError, ValueError) as exc:
             self.app.show_error("Resume", str(exc))
             return False
@@ -251,8 +251,9 @@ class EvolutionLabTab:
             self.gen_label.configure(text=f"Generation {event.generation}: 0 of {event.genomes * len(event.seeds)} trials")
             self.redraw()
         elif isinstance(event, TrialProgress) and self.live:
+            where = f"step {event.steps_done}" if event.step_cap else event.message  # a cluster reports batches
             self.gen_label.configure(text=f"Generation {self.live[2]}: {event.finished} of {event.total} trials, "
-                                          f"step {event.steps_done}, {event.live} training")
+                                          f"{where}, {event.live} training")
         elif isinstance(event, TrialFinished) and self.live:
             steps, failed, gen = self.live
             r = event.result

@@ -55,9 +55,11 @@ def run_fields(task: TaskConfig) -> list[Field]:
                            help="auto: the CUDA GPU when there is one, else the CPU.")]
 
 
-def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: str) -> list[TrialResult]:
+def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: str,
+               backend: Any = None) -> list[TrialResult]:
     """The job: Smart Fill of ``plan`` (finished trials are recorded as they finish, so a cancel keeps them)."""
-    return run_stress(registry, arena, plan, device=device, on_event=job.emit, cancel=job.cancel_token)
+    return run_stress(registry, arena, plan, device=device, on_event=job.emit, cancel=job.cancel_token,
+                      backend=backend)
 
 
 def describe_task(task: TaskConfig, default: TaskConfig) -> str:
@@ -317,8 +319,8 @@ class StressChamberTab:
         self.finished, self._step_text, self._last_live = 0, "", time.monotonic()
         self.progress.configure(maximum=plan.to_run, value=0)
         self.running_plan = plan
-        self.job = self.app.submit(stress_job, self.app.registry, self.arena, plan, device, title="Stress test",
-                                   on_event=self._on_event)
+        self.job = self.app.submit(stress_job, self.app.registry, self.arena, plan, device, self.app.backend,
+                                   title="Stress test", on_event=self._on_event)
         self._set_running(True)
         self._show_progress()
         self.app.status_message.set(f"stress test started: {plan.to_run} trial(s) on {device}")
@@ -348,7 +350,8 @@ class StressChamberTab:
                 self._last_live = time.monotonic()
                 self.redraw_soon()
         elif isinstance(event, TrialProgress):
-            self._step_text = f"; step {event.steps_done} of {event.step_cap}, {event.live} training"
+            self._step_text = (f"; step {event.steps_done} of {event.step_cap}, {event.live} training"
+                               if event.step_cap else f"; {event.message}")
             self._show_progress()
         elif isinstance(event, JobEnded):
             self._ended(event)
