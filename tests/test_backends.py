@@ -130,6 +130,27 @@ def test_the_embedding_gradient_of_a_member_is_the_same_in_any_batch():
     assert torch.equal(whole[:3], first3)
 
 
+def test_the_learning_rate_decay_of_a_member_is_the_same_in_any_batch():
+    """The decayed learning rate (1 - decay_rate) ** k per member: torch's vectorised pow and its
+    scalar tail differ in the last bit for some values, so the lab computes it member by member."""
+    import torch
+
+    from lab.arenas.grokking.optim import LifeCycle
+    gen = torch.Generator().manual_seed(2)
+    M = 200
+    rate = torch.rand(M, generator=gen) * 0.05
+    triggered = torch.randint(1, 1500, (M,), generator=gen)   # each member's decay armed at its own step
+
+    def lr(lo, hi):
+        n = hi - lo
+        life = LifeCycle(torch.full((n,), 1e-3), torch.zeros(n), torch.zeros(n), rate[lo:hi], window=2)
+        life.triggered_at = triggered[lo:hi].clone()
+        return life.lr_for_step(2000)
+    whole = lr(0, M)
+    for lo, hi in [(16, 32), (0, 16), (3, 10), (5, 200)] + [(i, i + 1) for i in range(M)]:
+        assert torch.equal(lr(lo, hi), whole[lo:hi]), (lo, hi)
+
+
 def test_a_worker_without_the_lab_is_explained():
     exc = backends._explain(ModuleNotFoundError("No module named 'lab'", name="lab"))
     assert isinstance(exc, BackendError) and "PYTHONPATH" in str(exc)

@@ -11,6 +11,7 @@ each gene does in the trainer").
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -20,6 +21,17 @@ CLIP_EPS = 1e-6  # as in torch.nn.utils.clip_grad_norm_
 
 def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.dim() - 1)))
+
+
+def member_pow(base: torch.Tensor, exponent: torch.Tensor | float) -> torch.Tensor:
+    """``base ** exponent`` per member [M], each value computed on its own in double precision.
+
+    torch's pow runs vectorised over most of a tensor and scalar over its tail, and the two round
+    differently, so a member's value would depend on its position in the batch (and the trial on
+    its batch mates). One ``math.pow`` per member costs microseconds a step."""
+    exps = exponent.tolist() if isinstance(exponent, torch.Tensor) else [float(exponent)] * len(base)
+    values = [math.pow(b, e) for b, e in zip(base.tolist(), exps)]
+    return torch.tensor(values, dtype=base.dtype, device=base.device)
 
 
 class LifeCycle:
@@ -36,7 +48,7 @@ class LifeCycle:
         warm = torch.where(self.warmup > 0, (t / self.warmup.clamp(min=1)).clamp(max=1.0),
                            torch.ones_like(self.lr))
         k = (t - 1 - self.triggered_at).clamp(min=0).to(self.lr.dtype)
-        decay = torch.where(self.triggered_at >= 0, (1.0 - self.decay_rate) ** k, torch.ones_like(self.lr))
+        decay = torch.where(self.triggered_at >= 0, member_pow(1.0 - self.decay_rate, k), torch.ones_like(self.lr))
         return self.lr * warm * decay
 
     def record(self, t: int, losses: torch.Tensor) -> None:
@@ -79,8 +91,8 @@ class PopulationAdamW:
         norm = self.grad_norm()
         coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0)
         self.t += 1
-        bc1 = 1.0 - self.beta1.to(torch.float64) ** self.t
-        bc2_sqrt = (1.0 - self.beta2.to(torch.float64) ** self.t).sqrt()
+        bc1 = 1.0 - member_pow(self.beta1.to(torch.float64), self.t)
+        bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), self.t)).sqrt()
         for name, p in self.params.items():
             g = p.grad * _bcast(coef, p)
             lr_p = lr * self.lr_scale[name] if name in self.lr_scale else lr
