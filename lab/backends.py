@@ -168,6 +168,17 @@ def plan_batches(n: int, workers: int, cap: int) -> list[tuple[int, int]]:
     return out
 
 
+def placement(device: str, cpu_workers: int, gpu_workers: int) -> tuple[bool, int, str, int]:
+    """Where a generation's batches go: (on GPU workers?, how many workers, device, members per batch).
+
+    Workers declared with the Dask resource ``GPU`` get every batch, on CUDA, at the GPU member cap,
+    unless the device is "cpu" (workers without that resource then wait). Otherwise every worker
+    takes CPU-sized batches, and "auto" lets each worker use a GPU it has undeclared."""
+    if gpu_workers > 0 and device != "cpu":
+        return True, gpu_workers, "cuda" if device == "auto" else device, BATCH_CAP["cuda"]
+    return False, cpu_workers + gpu_workers, device, BATCH_CAP["cpu"]
+
+
 # ---- backends --------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class BackendStatus:
@@ -511,11 +522,7 @@ class DistributedArena:
     def _run_remote(self, todo: list[tuple[Any, int]], task: TaskConfig, device: str, emit: EventSink,
                     cancel: Cancel | None, registry) -> dict[tuple[str, int], TrialResult]:
         backend = self.backend
-        cpu_workers, gpu_workers = backend.worker_slots()
-        gpu = gpu_workers > 0 and device != "cpu"
-        workers = gpu_workers if gpu else cpu_workers
-        run_device = ("cuda" if device == "auto" else device) if gpu else ("cpu" if device == "auto" else device)
-        cap = BATCH_CAP["cuda" if gpu else "cpu"]
+        gpu, workers, run_device, cap = placement(device, *backend.worker_slots())
         task_data = task.to_dict()
         batches = [[(g.to_dict(), s) for g, s in todo[a:b]] for a, b in plan_batches(len(todo), workers, cap)]
         attempts = [0] * len(batches)

@@ -73,6 +73,18 @@ def test_batches_one_per_worker_split_by_the_cap():
         assert all(x[1] == y[0] for x, y in zip(batches, batches[1:]))
 
 
+def test_gpu_workers_take_the_batches_at_the_gpu_cap():
+    assert backends.placement("auto", 2, 0) == (False, 2, "auto", 128)
+    assert backends.placement("auto", 3, 2) == (True, 2, "cuda", 2048)
+    assert backends.placement("cuda:1", 0, 1) == (True, 1, "cuda:1", 2048)
+    assert backends.placement("cpu", 3, 2) == (False, 5, "cpu", 128)   # every worker has a CPU
+
+
+def test_gpu_batches_ask_dask_for_the_gpu_resource(dask_local):
+    assert dask_local.executor(gpu=True)._kwargs == {"pure": False, "resources": {"GPU": 1}}
+    assert dask_local.executor(gpu=False)._kwargs == {"pure": False}
+
+
 @pytest.mark.parametrize("kw, message", [
     (dict(kind="mpi"), "backend 'mpi' is not one of threads, processes, dask"),
     (dict(kind="dask"), "the dask backend needs a cluster"),
