@@ -270,17 +270,21 @@ def test_a_process_pool_worker_killed_mid_batch_is_resubmitted(reference, regist
     with make_backend(BackendConfig("processes", workers=2)) as backend:
         seen = {}
 
-        def running():
-            pids = backend.worker_pids()
-            if len(pids) == 2 and "at" not in seen:
+        def starting():  # the pool's workers exist and are still importing: both batches are in flight
+            if len(backend.worker_pids()) == 2 and "at" not in seen:
                 seen["at"] = time.monotonic()
-            return "at" in seen and time.monotonic() - seen["at"] > 2.0  # started and importing or training
+            return "at" in seen and time.monotonic() - seen["at"] > 0.3
 
-        watcher, killed = _kill_when(running, lambda: os.kill(backend.worker_pids()[0], signal.SIGKILL))
+        def kill():
+            in_flight = backend.status().running
+            os.kill(backend.worker_pids()[0], signal.SIGKILL)
+            return in_flight
+        watcher, killed = _kill_when(starting, kill, timeout=120)
         got = backend.wrap(ARENA).run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry)
         watcher.join(5)
         status = backend.status()
-    assert killed and status.lost == 1 and status.retried >= 1
+    assert killed == [2], "the worker must die while both batches are in flight"
+    assert status.lost == 1 and status.retried >= 1
     assert same_trials(got, reference)
     counts = recorded_keys(registry)
     assert len(counts) == len(reference) and max(counts.values()) == 1

@@ -330,3 +330,14 @@ def test_a_tiny_real_grokking_run_records_consistent_history(registry):
         assert len(h["genomes"]) == 4 and len(h["seeds"]) == 2
         assert all(len(registry.trials_for(r["id"], small.task_id)) >= 2 for r in h["genomes"])
     assert (registry.run_dir("tiny") / "checkpoint.json").is_file()
+
+
+def test_two_runs_started_in_the_same_second_get_distinct_ids(registry, monkeypatch):
+    from lab.evolution import population
+    monkeypatch.setattr(population, "_new_run_id", lambda settings: "toy-20261122-000000-s0")
+    first = Evolution(_settings(), registry, arena=ToyArena())
+    second = Evolution(_settings(), registry, arena=ToyArena())
+    third = Evolution(_settings(), registry, arena=ToyArena())
+    assert [first.run_id, second.run_id, third.run_id] == ["toy-20261122-000000-s0", "toy-20261122-000000-s0-2",
+                                                           "toy-20261122-000000-s0-3"]
+    assert all((registry.run_dir(e.run_id) / "run.json").is_file() for e in (first, second, third))

@@ -70,6 +70,10 @@ class Evolution:
         self.spec = self.arena.gene_spec
         if _state is None:
             self.run_id = run_id or _new_run_id(settings)
+            if run_id is None:  # two runs started in the same second get -2, -3, ...
+                base, n = self.run_id, 2
+                while registry.run_dir(self.run_id).exists():
+                    self.run_id, n = f"{base}-{n}", n + 1
             self.dir = registry.run_dir(self.run_id)
             if self.dir.exists():
                 raise RegistryError(f"run {self.run_id} already exists in {registry.root}; resume it or "
