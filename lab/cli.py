@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lab import __version__
-from lab.backends import BackendError
+from lab.backends import BackendConfig, BackendError
 from lab.genome import (Genome, GenomeError, clone, crossover, diff, distance, get_spec, mutate,
                         random_genome, spec_names, splice)
 from lab.registry import Registry, RegistryError, read_genome_file
@@ -386,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lab.cli_analysis import add_analysis_parsers
     add_analysis_parsers(top, common)
 
-    top.add_parser("gui", parents=[common], help="open the window (the default)")
+    from lab.cli_runs import add_backend_options
+    # the window's backend at start (Run > Where trials run changes it)
+    add_backend_options(top.add_parser("gui", parents=[common], help="open the window (the default)"))
     return parser
 
 
@@ -394,7 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
         from lab.gui.app import run_gui
-        return run_gui(registry=args.registry)
+        try:
+            backend = BackendConfig.from_args(*(getattr(args, k, None) for k in
+                                                ("backend", "cluster", "workers", "connect_timeout")))
+        except BackendError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return run_gui(registry=args.registry, backend=backend)
     try:
         return args.func(args)
     except GenomeError as exc:  # one line, even when it lists several problems

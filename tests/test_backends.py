@@ -321,3 +321,14 @@ def test_cluster_command_lists_workers(dask_local, capsys):
     assert main(["cluster", "--cluster", dask_local.cluster.scheduler_address]) == 0
     out = capsys.readouterr().out
     assert out.count("thread(s)") == 2 and "lab 0." in out and "CUDA" in out
+
+
+def test_the_window_can_start_on_a_backend(monkeypatch, capsys):
+    import lab.gui.app
+    started = []
+    monkeypatch.setattr(lab.gui.app, "run_gui", lambda registry=None, backend=None: started.append(backend) or 0)
+    assert main(["gui", "--cluster", "local:2"]) == 0
+    assert main([]) == 0
+    assert started == [BackendConfig("dask", cluster="local:2"), BackendConfig()]
+    assert main(["gui", "--cluster", "bogus"]) == 2 and started[2:] == []
+    assert "is not an address like tcp://HOST:8786" in capsys.readouterr().err

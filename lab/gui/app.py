@@ -467,7 +467,7 @@ def no_display_reason() -> str | None:
     return None
 
 
-def run_gui(registry: str | None = None) -> int:
+def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -> int:
     from lab.cli import HEADLESS_HELP
     reason = no_display_reason()
     root = None
@@ -482,7 +482,10 @@ def run_gui(registry: str | None = None) -> int:
     from lab.jobs import configure_torch_threads
     configure_torch_threads()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    App(root, Registry(registry))
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # a LocalCluster's scheduler lives in this process
+    app = App(root, Registry(registry))
+    if backend is not None and backend.kind != "threads":
+        app.apply_backend(backend)  # connects in a quick job; an unreachable cluster says so in a dialog
     # the menu bar sits above the geometry on X11: leave it and the window frame room on screen
     width, height = min(1280, root.winfo_screenwidth()), min(800, root.winfo_screenheight()) - 40
     root.geometry(f"{width}x{height}+0+0")
