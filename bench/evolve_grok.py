@@ -42,6 +42,45 @@ HOLDOUT_START = 100
 VALIDATION_START = 1000
 
 
+def import_ancestors(reg: Registry, sources: list[str], k: int, min_trials: int) -> list[str]:
+    """Continue earlier evolution: rank every genome of the ``sources`` registries that has at least
+    ``min_trials`` trials on the default task over the trials those runs recorded; take the best
+    ``k - k // 3`` by success rate, then median steps_to_grok (the Sprinter order: the reliable ones),
+    and the ``k // 3`` others with the lowest median (the fast ones, which fail a few seeds); copy them
+    into ``reg``, tagged "ancestor". Their old trials are not copied: everything the benchmark reports
+    is run here."""
+    import dataclasses
+
+    task = get_arena("grokking").default_task()
+    pooled: dict[str, dict[int, object]] = {}
+    genomes = {}
+    for path in sources:
+        old = Registry(path)
+        for t in old.trials():
+            if t.task_id == task.task_id:
+                pooled.setdefault(t.genome_id, {})[t.seed] = t
+        for gid in pooled:
+            if gid not in genomes and old.has_genome(gid):
+                genomes[gid] = old.get_genome(gid)
+    ranked = sorted((gid for gid, ts in pooled.items() if len(ts) >= min_trials and gid in genomes),
+                    key=lambda gid: (landscapes.success_rate(list(pooled[gid].values())),
+                                     landscapes.sprinter(list(pooled[gid].values()), task.step_cap)), reverse=True)
+    reliable = ranked[:k - k // 3]
+    fast = sorted((gid for gid in ranked if gid not in reliable),
+                  key=lambda gid: -landscapes.sprinter(list(pooled[gid].values()), task.step_cap))[:k // 3]
+    lines = [f"ancestors: {len(reliable)} reliable and {len(fast)} fast of {len(ranked)} genomes with >= "
+             f"{min_trials} trials in {len(sources)} earlier registries"]
+    chosen = []
+    for gid in reliable + fast:
+        g = genomes[gid]
+        ts = list(pooled[gid].values())
+        chosen.append(dataclasses.replace(g, tags=tuple(sorted({*g.tags, "ancestor"}))))
+        lines.append(f"  {g.label:<28} {len(ts):>3} earlier trials, success {landscapes.success_rate(ts):>5.0%}, "
+                     f"median {-landscapes.sprinter(ts, task.step_cap):>5.0f}")
+    reg.add_genomes(chosen)
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--population", type=int, default=12)
@@ -57,22 +96,34 @@ def main() -> None:
     ap.add_argument("--holdout", type=int, default=20)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--registry", default=None)
+    ap.add_argument("--continue-from", nargs="+", default=[], metavar="REGISTRY",
+                    help="seed generation 1 with the best genomes of earlier runs' registries instead of the "
+                         "founders (see --ancestors)")
+    ap.add_argument("--ancestors", type=int, default=10, help="how many genomes --continue-from takes")
+    ap.add_argument("--min-trials", type=int, default=8, help="--continue-from ranks genomes with this many "
+                                                              "trials or more on the default task")
     args = ap.parse_args()
     device = resolve_device(args.device)
     root = Path(args.registry) if args.registry else \
         Path(__file__).resolve().parent / "out" / time.strftime("evolve-%Y%m%d-%H%M%S")
     reg = Registry(root)
+    seed_from = ("founders",)
+    if args.continue_from:
+        seed_from = ("tag:ancestor",)
+        for line in import_ancestors(reg, args.continue_from, args.ancestors, args.min_trials):
+            print(line)
     settings = EvolutionSettings(population=args.population, seeds_per_genome=args.seeds,
                                  generations=args.generations, landscape=args.landscape,
                                  selection=args.selection, aliens=args.aliens, elites=args.elites,
-                                 run_seed=args.run_seed, device=device, seed_from=("founders",))
+                                 run_seed=args.run_seed, device=device, seed_from=seed_from)
     evo = Evolution(settings, reg)
     task = evo.task
     print(f"device {device_label(device)}; registry {root}; task {task.task_id}")
     print(f"budget: population {settings.population}, {settings.seeds_per_genome} seeds per genome, "
           f"{settings.generations} generations = {settings.population * settings.seeds_per_genome * settings.generations} "
           f"trials at most (cap {task.step_cap} steps); {settings.landscape}, {settings.selection}, aliens "
-          f"{settings.aliens}, elites {settings.elites}, run seed {settings.run_seed}, seeded with the founders")
+          f"{settings.aliens}, elites {settings.elites}, run seed {settings.run_seed}, seeded with "
+          f"{'the best genomes of earlier runs' if args.continue_from else 'the founders'}")
     t0 = time.perf_counter()
     bar = None
 
