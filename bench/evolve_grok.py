@@ -42,13 +42,14 @@ HOLDOUT_START = 100
 VALIDATION_START = 1000
 
 
-def import_ancestors(reg: Registry, sources: list[str], k: int, min_trials: int) -> list[str]:
+def import_ancestors(reg: Registry, sources: list[str], k: int, min_trials: int, exclude: set[int]) -> list[str]:
     """Continue earlier evolution: rank every genome of the ``sources`` registries that has at least
     ``min_trials`` trials on the default task over the trials those runs recorded; take the best
     ``k - k // 3`` by success rate, then median steps_to_grok (the Sprinter order: the reliable ones),
     and the ``k // 3`` others with the lowest median (the fast ones, which fail a few seeds); copy them
-    into ``reg``, tagged "ancestor". Their old trials are not copied: everything the benchmark reports
-    is run here."""
+    into ``reg``, tagged "ancestor". Trials on the ``exclude`` seeds (the held-out ones, which earlier
+    runs used for their own final stress) are never looked at, so the held-out seeds stay unseen.
+    Their old trials are not copied: everything the benchmark reports is run here."""
     import dataclasses
 
     task = get_arena("grokking").default_task()
@@ -57,7 +58,7 @@ def import_ancestors(reg: Registry, sources: list[str], k: int, min_trials: int)
     for path in sources:
         old = Registry(path)
         for t in old.trials():
-            if t.task_id == task.task_id:
+            if t.task_id == task.task_id and t.seed not in exclude:
                 pooled.setdefault(t.genome_id, {})[t.seed] = t
         for gid in pooled:
             if gid not in genomes and old.has_genome(gid):
@@ -69,7 +70,7 @@ def import_ancestors(reg: Registry, sources: list[str], k: int, min_trials: int)
     fast = sorted((gid for gid in ranked if gid not in reliable),
                   key=lambda gid: -landscapes.sprinter(list(pooled[gid].values()), task.step_cap))[:k // 3]
     lines = [f"ancestors: {len(reliable)} reliable and {len(fast)} fast of {len(ranked)} genomes with >= "
-             f"{min_trials} trials in {len(sources)} earlier registries"]
+             f"{min_trials} trials (held-out seeds left out) in {len(sources)} earlier registries"]
     chosen = []
     for gid in reliable + fast:
         g = genomes[gid]
@@ -110,7 +111,8 @@ def main() -> None:
     seed_from = ("founders",)
     if args.continue_from:
         seed_from = ("tag:ancestor",)
-        for line in import_ancestors(reg, args.continue_from, args.ancestors, args.min_trials):
+        held_out = set(range(HOLDOUT_START, HOLDOUT_START + args.holdout))
+        for line in import_ancestors(reg, args.continue_from, args.ancestors, args.min_trials, held_out):
             print(line)
     settings = EvolutionSettings(population=args.population, seeds_per_genome=args.seeds,
                                  generations=args.generations, landscape=args.landscape,
