@@ -251,8 +251,10 @@ class ExecutorBackend(Backend):
         """Did this batch fail because its worker (or the pool) died, not because of the trials?"""
         raise NotImplementedError
 
-    def recover(self, exc: BaseException) -> None:
-        """Called once before resubmitting after a worker death (a process pool rebuilds itself)."""
+    def recover(self, exc: BaseException) -> bool:
+        """Called once before resubmitting after a worker death. True if every batch still pending
+        was lost with it (a process pool breaks as a whole and rebuilds itself)."""
+        return False
 
     def abandon(self, futures: Sequence[concurrent.futures.Future]) -> None:
         """Cancelled: stop what can be stopped."""
@@ -291,9 +293,10 @@ class ProcessBackend(ExecutorBackend):
     def retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, concurrent.futures.process.BrokenProcessPool)
 
-    def recover(self, exc: BaseException) -> None:
+    def recover(self, exc: BaseException) -> bool:
         self._note(lost=1)
         self._drop_pool()
+        return True
 
     def abandon(self, futures: Sequence[concurrent.futures.Future]) -> None:
         super().abandon(futures)
@@ -577,9 +580,7 @@ class DistributedArena:
                         retry.append(i)
                     if retry:
                         log.warning("%d batch(es) lost their worker; resubmitting", len(retry))
-                        backend.recover(broken[0][1])
-                        # a broken process pool fails every batch in it: resubmit those still pending too
-                        if isinstance(backend, ProcessBackend):
+                        if backend.recover(broken[0][1]):  # the other pending batches went down too
                             for future in list(pending):
                                 retry.append(take(future))
                         backend._note(retried=len(retry))

@@ -219,7 +219,6 @@ def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.set_defaults(func=cmd_cluster)
 
 
-
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Reach the cluster, list its workers, and round-trip one task per worker."""
     from lab.backends import check_cluster
