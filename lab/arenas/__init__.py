@@ -10,6 +10,7 @@ import importlib
 # arena name -> (module holding its gene spec, module holding its ARENA object)
 ARENA_PACKAGES: dict[str, tuple[str, str]] = {
     "grokking": ("lab.arenas.grokking.genes", "lab.arenas.grokking.arena"),
+    "m2n2": ("lab.arenas.m2n2.genes", "lab.arenas.m2n2.arena"),
 }
 
 

@@ -140,6 +140,36 @@ class Arena(Protocol):
                    cancel: Cancel | None = None) -> list[TrialResult]: ...
 
 
+def split_known(pairs: Sequence[tuple[Any, int]], task: TaskConfig, registry=None
+                ) -> tuple[dict[tuple[str, int], TrialResult], list[tuple[Any, int]]]:
+    """Split (genome, seed) pairs into the results a ``registry`` already holds for ``task`` and
+    the distinct pairs still to run (first occurrence order)."""
+    known: dict[tuple[str, int], TrialResult] = {}
+    todo: list[tuple[Any, int]] = []
+    queued: set[tuple[str, int]] = set()
+    for g, s in pairs:
+        key = (g.id, int(s))
+        if key in known or key in queued:
+            continue
+        found = registry.get_trial(g.id, task.task_id, int(s)) if registry is not None else None
+        if found is not None:
+            known[key] = found
+        else:
+            todo.append((g, int(s)))
+            queued.add(key)
+    return known, todo
+
+
+def in_pair_order(pairs: Sequence[tuple[Any, int]], results: Mapping[tuple[str, int], TrialResult],
+                  task: TaskConfig, arena: str) -> list[TrialResult]:
+    """One result per pair, in order; a pair without one (cancelled before it ran) is "cancelled"."""
+    out = []
+    for g, s in pairs:
+        r = results.get((g.id, int(s)))
+        out.append(r if r is not None else TrialResult(g.id, task.task_id, int(s), "cancelled", arena=arena))
+    return out
+
+
 def resolve_device(device: str = "auto") -> str:
     """"auto" -> "cuda" when a CUDA device is available, else "cpu"; other names pass through checked."""
     import torch

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lab.arenas.base import Cancel, EventSink, TrialResult, resolve_device
+from lab.arenas.base import Cancel, EventSink, TrialResult, in_pair_order, resolve_device, split_known
 from lab.arenas.grokking.genes import GROKKING_SPEC
 from lab.arenas.grokking.task import GrokTask, make_dataset
 from lab.arenas.grokking.trainer import train_population
@@ -44,17 +44,7 @@ class GrokkingArena:
                 raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the grokking arena needs "
                                  f"{self.gene_spec.name!r}")
         device = resolve_device(device)
-        known: dict[tuple[str, int], TrialResult] = {}
-        todo: list[tuple[Genome, int]] = []
-        for g, s in pairs:
-            key = (g.id, int(s))
-            if key in known or any(key == (t[0].id, t[1]) for t in todo):
-                continue
-            found = registry.get_trial(g.id, task.task_id, int(s)) if registry is not None else None
-            if found is not None:
-                known[key] = found
-            else:
-                todo.append((g, int(s)))
+        known, todo = split_known(pairs, task, registry)
         cap = max_members or MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"]
         data = make_dataset(task)
         for start in range(0, len(todo), cap):
@@ -66,12 +56,7 @@ class GrokkingArena:
             if registry is not None:
                 registry.record_trials([r for r in results if r.status != "cancelled"])
             known.update({(r.genome_id, r.seed): r for r in results})
-        out = []
-        for g, s in pairs:
-            r = known.get((g.id, int(s)))
-            out.append(r if r is not None else TrialResult(g.id, task.task_id, int(s), "cancelled",
-                                                           arena=self.name))
-        return out
+        return in_pair_order(pairs, known, task, self.name)
 
 
 ARENA = GrokkingArena()

@@ -1,0 +1,109 @@
+"""The M2N2 arena object: one M2N2 run per (genome, seed), many runs advanced together.
+
+A genome holds the engine's settings (genes.py); a trial runs the engine for the task's budget of
+forward passes and records the reported model's test accuracy. A run "succeeds" (status ``ok``)
+when that accuracy reaches the task's ``target_acc``; the passes it took are its ``steps_to_grok``
+(checked every ``eval_interval`` passes), so the Evolution Lab and the Stress Chamber treat M2N2
+runs as they treat grokking runs. A run that does not reach the target is ``capped``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+
+from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label,
+                             in_pair_order, resolve_device, split_known)
+from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
+from lab.arenas.m2n2.genes import M2N2_SPEC
+from lab.arenas.m2n2.task import M2N2Task, load_task_data
+from lab.genome import Genome, GeneSpec
+
+# runs per engine: each run is a [archive, parameters] slab; enough to amortise per-pass overhead
+MAX_RUNS = {"cpu": 16, "cuda": 512}
+
+
+class M2N2Arena:
+    name = "m2n2"
+    title = "M2N2: model merging of natural niches (MLP on digits)"
+
+    @property
+    def gene_spec(self) -> GeneSpec:
+        return M2N2_SPEC
+
+    def default_task(self) -> M2N2Task:
+        return M2N2Task()
+
+    def engine(self, task: M2N2Task, genome: Genome | M2N2Settings, seed: int, *, device: str = "auto"
+               ) -> M2N2Engine:
+        """A single watchable run (the direct run view and ``python main.py m2n2``)."""
+        settings = genome if isinstance(genome, M2N2Settings) else M2N2Settings.from_genes(genome.genes)
+        return M2N2Engine(task, [settings], [seed], device=resolve_device(device))
+
+    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: M2N2Task, *,
+                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
+                   registry=None) -> list[TrialResult]:
+        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
+        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
+                              on_event=on_event, cancel=cancel, registry=registry)
+
+    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: M2N2Task, *, device: str = "auto",
+                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None,
+                  max_runs: int | None = None) -> list[TrialResult]:
+        """Run (genome, seed) pairs, up to ``max_runs`` at once. With a ``registry``, recorded pairs
+        are read from it and new finished results are recorded (cancelled ones are not)."""
+        for g, _ in pairs:
+            if g.spec.name != M2N2_SPEC.name:
+                raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the m2n2 arena needs "
+                                 f"{M2N2_SPEC.name!r}")
+        device = resolve_device(device)
+        known, todo = split_known(pairs, task, registry)
+        cap = max_runs or MAX_RUNS["cuda" if device.startswith("cuda") else "cpu"]
+        data = load_task_data(task, device) if todo else None
+        done = 0
+        for start in range(0, len(todo), cap):
+            if cancel is not None and cancel.is_set():
+                break
+            chunk = todo[start:start + cap]
+            results = self._run_chunk(chunk, task, device, data, on_event, cancel, done, len(todo))
+            done += len(chunk)
+            if registry is not None:
+                registry.record_trials([r for r in results if r.status != "cancelled"])
+            known.update({(r.genome_id, r.seed): r for r in results})
+        return in_pair_order(pairs, known, task, self.name)
+
+    def _run_chunk(self, chunk, task: M2N2Task, device: str, data, on_event, cancel, done: int,
+                   total: int) -> list[TrialResult]:
+        t0 = time.perf_counter()
+        engine = M2N2Engine(task, [M2N2Settings.from_genes(g.genes) for g, _ in chunk], [s for _, s in chunk],
+                            device=device, data=data)
+        while not engine.done:
+            if cancel is not None and cancel.is_set():
+                return [TrialResult(g.id, task.task_id, s, "cancelled", arena=self.name) for g, s in chunk]
+            engine.step(task.eval_interval)
+            if on_event is not None:
+                reached = sum(p is not None for p in engine.passes_to_target)
+                on_event(TrialProgress(self.name, engine.passes, task.passes, len(chunk), done, total,
+                                       grokked=reached, message=f"{len(chunk)} M2N2 runs, best test accuracy "
+                                       f"{float(engine.test_acc.max()):.3f}"))
+        wall = (time.perf_counter() - t0) / len(chunk)
+        label = device_label(device)
+        train = engine.train_acc().max(1).values
+        results = []
+        for r, (g, seed) in enumerate(chunk):
+            curve = engine.curve[r]
+            finite = bool(torch.isfinite(engine.archive[r]).all())
+            reached = engine.passes_to_target[r]
+            status = "diverged" if not finite else ("ok" if reached is not None else "capped")
+            metrics = {"steps_to_grok": reached, "test_acc": float(engine.test_acc[r]),
+                       "train_acc": float(train[r]), "best_test_acc": max(curve["val_acc"]),
+                       "passes": engine.passes, "children_kept": int(engine.replaced[r])}
+            result = TrialResult(g.id, task.task_id, seed, status, metrics, curve, wall, label, self.name)
+            results.append(result)
+            if on_event is not None:
+                on_event(TrialFinished(result))
+        return results
+
+
+ARENA = M2N2Arena()

@@ -1,0 +1,543 @@
+"""The "specialists" variant of M2N2, as in the simplified CIFAR-10 implementations: one model per class trained
+on that class alone, then generations that merge the fittest model with the specialist for its weakest class.
+
+Randomness comes from generators seeded by ``config.seed``; populations are saved as .npz + .json, never pickled.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lab.arenas.m2n2.specialist_models import build_model, parameter_shapes
+from lab.data import DATASET_NAMES, Dataset, load_dataset
+from lab.genome import atomic_write_text
+
+SCHEMA_VERSION = 1
+POPULATION_NPZ, POPULATION_JSON = "population.npz", "population.json"
+# Every report has these keys; "merge" is None except after a generation, when it has MERGE_KEYS.
+REPORT_KEYS = ("phase", "generation", "best_fitness", "mean_fitness", "best_per_class", "best_origin",
+               "population_size", "specialist", "merge")
+MERGE_KEYS = ("parent1_origin", "parent1_fitness", "parent1_per_class", "weakest_class", "parent2_origin",
+              "parent2_fitness", "weight1", "mutated", "child_fitness", "child_survived")
+EVAL_CHUNK = 4096       # test images per forward pass: bounds a CIFAR CNN's activations to ~300 MB
+_INIT, _NICHE, _EVOLUTION = 0, 1, 2   # independent random streams derived from config.seed
+
+
+class Cancel(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class ConfigError(ValueError):
+    """A config with bad values; ``problems`` lists each one (the message joins them)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid specialists config: " + "; ".join(problems))
+        self.problems = problems
+
+
+_WHOLE_MIN = {"seed": 0, "specialist_epochs": 1, "batch_size": 1, "generations": 0, "finetune_steps": 0, "hidden": 1}
+_REAL_RANGE: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "lr": ("> 0", lambda v: v > 0), "finetune_lr": ("> 0", lambda v: v > 0),
+    "momentum": ("in [0, 1)", lambda v: 0 <= v < 1), "mutation_prob": ("in [0, 1]", lambda v: 0 <= v <= 1),
+    "mutation_std": (">= 0", lambda v: v >= 0), "niche_negatives": ("in [0, 1)", lambda v: 0 <= v < 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialistsConfig:
+    """One specialists run. Defaults follow the simplified CIFAR-10 M2N2 implementations (one specialist per
+    class, one epoch on its class alone, a 10% chance of N(0, 0.01^2) mutation, population = number of
+    classes), with the SGD settings and the 64-unit MLP of this lab and the bundled digits as data."""
+
+    dataset: str = "digits"               # one of lab.data.DATASET_NAMES
+    data_folder: str = ""                 # the MNIST / CIFAR-10 files; digits need none
+    seed: int = 0                         # every random draw comes from generators seeded by this
+    population_size: int | None = None    # None: one member per class (the simplified implementations' 10)
+    specialist_epochs: int = 1            # the simplified implementations' specialize(epochs=1)
+    lr: float = 0.01                      # SGD learning rate of niche adaptation
+    momentum: float = 0.9                 # SGD momentum, niche adaptation and fine-tuning
+    batch_size: int = 64
+    generations: int = 20
+    mutation_prob: float = 0.1            # chance that a child gets Gaussian noise on every parameter
+    mutation_std: float = 0.01
+    finetune_steps: int = 50              # minibatches of all-class training data per child
+    finetune_lr: float = 0.01
+    hidden: int = 64                      # MLP hidden width (digits, MNIST); CIFAR-10 uses the fixed CNN
+    niche_negatives: float = 0.0          # share of other-class images in a niche's data; 0 = published
+    device: str = "cpu"                   # "cpu", "cuda", "cuda:1", ...
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.dataset not in DATASET_NAMES:
+            problems.append(f"dataset {self.dataset!r} is not one of {', '.join(DATASET_NAMES)}")
+        if not isinstance(self.data_folder, str):
+            problems.append(f"data_folder must be text, got {self.data_folder!r}")
+        for name, low in _WHOLE_MIN.items():
+            if not _is_whole(getattr(self, name), low):
+                problems.append(f"{name} must be a whole number >= {low}, got {getattr(self, name)!r}")
+        if self.population_size is not None and not _is_whole(self.population_size, 1):
+            problems.append(f"population_size must be a whole number >= 1 or null, got {self.population_size!r}")
+        for name, (wanted, ok) in _REAL_RANGE.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
+                problems.append(f"{name} must be a finite number {wanted}, got {v!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError):
+            problems.append(f"device {self.device!r} is not a torch device such as 'cpu' or 'cuda'")
+        if problems:
+            raise ConfigError(problems)
+
+
+def _is_whole(v: Any, low: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def config_from_mapping(values: Any, where: str) -> SpecialistsConfig:
+    """A config from parsed JSON; unknown keys and bad values are one ValueError that starts with ``where``."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must hold a JSON object of settings, not {type(values).__name__}")
+    known = [f.name for f in dataclasses.fields(SpecialistsConfig)]
+    problems = [f"unknown key {k!r} (known keys: {', '.join(known)})" for k in values if k not in known]
+    try:
+        config = SpecialistsConfig(**{k: v for k, v in values.items() if k in known})
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> SpecialistsConfig:
+    """The config in a JSON file; anything wrong is one ValueError naming the file and each problem."""
+    values = _read_json(Path(path), "config file")
+    return config_from_mapping(values, f"config file {path}")
+
+
+def save_config(config: SpecialistsConfig, path: str | os.PathLike[str]) -> Path:
+    """Write ``config`` as JSON, whole or not at all."""
+    return atomic_write_text(Path(path), json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+
+
+@dataclasses.dataclass(eq=False)
+class Member:
+    """One model of the population or the niche bank; ``per_class`` is NaN for a class the test split lacks."""
+
+    state: dict[str, torch.Tensor]
+    fitness: float                  # accuracy on the whole test split
+    per_class: tuple[float, ...]
+    origin: str                     # "specialist:3" or "child of m0+niche7 (gen 4)" (m0 = the fittest then)
+
+
+@dataclasses.dataclass(eq=False)
+class PopulationState:
+    """Everything needed to resume a run exactly: what save_population writes and load_population returns."""
+
+    config: SpecialistsConfig
+    members: list[Member]
+    niche_bank: dict[int, Member]    # class -> its original specialist, kept even when the population drops it
+    generation: int
+    sample_shape: tuple[int, ...]
+    n_classes: int
+    rng_state: torch.Tensor          # the evolution generator's state
+
+
+class SpecialistsRun:
+    """One run: ``train_specialists`` (niche adaptation), then ``step`` per generation, or ``run`` for both."""
+
+    def __init__(self, config: SpecialistsConfig, *, data: Dataset | None = None) -> None:
+        if data is None:
+            data = load_dataset(config.dataset, config.data_folder or None)
+        elif data.name != config.dataset:
+            raise ValueError(f"the data set is {data.name!r} but the config names {config.dataset!r}")
+        missing = [data.classes[c] for c in range(data.n_classes) if not (data.y_train == c).any()]
+        if missing:
+            raise ValueError(f"no training images of class {', '.join(missing)}: every class needs a specialist")
+        if len(data.y_test) == 0:
+            raise ValueError(f"data set {data.name!r} has no test images to measure fitness on")
+        self.config, self.data, self.n_classes = config, data, data.n_classes
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {config.device!r} was asked for, but torch sees no CUDA GPU here")
+        self.population_size = config.population_size or data.n_classes
+        scale = np.float32(1.0 / data.pixel_max)
+        self._x_train = torch.from_numpy(np.asarray(data.x_train) * scale).to(self.device)
+        self._x_test = torch.from_numpy(np.asarray(data.x_test) * scale).to(self.device)
+        self._y_train_cpu = torch.from_numpy(np.asarray(data.y_train))  # indices are drawn on the CPU
+        self._y_train = self._y_train_cpu.to(self.device)
+        self._y_test = torch.from_numpy(np.asarray(data.y_test)).to(self.device)
+        # One shared initialisation for every specialist: models grown from different random inits sit in
+        # unrelated basins (their units permuted), and averaging their weights gives noise, not a merge.
+        self.model = build_model(data.shape, data.n_classes, hidden=config.hidden,
+                                 generator=_generator(config.seed, _INIT), device=self.device)
+        self.initial_state = _detached(self.model.state_dict())
+        self.niche_bank: dict[int, Member] = {}
+        self.population: list[Member] = []   # kept sorted, fittest first
+        self.generation = 0
+        self._rng = _generator(config.seed, _EVOLUTION)
+
+    @property
+    def specialists_done(self) -> bool:
+        return len(self.niche_bank) == self.n_classes and bool(self.population)
+
+    # ---- niche adaptation ------------------------------------------------------------------------
+    def train_specialists(self, on_report: Callable[[dict], None] | None = None,
+                          cancel: Cancel | None = None) -> dict:
+        """Train every missing specialist (one report each), then seat the fittest as the population."""
+        for c in range(self.n_classes):
+            if c in self.niche_bank:
+                continue
+            state = None if _is_set(cancel) else self._train_specialist(c, cancel)
+            if state is None:
+                break
+            self.niche_bank[c] = Member(state, *self.evaluate(state), origin=f"specialist:{c}")
+            if on_report is not None:
+                on_report(self._report("specialists", specialist=c))
+        if len(self.niche_bank) == self.n_classes and not self.population:
+            ranked = sorted(self.niche_bank.values(), key=lambda m: -m.fitness)   # stable: ties by class
+            self.population = ranked[:self.population_size]
+        return self._report("specialists")
+
+    def _train_specialist(self, c: int, cancel: Cancel | None) -> dict[str, torch.Tensor] | None:
+        # its own stream per class: a niche trains the same whether or not earlier ones were cancelled
+        g = _generator(self.config.seed, _NICHE, c)
+        niche = torch.nonzero(self._y_train_cpu == c).flatten()
+        share = self.config.niche_negatives
+        if share > 0:
+            others = torch.nonzero(self._y_train_cpu != c).flatten()
+            n_neg = min(len(others), round(len(niche) * share / (1 - share)))
+            niche = torch.cat([niche, others[torch.randperm(len(others), generator=g)[:n_neg]]])
+        count = self.config.specialist_epochs * math.ceil(len(niche) / self.config.batch_size)
+        batches = (niche[b] for b in _minibatches(len(niche), self.config.batch_size, g, count))
+        return self._train(self.initial_state, batches, self.config.lr, cancel)
+
+    # ---- evolution -------------------------------------------------------------------------------
+    def step(self) -> dict:
+        """One generation (training the specialists first if they are not done); returns its report."""
+        report = self._generation(None)
+        assert report is not None   # only a cancel stops a generation
+        return report
+
+    def run(self, on_report: Callable[[dict], None] | None = None, cancel: Cancel | None = None) -> dict:
+        """Specialists if not done, then generations up to ``config.generations``; returns the last report."""
+        report = self.train_specialists(on_report, cancel)
+        while self.specialists_done and self.generation < self.config.generations and not _is_set(cancel):
+            next_report = self._generation(cancel)
+            if next_report is None:
+                break
+            report = next_report
+            if on_report is not None:
+                on_report(report)
+        return report
+
+    def _generation(self, cancel: Cancel | None) -> dict | None:
+        if not self.specialists_done:
+            self.train_specialists(cancel=cancel)
+            if not self.specialists_done:
+                return None
+        cfg, rng_before = self.config, self._rng.get_state()
+        parent1 = self.population[0]
+        weakest = int(np.nanargmin(parent1.per_class))
+        parent2 = self.niche_bank[weakest]
+        total = parent1.fitness + parent2.fitness
+        w1 = parent1.fitness / total if total > 0 else 0.5
+        child = {k: w1 * parent1.state[k] + (1.0 - w1) * parent2.state[k] for k in parent1.state}
+        mutated = bool(torch.rand((), generator=self._rng) < cfg.mutation_prob)
+        if mutated:
+            child = {k: v + cfg.mutation_std * torch.randn(v.shape, generator=self._rng).to(self.device)
+                     for k, v in child.items()}
+        batches = _minibatches(len(self._y_train), cfg.batch_size, self._rng, cfg.finetune_steps)
+        tuned = self._train(child, batches, cfg.finetune_lr, cancel)
+        if tuned is None:
+            self._rng.set_state(rng_before)   # a cancelled generation leaves no trace, so a resume matches
+            return None
+        fitness, per_class = self.evaluate(tuned)
+        self.generation += 1
+        newborn = Member(tuned, fitness, per_class, f"child of m0+niche{weakest} (gen {self.generation})")
+        # elitist survival; the sort is stable, so an incumbent beats a child of equal fitness
+        self.population = sorted(self.population + [newborn], key=lambda m: -m.fitness)[:self.population_size]
+        merge = dict(parent1_origin=parent1.origin, parent1_fitness=parent1.fitness,
+                     parent1_per_class=list(parent1.per_class), weakest_class=weakest,
+                     parent2_origin=parent2.origin, parent2_fitness=parent2.fitness, weight1=w1, mutated=mutated,
+                     child_fitness=fitness, child_survived=any(m is newborn for m in self.population))
+        return self._report("evolution", merge=merge)
+
+    # ---- shared pieces ---------------------------------------------------------------------------
+    def _train(self, state: Mapping[str, torch.Tensor], batches: Iterable[torch.Tensor], lr: float,
+               cancel: Cancel | None) -> dict[str, torch.Tensor] | None:
+        """SGD from ``state`` over the minibatches of training indices; None when cancelled."""
+        self.model.load_state_dict(state)
+        optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=self.config.momentum)
+        for idx in batches:
+            if _is_set(cancel):
+                return None
+            idx = idx.to(self.device)
+            loss = F.cross_entropy(self.model(self._x_train[idx]), self._y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return _detached(self.model.state_dict())
+
+    def evaluate(self, state: Mapping[str, torch.Tensor]) -> tuple[float, tuple[float, ...]]:
+        """Accuracy on the whole test split and per class (NaN for a class with no test images)."""
+        with torch.no_grad():
+            predicted = torch.cat([torch.func.functional_call(self.model, dict(state), (x,)).argmax(1)
+                                   for x in self._x_test.split(EVAL_CHUNK)])
+        correct = (predicted == self._y_test).double()
+        hits = torch.bincount(self._y_test, weights=correct, minlength=self.n_classes)
+        counts = torch.bincount(self._y_test, minlength=self.n_classes).double()
+        return correct.mean().item(), tuple((hits / counts).tolist())   # 0/0 = NaN for an absent class
+
+    def _report(self, phase: str, *, specialist: int | None = None, merge: dict | None = None) -> dict:
+        members = self.population or list(self.niche_bank.values())
+        best = max(members, key=lambda m: m.fitness) if members else None
+        return {"phase": phase, "generation": self.generation,
+                "best_fitness": best.fitness if best else None,
+                "mean_fitness": float(np.mean([m.fitness for m in members])) if members else None,
+                "best_per_class": list(best.per_class) if best else None,
+                "best_origin": best.origin if best else None,
+                "population_size": len(members), "specialist": specialist, "merge": merge}
+
+    def best(self) -> tuple[dict[str, torch.Tensor], float]:
+        """A copy of the fittest member's state dict, and its test accuracy."""
+        members = self.population or list(self.niche_bank.values())
+        if not members:
+            raise ValueError("no model trained yet: run train_specialists() or run() first")
+        top = max(members, key=lambda m: m.fitness)
+        return _detached(top.state), top.fitness
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def state(self) -> PopulationState:
+        return PopulationState(self.config, list(self.population), dict(self.niche_bank), self.generation,
+                               tuple(self.data.shape), self.n_classes, self._rng.get_state())
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        return save_population(folder, self.state())
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], data: Dataset | None = None, *,
+             config: SpecialistsConfig | None = None) -> SpecialistsRun:
+        """Resume a saved run (``config`` may change how it goes on, not its model or seed)."""
+        saved = load_population(folder, config)
+        run = cls(saved.config, data=data)
+        if tuple(run.data.shape) != saved.sample_shape or run.n_classes != saved.n_classes:
+            raise ValueError(f"the population in {folder} was trained on {saved.n_classes} classes of "
+                             f"{list(saved.sample_shape)} images, the data has {run.n_classes} of {list(run.data.shape)}")
+        moved = {id(m): Member({k: v.to(run.device) for k, v in m.state.items()}, m.fitness, m.per_class, m.origin)
+                 for m in [*saved.members, *saved.niche_bank.values()]}
+        run.population = [moved[id(m)] for m in saved.members]
+        run.niche_bank = {c: moved[id(m)] for c, m in saved.niche_bank.items()}
+        run.generation = saved.generation
+        run._rng.set_state(saved.rng_state)
+        return run
+
+
+def _generator(seed: int, *stream: int) -> torch.Generator:
+    """A CPU generator for one named stream of ``seed``; streams never share draws."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0]))
+
+
+def _minibatches(n: int, batch_size: int, generator: torch.Generator, count: int) -> Iterator[torch.Tensor]:
+    """``count`` minibatches of indices into n examples: shuffled passes back to back (a pass's last may be short)."""
+    made = 0
+    while made < count:
+        for batch in torch.randperm(n, generator=generator).split(batch_size):
+            if made == count:
+                return
+            made += 1
+            yield batch
+
+
+def _detached(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+def _is_set(cancel: Cancel | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+# ---- population files ----------------------------------------------------------------------------
+def save_population(folder: str | os.PathLike[str], population: PopulationState) -> Path:
+    """Write population.npz (tensors, as ``m{i}/{param}`` and ``niche{c}/{param}``) and population.json."""
+    folder = Path(folder)
+    arrays = {f"m{i}/{k}": v.detach().cpu().numpy() for i, m in enumerate(population.members)
+              for k, v in m.state.items()}
+    arrays.update({f"niche{c}/{k}": v.detach().cpu().numpy() for c, m in sorted(population.niche_bank.items())
+                   for k, v in m.state.items()})
+    arrays["rng_state"] = population.rng_state.cpu().numpy()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    payload = buffer.getvalue()
+    shapes = parameter_shapes(population.sample_shape, population.n_classes, population.config.hidden)
+    meta = {"schema_version": SCHEMA_VERSION, "config": dataclasses.asdict(population.config),
+            "generation": population.generation, "sample_shape": list(population.sample_shape),
+            "n_classes": population.n_classes,
+            "parameters": [{"name": k, "shape": list(s)} for k, s in shapes.items()],
+            "members": [_member_meta(m) for m in population.members],
+            "niche_bank": [dict(_member_meta(m), **{"class": c}) for c, m in sorted(population.niche_bank.items())],
+            # the two files are replaced one after the other; the hash tells a reader if they belong together
+            "npz_sha256": hashlib.sha256(payload).hexdigest()}
+    _replace_together({folder / POPULATION_NPZ: payload,
+                       folder / POPULATION_JSON: (json.dumps(meta, indent=1) + "\n").encode("utf-8")})
+    return folder
+
+
+def load_population(folder: str | os.PathLike[str], config: SpecialistsConfig | None = None) -> PopulationState:
+    """Read what save_population wrote, checked against a freshly built model; a ValueError names each problem.
+
+    ``config`` replaces the saved one (more generations, say) but must keep its data set, seed and hidden width.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"population folder {folder} does not exist")
+    meta = _read_json(folder / POPULATION_JSON, "population file")
+    where = f"cannot load the population in {folder}"
+    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+        found = meta.get("schema_version") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{where}: {POPULATION_JSON} has schema_version {found!r}, this lab reads {SCHEMA_VERSION}")
+    saved = config_from_mapping(meta.get("config"), f"{where}: the config in {POPULATION_JSON}")
+    changed = [k for k in ("dataset", "seed", "hidden") if config is not None and getattr(config, k) != getattr(saved, k)]
+    if changed:
+        raise ValueError(f"{where}: the given config changes {', '.join(changed)}, which a saved population cannot")
+    problems: list[str] = []
+    shape, n_classes, generation = meta.get("sample_shape"), meta.get("n_classes"), meta.get("generation")
+    if not isinstance(shape, list) or not shape or not all(_is_whole(s, 1) for s in shape):
+        problems.append(f"sample_shape must be a list of whole numbers >= 1, got {shape!r}")
+    if not _is_whole(n_classes, 1):
+        problems.append(f"n_classes must be a whole number >= 1, got {n_classes!r}")
+    if not _is_whole(generation, 0):
+        problems.append(f"generation must be a whole number >= 0, got {generation!r}")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    expected = parameter_shapes(shape, n_classes, saved.hidden)
+    listed = {p.get("name"): tuple(p.get("shape", ())) for p in meta.get("parameters", []) if isinstance(p, dict)}
+    if listed != expected:
+        problems.append(f"{POPULATION_JSON} lists the parameters {_describe(listed)} but a freshly built model "
+                        f"has {_describe(expected)}")
+    members = _entries(meta.get("members"), "members", n_classes, problems)
+    niche = _entries(meta.get("niche_bank"), "niche_bank", n_classes, problems)
+    classes = [e.get("class") for e in niche]
+    if not all(_is_whole(c, 0) and c < n_classes for c in classes) or len(set(classes)) != len(classes):
+        problems.append(f"niche_bank classes must be distinct whole numbers 0..{n_classes - 1}, got {classes!r}")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    arrays, digest = _read_npz(folder / POPULATION_NPZ, where)
+    wanted = {f"m{i}": f"member {i}" for i in range(len(members))}
+    wanted.update({f"niche{c}": f"the specialist for class {c}" for c in classes})
+    for prefix, who in wanted.items():
+        for name, want in expected.items():
+            key, array = f"{prefix}/{name}", arrays.get(f"{prefix}/{name}")
+            if array is None:
+                problems.append(f"{POPULATION_NPZ} lacks {key} ({who})")
+            elif array.dtype != np.float32 or array.shape != want:
+                problems.append(f"{POPULATION_NPZ}: {key} is {array.dtype} {list(array.shape)}, "
+                                f"a freshly built model has float32 {list(want)}")
+    rng_size = len(torch.Generator().get_state())
+    state = arrays.get("rng_state")
+    if state is None or state.dtype != np.uint8 or state.shape != (rng_size,):
+        problems.append(f"{POPULATION_NPZ}: rng_state is missing or not {rng_size} bytes")
+    extra = sorted(set(arrays) - {f"{p}/{n}" for p in wanted for n in expected} - {"rng_state"})
+    if extra:
+        problems.append(f"{POPULATION_NPZ} has arrays no member owns: {', '.join(extra[:5])}")
+    if not problems and digest != meta.get("npz_sha256"):
+        problems.append(f"{POPULATION_NPZ} is not the file {POPULATION_JSON} was saved with (an interrupted save?)")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+
+    def member(prefix: str, entry: dict) -> Member:
+        per_class = tuple(math.nan if v is None else float(v) for v in entry["per_class"])
+        return Member({n: torch.from_numpy(arrays[f"{prefix}/{n}"]) for n in expected},
+                      float(entry["fitness"]), per_class, entry["origin"])
+
+    return PopulationState(config or saved, [member(f"m{i}", e) for i, e in enumerate(members)],
+                           {e["class"]: member(f"niche{e['class']}", e) for e in niche}, generation,
+                           tuple(shape), n_classes, torch.from_numpy(state.copy()))
+
+
+def _member_meta(m: Member) -> dict:
+    # JSON has no NaN: a class absent from the test split is null
+    return {"fitness": m.fitness, "per_class": [None if math.isnan(v) else v for v in m.per_class],
+            "origin": m.origin}
+
+
+def _entries(entries: Any, field: str, n_classes: int, problems: list[str]) -> list[dict]:
+    """The member entries of population.json, each problem appended to ``problems``."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.append(f"{field} must be a list of objects, got {type(entries).__name__}")
+        return []
+    for i, e in enumerate(entries):
+        fitness, per_class = e.get("fitness"), e.get("per_class")
+        if isinstance(fitness, bool) or not isinstance(fitness, (int, float)) or not 0 <= fitness <= 1:
+            problems.append(f"{field}[{i}].fitness must be a number in [0, 1], got {fitness!r}")
+        if (not isinstance(per_class, list) or len(per_class) != n_classes or not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1)
+                for v in per_class)):
+            problems.append(f"{field}[{i}].per_class must be {n_classes} accuracies in [0, 1] or null")
+        if not isinstance(e.get("origin"), str):
+            problems.append(f"{field}[{i}].origin must be text, got {e.get('origin')!r}")
+    return entries
+
+
+def _describe(shapes: Mapping[Any, tuple]) -> str:
+    return ", ".join(f"{k} {list(s)}" for k, s in shapes.items()) or "none"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None
+
+
+def _read_npz(path: Path, where: str) -> tuple[dict[str, np.ndarray], str]:
+    """Every array of an .npz read with allow_pickle=False, and the sha256 of the file's bytes."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{where}: {path.name} does not exist") from None
+    except OSError as exc:
+        raise ValueError(f"{where}: {path.name} cannot be read: {exc.strerror or exc}") from None
+    if raw[:1] == b"\x80" or not raw.startswith(b"PK"):
+        kind = "a pickle, which is never loaded" if raw[:1] == b"\x80" else "not a numpy .npz archive"
+        raise ValueError(f"{where}: {path.name} is {kind}")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{where}: {path.name} is corrupt or holds pickled objects: {exc}") from None
+    return arrays, hashlib.sha256(raw).hexdigest()
+
+
+def _replace_together(files: Mapping[Path, bytes]) -> None:
+    """Write every file to a synced temp beside it first, then replace them in order: never a half-written file."""
+    temps: dict[Path, str] = {}
+    try:
+        for path, payload in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)

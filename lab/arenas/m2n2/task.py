@@ -1,0 +1,98 @@
+"""The M2N2 task: which data, the MLP's hidden width, the forward-pass budget and the success target.
+
+``M2N2Task`` is content-hashed to a ``task_id`` like every arena's task. The default is the paper's
+"MNIST" experiment: scikit-learn's bundled 8x8 digits (first 1,437 images train, last 360 test, raw
+0-16 pixels) and a 64-256-10 MLP (19,210 parameters), 50,000 forward passes over the training set.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import torch
+
+from lab.arenas.base import TaskConfig
+
+DATASETS = ("digits", "mnist")
+
+
+@dataclasses.dataclass(frozen=True)
+class M2N2Task(TaskConfig):
+    """Task settings of the M2N2 arena.
+
+    ``passes`` is the budget in forward passes over the whole training set (one per child, as in
+    the paper); ``target_acc`` is the test accuracy at which a run counts as a success, and the
+    passes needed to reach it are its ``steps_to_grok`` (the lab's name for "steps to success"), so
+    the Evolution Lab's landscapes and the Stress Chamber's charts read M2N2 runs as they read
+    grokking runs. The reported model is the archive member with the best training accuracy.
+    """
+
+    dataset: str = "digits"
+    data_folder: str = ""          # a folder of MNIST IDX files when dataset is "mnist"
+    hidden: int = 256
+    passes: int = 50_000
+    target_acc: float = 0.85
+    eval_interval: int = 250       # passes between test evaluations of the reported model
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.dataset not in DATASETS:
+            problems.append(f"dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
+        if self.dataset == "mnist" and not self.data_folder:
+            problems.append("dataset mnist needs data_folder (a folder of MNIST IDX files)")
+        for name in ("hidden", "passes", "eval_interval"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {v!r}")
+        if not isinstance(self.target_acc, (int, float)) or not 0.0 < self.target_acc <= 1.0:
+            problems.append(f"target_acc {self.target_acc!r} must be in (0, 1]")
+        if problems:
+            raise ValueError("invalid m2n2 task: " + "; ".join(problems))
+
+    @property
+    def step_cap(self) -> int:
+        """The budget in the lab's common unit (a failed run counts against it in the landscapes)."""
+        return self.passes
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TaskData:
+    """A task's data as tensors on one device: flattened float32 inputs and int64 labels."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+    note: str = ""
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def load_task_data(task: M2N2Task, device: str = "cpu") -> TaskData:
+    """The task's data on ``device`` (raw pixel values, as in the paper; cached per dataset)."""
+    return _load(task.dataset, task.data_folder, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(dataset: str, folder: str, device: str) -> TaskData:
+    from lab.data import load_dataset
+
+    data = load_dataset(dataset, folder or None)
+
+    def t(a, dtype):
+        return torch.tensor(a.reshape(len(a), -1) if dtype is torch.float32 else a, dtype=dtype, device=device)
+
+    return TaskData(t(data.x_train, torch.float32), t(data.y_train, torch.int64),
+                    t(data.x_test, torch.float32), t(data.y_test, torch.int64), tuple(data.classes), data.note)
+
+
+def n_params(n_inputs: int, hidden: int, n_classes: int) -> int:
+    """Parameters of the n_inputs-hidden-n_classes MLP (64-256-10: 19,210)."""
+    return (n_inputs + 1) * hidden + (hidden + 1) * n_classes
