@@ -28,6 +28,7 @@ HEADLESS_HELP = """headless commands:
   python main.py evolve --population 16 --seeds 3 --generations 10 ... | --resume RUN_ID
   python main.py stress GENOME_OR_TAG ... --runs N [--tag] [--hall-of-fame]
   python main.py charts GENOME_OR_TAG ... --kind NAME|all --format pdf --out DIR
+  python main.py m2n2 --passes 50000 --seed 0 [--alpha 0 --partner fitness] ...
   python main.py <command> --help   for the options of each"""
 
 
@@ -385,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parsers(top, common)
     from lab.cli_analysis import add_analysis_parsers
     add_analysis_parsers(top, common)
+    from lab.cli_arenas import add_arena_parsers
+    add_arena_parsers(top, common)
 
     from lab.cli_runs import add_backend_options
     # the window's backend at start (Run > Where trials run changes it)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from lab.cli import UsageError, _load_ref, _registry
@@ -55,14 +54,14 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lab.arenas import get_arena
-    from lab.arenas.base import TrialFinished, device_label, resolve_device
+    from lab.arenas.base import TrialFinished, device_label, resolve_device, with_cap
 
     reg = _registry(args)
     genomes = [_load_ref(ref, args) for ref in args.refs]
     arena = get_arena(args.arena)
     task = arena.default_task()
     if args.step_cap is not None:
-        task = dataclasses.replace(task, step_cap=args.step_cap)
+        task = with_cap(task, args.step_cap)
     seeds = _parse_seeds(args.seeds)
     device = resolve_device(args.device)
     todo = sum(len(reg.missing_seeds(g.id, task.task_id, seeds)) for g in genomes)
@@ -88,11 +87,19 @@ def cmd_trials_show(args: argparse.Namespace) -> int:
 
 
 def _print_trials(g: Genome, results: list) -> None:
-    grokked = [r.metrics["steps_to_grok"] for r in results if r.status == "grokked"]
-    ok = f"median steps_to_grok {sorted(grokked)[len(grokked) // 2]}" if grokked else "none grokked"
-    print(f"{g.label}: {len(results)} trial(s), {len(grokked)} grokked, {ok}")
+    from lab.evolution.landscapes import SUCCESS
+
+    won = [r for r in results if r.status in SUCCESS]
+    steps = sorted(r.metrics["steps_to_grok"] for r in won if r.metrics.get("steps_to_grok") is not None)
+    word = "grokked" if g.spec.name == "grokking" else "reached the target"
+    ok = f"median steps_to_grok {steps[len(steps) // 2]}" if steps else f"none {word}"
+    print(f"{g.label}: {len(results)} trial(s), {len(won)} {word}, {ok}")
     for r in sorted(results, key=lambda r: (r.task_id, r.seed)):
         m = r.metrics
+        if "test_acc" in m:  # a model-merging or weight-evolution arena: passes and test accuracy
+            print(f"  task {r.task_id} seed {r.seed:<5} {r.status:<9} passes {m.get('passes')!s:<6} "
+                  f"to target {m.get('steps_to_grok')!s:<6} test_acc {m['test_acc']:.3f}")
+            continue
         acc = m.get("final_val_acc")
         print(f"  task {r.task_id} seed {r.seed:<5} {r.status:<9} steps {m.get('steps')!s:<5} "
               f"steps_to_grok {m.get('steps_to_grok')!s:<5} val_acc {acc if acc is None else f'{acc:.3f}'}")
@@ -116,7 +123,9 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
         evo = Evolution.resume(reg, args.resume, backend=backend)
         print(f"resuming run {evo.run_id} after generation {evo.generation} of {evo.settings.generations}")
     else:
-        task = (("step_cap", args.step_cap),) if args.step_cap is not None else ()
+        from lab.arenas import get_arena
+        cap = get_arena(args.arena).default_task().CAP_FIELD
+        task = ((cap, args.step_cap),) if args.step_cap is not None else ()
         seed_from = tuple(x.strip() for item in args.seed_from for x in item.split(",") if x.strip())
         settings = EvolutionSettings(
             arena=args.arena, population=args.population, seeds_per_genome=args.seeds,

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from lab import __version__
 
@@ -21,7 +21,13 @@ TRIAL_STATUSES = ("grokked", "capped", "diverged", "cancelled", "ok", "failed")
 
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
-    """Base of every arena's task settings: a frozen dataclass whose ``task_id`` hashes its fields."""
+    """Base of every arena's task settings: a frozen dataclass whose ``task_id`` hashes its fields.
+
+    ``CAP_FIELD`` names the field that holds the task's budget (read as ``step_cap`` by the
+    landscapes): a grokking task's ``step_cap``, an M2N2 task's ``passes``."""
+
+    CAP_FIELD: ClassVar[str] = "step_cap"
+    CAP_LABEL: ClassVar[str] = "Step cap"
 
     @property
     def task_id(self) -> str:
@@ -30,6 +36,11 @@ class TaskConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def with_cap(task: TaskConfig, cap: int) -> TaskConfig:
+    """``task`` with another budget (another task_id)."""
+    return dataclasses.replace(task, **{task.CAP_FIELD: cap})
 
 
 class TrialError(ValueError):

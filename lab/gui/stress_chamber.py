@@ -18,7 +18,7 @@ from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
 from lab.analysis.phylogeny import LEVELS
 from lab.analysis.stress import GROUPINGS, SPECIES, StressPlan, group_genomes, plan_stress, run_stress
 from lab.arenas import get_arena
-from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device
+from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device, with_cap
 from lab.genome import Genome
 from lab.gui.stress_genomes import GenomeChoice
 from lab.gui.widgets.chart_controls import ChartControls, ChartPicker, ExportOptions
@@ -47,10 +47,11 @@ def run_fields(task: TaskConfig) -> list[Field]:
                          "first seed + runs - 1."),
               Field("seed_start", "First seed", "int", 0, 0, 2**31 - 1,
                     help="The first training seed. The same seeds give the same trials, which Smart Fill reuses.")]
-    if hasattr(task, "step_cap"):
-        fields.append(Field("step_cap", "Step cap", "int", task.step_cap, 1, 1_000_000,
-                            help="Training steps a trial may take to grok before it counts as failed. Another cap "
-                                 "is another task: its trials are counted separately."))
+    if hasattr(task, task.CAP_FIELD):
+        fields.append(Field(task.CAP_FIELD, task.CAP_LABEL, "int", getattr(task, task.CAP_FIELD), 1, 10_000_000,
+                            help="The budget a trial may use to succeed (training steps to grok, forward passes "
+                                 "to the target accuracy) before it counts as failed. Another budget is another "
+                                 "task: its trials are counted separately."))
     return fields + [Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
                            help="auto: the CUDA GPU when there is one, else the CPU.")]
 
@@ -65,7 +66,7 @@ def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: st
 def describe_task(task: TaskConfig, default: TaskConfig) -> str:
     """The settings (besides the step cap) in which ``task`` differs from the arena's default task."""
     base = default.to_dict()
-    changed = [f"{k.replace('_', ' ')} {v}" for k, v in task.to_dict().items() if k != "step_cap" and base.get(k) != v]
+    changed = [f"{k.replace('_', ' ')} {v}" for k, v in task.to_dict().items() if k != task.CAP_FIELD and base.get(k) != v]
     return "the arena's default task" + (f" but {', '.join(changed)}" if changed else "")
 
 
@@ -202,8 +203,8 @@ class StressChamberTab:
     def set_task(self, task: TaskConfig) -> None:
         """Stress-test on ``task`` (its step cap stays editable); scripts and tests set a small one."""
         self.base_task = task
-        if "step_cap" in self.form.vars:
-            self.form.set("step_cap", task.step_cap)
+        if task.CAP_FIELD in self.form.vars:
+            self.form.set(task.CAP_FIELD, getattr(task, task.CAP_FIELD))
         self._changed()
 
     def edit_task(self) -> tk.Toplevel:
@@ -244,8 +245,8 @@ class StressChamberTab:
         return False
 
     def _task(self, values: dict[str, Any]) -> TaskConfig:
-        if "step_cap" in values:
-            return dataclasses.replace(self.base_task, step_cap=values["step_cap"])
+        if self.base_task.CAP_FIELD in values:
+            return with_cap(self.base_task, values[self.base_task.CAP_FIELD])
         return self.base_task
 
     def _changed(self) -> None:

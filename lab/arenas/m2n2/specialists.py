@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import os
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab.arenas.m2n2.specialist_models import build_model, parameter_shapes
+from lab.arenas.m2n2.specialist_models import (build_model, parameter_shapes, read_weight_archive,
+                                               replace_together, weight_archive, weight_problems)
 from lab.data import DATASET_NAMES, Dataset, load_dataset
 from lab.genome import atomic_write_text
 
@@ -94,7 +92,7 @@ class SpecialistsConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
                 problems.append(f"{name} must be a finite number {wanted}, got {v!r}")
         try:
-            torch.device(self.device)
+            torch.device(self.device if isinstance(self.device, str) else "not text")
         except (RuntimeError, TypeError, ValueError):
             problems.append(f"device {self.device!r} is not a torch device such as 'cpu' or 'cuda'")
         if problems:
@@ -175,9 +173,9 @@ class SpecialistsRun:
         scale = np.float32(1.0 / data.pixel_max)
         self._x_train = torch.from_numpy(np.asarray(data.x_train) * scale).to(self.device)
         self._x_test = torch.from_numpy(np.asarray(data.x_test) * scale).to(self.device)
-        self._y_train_cpu = torch.from_numpy(np.asarray(data.y_train))  # indices are drawn on the CPU
+        self._y_train_cpu = torch.from_numpy(np.array(data.y_train))  # indices are drawn on the CPU
         self._y_train = self._y_train_cpu.to(self.device)
-        self._y_test = torch.from_numpy(np.asarray(data.y_test)).to(self.device)
+        self._y_test = torch.from_numpy(np.array(data.y_test)).to(self.device)
         # One shared initialisation for every specialist: models grown from different random inits sit in
         # unrelated basins (their units permuted), and averaging their weights gives noise, not a merge.
         self.model = build_model(data.shape, data.n_classes, hidden=config.hidden,
@@ -334,7 +332,8 @@ class SpecialistsRun:
         run = cls(saved.config, data=data)
         if tuple(run.data.shape) != saved.sample_shape or run.n_classes != saved.n_classes:
             raise ValueError(f"the population in {folder} was trained on {saved.n_classes} classes of "
-                             f"{list(saved.sample_shape)} images, the data has {run.n_classes} of {list(run.data.shape)}")
+                             f"{list(saved.sample_shape)} images, the data has {run.n_classes} classes of "
+                             f"{list(run.data.shape)}")
         moved = {id(m): Member({k: v.to(run.device) for k, v in m.state.items()}, m.fitness, m.per_class, m.origin)
                  for m in [*saved.members, *saved.niche_bank.values()]}
         run.population = [moved[id(m)] for m in saved.members]
@@ -377,9 +376,7 @@ def save_population(folder: str | os.PathLike[str], population: PopulationState)
     arrays.update({f"niche{c}/{k}": v.detach().cpu().numpy() for c, m in sorted(population.niche_bank.items())
                    for k, v in m.state.items()})
     arrays["rng_state"] = population.rng_state.cpu().numpy()
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    payload = buffer.getvalue()
+    payload = weight_archive(arrays)
     shapes = parameter_shapes(population.sample_shape, population.n_classes, population.config.hidden)
     meta = {"schema_version": SCHEMA_VERSION, "config": dataclasses.asdict(population.config),
             "generation": population.generation, "sample_shape": list(population.sample_shape),
@@ -389,8 +386,8 @@ def save_population(folder: str | os.PathLike[str], population: PopulationState)
             "niche_bank": [dict(_member_meta(m), **{"class": c}) for c, m in sorted(population.niche_bank.items())],
             # the two files are replaced one after the other; the hash tells a reader if they belong together
             "npz_sha256": hashlib.sha256(payload).hexdigest()}
-    _replace_together({folder / POPULATION_NPZ: payload,
-                       folder / POPULATION_JSON: (json.dumps(meta, indent=1) + "\n").encode("utf-8")})
+    replace_together({folder / POPULATION_NPZ: payload,
+                      folder / POPULATION_JSON: (json.dumps(meta, indent=1) + "\n").encode("utf-8")})
     return folder
 
 
@@ -408,7 +405,8 @@ def load_population(folder: str | os.PathLike[str], config: SpecialistsConfig | 
         found = meta.get("schema_version") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{where}: {POPULATION_JSON} has schema_version {found!r}, this lab reads {SCHEMA_VERSION}")
     saved = config_from_mapping(meta.get("config"), f"{where}: the config in {POPULATION_JSON}")
-    changed = [k for k in ("dataset", "seed", "hidden") if config is not None and getattr(config, k) != getattr(saved, k)]
+    changed = [k for k in ("dataset", "seed", "hidden")
+               if config is not None and getattr(config, k) != getattr(saved, k)]
     if changed:
         raise ValueError(f"{where}: the given config changes {', '.join(changed)}, which a saved population cannot")
     problems: list[str] = []
@@ -422,7 +420,8 @@ def load_population(folder: str | os.PathLike[str], config: SpecialistsConfig | 
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems))
     expected = parameter_shapes(shape, n_classes, saved.hidden)
-    listed = {p.get("name"): tuple(p.get("shape", ())) for p in meta.get("parameters", []) if isinstance(p, dict)}
+    listed = {p.get("name"): tuple(p["shape"]) if isinstance(p.get("shape"), list) else None
+              for p in meta.get("parameters") or [] if isinstance(p, dict)}
     if listed != expected:
         problems.append(f"{POPULATION_JSON} lists the parameters {_describe(listed)} but a freshly built model "
                         f"has {_describe(expected)}")
@@ -433,24 +432,14 @@ def load_population(folder: str | os.PathLike[str], config: SpecialistsConfig | 
         problems.append(f"niche_bank classes must be distinct whole numbers 0..{n_classes - 1}, got {classes!r}")
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems))
-    arrays, digest = _read_npz(folder / POPULATION_NPZ, where)
-    wanted = {f"m{i}": f"member {i}" for i in range(len(members))}
-    wanted.update({f"niche{c}": f"the specialist for class {c}" for c in classes})
-    for prefix, who in wanted.items():
-        for name, want in expected.items():
-            key, array = f"{prefix}/{name}", arrays.get(f"{prefix}/{name}")
-            if array is None:
-                problems.append(f"{POPULATION_NPZ} lacks {key} ({who})")
-            elif array.dtype != np.float32 or array.shape != want:
-                problems.append(f"{POPULATION_NPZ}: {key} is {array.dtype} {list(array.shape)}, "
-                                f"a freshly built model has float32 {list(want)}")
+    arrays, digest = read_weight_archive(folder / POPULATION_NPZ, where)
+    owners = {f"m{i}": f"member {i}" for i in range(len(members))}
+    owners.update({f"niche{c}": f"the specialist for class {c}" for c in classes})
+    problems += weight_problems(arrays, owners, expected, POPULATION_NPZ)
     rng_size = len(torch.Generator().get_state())
     state = arrays.get("rng_state")
     if state is None or state.dtype != np.uint8 or state.shape != (rng_size,):
         problems.append(f"{POPULATION_NPZ}: rng_state is missing or not {rng_size} bytes")
-    extra = sorted(set(arrays) - {f"{p}/{n}" for p in wanted for n in expected} - {"rng_state"})
-    if extra:
-        problems.append(f"{POPULATION_NPZ} has arrays no member owns: {', '.join(extra[:5])}")
     if not problems and digest != meta.get("npz_sha256"):
         problems.append(f"{POPULATION_NPZ} is not the file {POPULATION_JSON} was saved with (an interrupted save?)")
     if problems:
@@ -504,40 +493,3 @@ def _read_json(path: Path, what: str) -> Any:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno}") from None
-
-
-def _read_npz(path: Path, where: str) -> tuple[dict[str, np.ndarray], str]:
-    """Every array of an .npz read with allow_pickle=False, and the sha256 of the file's bytes."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{where}: {path.name} does not exist") from None
-    except OSError as exc:
-        raise ValueError(f"{where}: {path.name} cannot be read: {exc.strerror or exc}") from None
-    if raw[:1] == b"\x80" or not raw.startswith(b"PK"):
-        kind = "a pickle, which is never loaded" if raw[:1] == b"\x80" else "not a numpy .npz archive"
-        raise ValueError(f"{where}: {path.name} is {kind}")
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{where}: {path.name} is corrupt or holds pickled objects: {exc}") from None
-    return arrays, hashlib.sha256(raw).hexdigest()
-
-
-def _replace_together(files: Mapping[Path, bytes]) -> None:
-    """Write every file to a synced temp beside it first, then replace them in order: never a half-written file."""
-    temps: dict[Path, str] = {}
-    try:
-        for path, payload in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps.values():
-            Path(tmp).unlink(missing_ok=True)

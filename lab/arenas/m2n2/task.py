@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import ClassVar
 
 import torch
 
@@ -26,6 +27,9 @@ class M2N2Task(TaskConfig):
     the Evolution Lab's landscapes and the Stress Chamber's charts read M2N2 runs as they read
     grokking runs. The reported model is the archive member with the best training accuracy.
     """
+
+    CAP_FIELD: ClassVar[str] = "passes"
+    CAP_LABEL: ClassVar[str] = "Budget (passes)"
 
     dataset: str = "digits"
     data_folder: str = ""          # a folder of MNIST IDX files when dataset is "mnist"

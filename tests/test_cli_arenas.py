@@ -1,0 +1,84 @@
+"""Direct runs from the command line: ``m2n2`` (progress, the reported model as npz + JSON) and
+``m2n2-specialists`` (config file, save and resume); bad input exits 2 with one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest import PROJECT
+
+from lab.arenas.m2n2.engine import mlp_logits
+from lab.cli import main
+from lab.data import load_dataset
+from lab.registry import Registry
+
+
+@pytest.fixture
+def run(tmp_path, capsys):
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv) + ["--registry", str(tmp_path / "reg")])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    _run.registry = str(tmp_path / "reg")
+    return _run
+
+
+def test_m2n2_run_and_saved_model(run, tmp_path):
+    code, out, err = run("m2n2", "--passes", "200", "--eval-interval", "100", "--seed", "0", "--device", "cpu",
+                         "--save-model", str(tmp_path / "model" / "best.npz"))
+    assert code == 0, err
+    assert "budget 200 forward passes" in out and "after 200 passes" in out and "pass" in err  # the bar
+    with np.load(tmp_path / "model" / "best.npz", allow_pickle=False) as f:
+        params = f["params"]
+    meta = json.loads((tmp_path / "model" / "best.json").read_text())
+    assert params.shape == (19_210,) and meta["inputs"] == 64 and meta["hidden"] == 256
+    digits = load_dataset("digits")
+    x_t = torch.tensor(digits.flat_test()).t()
+    pred = mlp_logits(torch.tensor(params).unsqueeze(0), x_t, 256, 10)[0].argmax(0).numpy()
+    assert (pred == digits.y_test).mean() == pytest.approx(meta["test_acc"])   # the saved model is the reported one
+    assert f"test accuracy {meta['test_acc']:.4f}" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--dataset", "mnist", "--data-folder", "/no/such/folder"), "/no/such/folder does not exist"),
+    (("--dataset", "mnist"), "needs data_folder"),
+    (("--alpha", "nan"), "alpha must be a number"),
+    (("--passes", "0"), "passes must be a whole number >= 1"),
+    (("--archive-size", "1"), "archive_size"),
+    (("--genome", str(PROJECT / "genomes" / "high-lr.json")), "grokking genome, not an m2n2 one"),
+])
+def test_m2n2_bad_input_exits_2(run, argv, message):
+    code, _, err = run("m2n2", *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_m2n2_trials_through_the_generic_commands(run):
+    genome = str(PROJECT / "genomes" / "m2n2-paper.json")
+    code, out, err = run("trials", "run", genome, "--arena", "m2n2", "--seeds", "1", "--step-cap", "100",
+                         "--device", "cpu")
+    assert code == 0, err
+    assert "1 trial(s)" in out and "passes 100" in out and "test_acc" in out
+    (trial,) = Registry(run.registry).trials()
+    assert trial.arena == "m2n2" and trial.metrics["passes"] == 100
+
+
+def test_specialists_config_save_resume_and_bad_config(run, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    code, out, err = run("m2n2-specialists", "--generations", "2", "--write-config", str(cfg),
+                         "--save", str(tmp_path / "pop"))
+    assert code == 0, err
+    trained = [line for line in out.splitlines() if line.startswith("  specialist for")]
+    assert len(trained) == 10 and "generation   2" in out and "population saved" in out
+    assert json.loads(cfg.read_text())["generations"] == 2
+    code, out, err = run("m2n2-specialists", "--config", str(cfg), "--resume", str(tmp_path / "pop"),
+                         "--generations", "3")
+    assert code == 0, err
+    assert "resumed" in out and "generation   3" in out
+    assert not [line for line in out.splitlines() if line.startswith("  specialist for")]
+    cfg.write_text('{"lr": -1, "colour": "red"}')
+    code, _, err = run("m2n2-specialists", "--config", str(cfg))
+    assert code == 2 and "unknown key 'colour'" in err and "lr must be" in err
+    code, _, err = run("m2n2-specialists", "--dataset", "cifar10", "--data-folder", str(tmp_path / "none"))
+    assert code == 2 and "does not exist" in err
