@@ -63,6 +63,7 @@ COMMANDS = [
     Command("pause_run", "Run", "Pause after this generation", "F6", "<F6>"),
     Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5", "<Shift-F5>"),
     Command("resume_run", "Run", "Resume the chosen saved run", "F7", "<F7>"),
+    Command("direct_run", "Run", "Direct run of the arena...", "Ctrl+D", "<Control-d>"),
     Command("backend_settings", "Run", "Where trials run (threads, processes, Dask)...", "Ctrl+B", "<Control-b>"),
     Command("shortcuts", "Help", "Keyboard shortcuts", "F1", "<F1>"),
     Command("about", "Help", "About Speciation Lab"),

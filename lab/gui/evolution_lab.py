@@ -13,10 +13,12 @@ from tkinter import ttk
 from typing import Any
 
 from lab.analysis.run_charts import draw_dashboard, export_dashboard
+from lab.arenas import get_arena
 from lab.arenas.base import TrialFinished, TrialProgress
 from lab.evolution.diversity import colours
 from lab.evolution.landscapes import SUCCESS
 from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
+from lab.gui.direct_run import DirectRunWindow, open_direct_run
 from lab.gui.evolution_settings import SettingsPanel
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.diversity_grid import DiversityGrid
@@ -56,6 +58,7 @@ class EvolutionLabTab:
         self._rows: list[dict[str, Any]] = []
         self._names: dict[str, str] = {}
         self.selected: str | None = None
+        self.direct_window: DirectRunWindow | None = None
 
         outer = ttk.PanedWindow(parent, orient="horizontal")
         outer.pack(fill="both", expand=True, padx=4, pady=4)
@@ -72,7 +75,7 @@ class EvolutionLabTab:
         self._build_side(bottom)
 
         app.add_handlers({"start_run": self.start, "pause_run": self.pause, "stop_run": self.stop,
-                          "resume_run": self.resume})
+                          "resume_run": self.resume, "direct_run": self.open_direct_run})
         app.hub.subscribe("registry_changed", self._registry_changed)
         app.hub.subscribe("send_to_evolution_lab", self._receive_ancestors)
         self._set_running(False)
@@ -84,6 +87,12 @@ class EvolutionLabTab:
     def _build_left(self, left: ttk.Frame) -> None:
         self.settings_panel = SettingsPanel(left)
         self.settings_panel.pack(fill="x")
+        # beside the arena picker: watch the chosen arena's own engine (arenas that have one)
+        self.direct_button = ttk.Button(self.settings_panel.arena_box.master, text="Direct run...",
+                                        command=lambda: self.app.invoke("direct_run"))
+        self.direct_button.pack(side="left")
+        self.settings_panel.arena.trace_add("write", lambda *_a: self._arena_picked())
+        self._arena_picked()
         buttons = ttk.Frame(left)
         buttons.pack(fill="x", pady=(8, 2))
         self.start_button = ttk.Button(buttons, text="Start (F5)", command=lambda: self.app.invoke("start_run"))
@@ -166,6 +175,24 @@ class EvolutionLabTab:
         self.hof.bind("<<TreeviewSelect>>", lambda _e: self.hof.selection() and self.select_genome(self.hof.selection()[0]))
         self.side = side
 
+    def _arena_picked(self) -> None:
+        has_engine = hasattr(get_arena(self.settings_panel.arena.get()), "engine")
+        self.direct_button.configure(state="normal" if has_engine else "disabled")
+
+    def open_direct_run(self) -> DirectRunWindow | None:
+        """Run > Direct run of the arena: the chosen arena's engine in its own window, with the
+        selected genome's settings when it is of that arena."""
+        self.direct_window = open_direct_run(self.app, self.settings_panel.arena.get(), self.selected,
+                                             self.direct_window)
+        return self.direct_window
+
+    def _direct_run_busy(self) -> bool:
+        """A direct run holds the job runner: say so rather than queue a run silently behind it."""
+        if self.direct_window is not None and self.direct_window.running:
+            self.app.show_error("Evolution", "A direct run is in progress; stop it (or close its window) first.")
+            return True
+        return False
+
     # ---- run control -------------------------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -176,6 +203,8 @@ class EvolutionLabTab:
         and start nothing."""
         if self.running:
             self.app.status_message.set("a run is already in progress")
+            return False
+        if self._direct_run_busy():
             return False
         try:
             settings = self.settings_panel.settings()
@@ -194,6 +223,8 @@ class EvolutionLabTab:
         run_id = self.run_choice.get().split(" ")[0]
         if self.running or not run_id:
             self.app.status_message.set("choose a saved run that is not running")
+            return False
+        if self._direct_run_busy():
             return False
         try:
             evo = Evolution.resume(self.app.registry, run_id, backend=self.app.backend)
@@ -444,6 +475,8 @@ class EvolutionLabTab:
         return export_dashboard(folder, stem, self.history, self.step_cap)
 
     def close(self) -> None:
+        if self.direct_window is not None:
+            self.direct_window.close()
         self.charts.figure.clear()
 
 

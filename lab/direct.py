@@ -1,0 +1,152 @@
+"""The direct run of an arena: one of its engines stepped as a background job, reporting snapshots
+(what the engine shows of itself) and the archive's fitness over forward passes, so a view can
+watch the arena's own algorithm work. Generic over arenas whose object has ``engine()``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+MIN_REPORT_S = 0.1      # at most ~10 reports a second: more would only flood the Tk thread's queue
+CHUNK_S = 0.05          # aim for step() calls this long, so Stop lands promptly even when passes are slow
+HISTORY_KEYS = ("passes", "min", "mean", "max")
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineReport:
+    """One look at a direct run: the engine's ``snapshot()`` and the archive fitness so far
+    (columns passes/min/mean/max over the filled slots, one row per report)."""
+
+    arena: str
+    snapshot: dict[str, Any]
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineUnavailable:
+    """What a direct-run job returns when its engine could not be built (bad data files, settings):
+    the user's to fix, so a message rather than a failure with a traceback."""
+
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectOption:
+    """A choice the direct run offers beyond the gene table (an ablation no gene can express); it
+    replaces the gene ``replaces`` in the form and takes its default from that gene's value."""
+
+    name: str
+    label: str
+    choices: tuple[str, ...]
+    replaces: str
+    from_gene: Mapping[int, str]
+    help: str = ""
+
+
+# arena -> its direct-run options (m2n2: the partner rule, whose "uniform" ablation has no gene)
+DIRECT_OPTIONS: dict[str, tuple[DirectOption, ...]] = {
+    "m2n2": (DirectOption("partner", "Partner", ("attraction", "fitness", "uniform"), replaces="attraction",
+                          from_gene={1: "attraction", 0: "fitness"},
+                          help="How partner B is drawn: attraction to parent A (the paper), fitness like A "
+                               "(the no-matchmaker ablation), or uniformly over the archive."),),
+}
+
+
+def empty_history() -> dict[str, list[float]]:
+    return {key: [] for key in HISTORY_KEYS}
+
+
+def add_fitness_point(history: dict[str, list[float]], snapshot: Mapping[str, Any]) -> bool:
+    """Append (passes, min, mean, max of the filled slots' fitness) of ``snapshot`` to ``history``;
+    False (nothing added) when the snapshot has no archive fitness or repeats the last passes."""
+    fitness = snapshot.get("fitness")
+    if fitness is None or "passes" not in snapshot:
+        return False
+    filled = snapshot.get("filled") or [True] * len(fitness)
+    values = [float(f) for f, ok in zip(fitness, filled) if ok and math.isfinite(float(f))]
+    if not values or (history["passes"] and history["passes"][-1] == snapshot["passes"]):
+        return False
+    history["passes"].append(snapshot["passes"])
+    history["min"].append(min(values))
+    history["mean"].append(sum(values) / len(values))
+    history["max"].append(max(values))
+    return True
+
+
+def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interval_s: float = MIN_REPORT_S
+               ) -> dict[str, Any]:
+    """The job: ``engine.step(every)`` until ``engine.done`` or a cancel, emitting an
+    :class:`EngineReport` at the start, then at most once per ``min_interval_s``, and at the end.
+    ``every`` is the most passes per step; fewer are taken while a pass is slower than
+    ``CHUNK_S / every`` (a big data set), so the cancel token is seen within about CHUNK_S.
+    Returns the last snapshot."""
+    every = max(1, int(every))
+    chunk = 1  # the first step measures how long a pass takes
+    history = empty_history()
+
+    def report(snapshot: dict[str, Any]) -> None:
+        add_fitness_point(history, snapshot)
+        job.emit(EngineReport(arena, snapshot, {k: list(v) for k, v in history.items()}))
+        budget = snapshot.get("budget") or 0
+        if budget:
+            job.report(snapshot["passes"] / budget, f"{snapshot['passes']:,} of {budget:,} passes")
+
+    snapshot = engine.snapshot()
+    report(snapshot)
+    last = time.monotonic()
+    while not engine.done and not job.cancel_token.is_set():
+        started = time.monotonic()
+        ran = engine.step(chunk)
+        ran = ran if isinstance(ran, int) and ran > 0 else chunk  # an engine whose step returns a report
+        per_pass = (time.monotonic() - started) / ran
+        chunk = max(1, min(every, int(CHUNK_S / per_pass) if per_pass > 0 else every))
+        if time.monotonic() - last >= min_interval_s or engine.done:
+            snapshot = engine.snapshot()
+            report(snapshot)
+            last = time.monotonic()
+    if snapshot["passes"] != engine.passes:  # cancelled between reports: show where it stopped
+        snapshot = engine.snapshot()
+        report(snapshot)
+    return snapshot
+
+
+def engine_settings(arena: Any, genes: Mapping[str, Any], options: Mapping[str, str] | None = None) -> Any:
+    """What ``arena.engine`` takes for these gene values and direct-run options: a Genome of the
+    arena's spec, or (m2n2) its engine settings with the partner rule. ValueError names every problem."""
+    options = dict(options or {})
+    if arena.name == "m2n2":
+        from lab.arenas.m2n2.engine import M2N2Settings
+
+        partner = options.get("partner", "attraction")
+        full = {**genes, "attraction": int(partner == "attraction")}
+        return M2N2Settings.from_genes(full, partner=partner)
+    from lab.genome import Genome
+
+    return Genome(arena.gene_spec, dict(genes), origin="forge")
+
+
+def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every: int, device: str = "auto",
+               reserve_threads: int = 1) -> dict[str, Any] | EngineUnavailable:
+    """The job the direct-run view submits: build the engine (reading the data set belongs off the
+    Tk thread), then :func:`run_direct`. A data or settings problem comes back as EngineUnavailable.
+
+    The job's torch threads leave ``reserve_threads`` cores to the window: with every core in the
+    OpenMP team, each small op of a pass waits for a thread the Tk thread's redraw has descheduled
+    (seen: a 300-pass run on 2 cores took 2 s or 20 s depending on when the charts redrew)."""
+    import torch
+
+    from lab.data import DataError
+
+    threads = torch.get_num_threads()  # OpenMP: this thread's own setting; restored for the next job
+    torch.set_num_threads(max(1, threads - reserve_threads))
+    try:
+        try:
+            engine = arena.engine(task, settings, seed, device=device)
+        except (DataError, ValueError) as exc:
+            return EngineUnavailable(str(exc))
+        return run_direct(job, engine, every, arena=arena.name)
+    finally:
+        torch.set_num_threads(threads)

@@ -1,0 +1,331 @@
+"""The direct-run window, opened from the Evolution Lab: watch one arena's own engine work (M2N2: its
+archive's fitness, accuracy, per-class accuracy and attraction). A validated form sets seed, task and
+engine settings; the run is a background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import time
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+from typing import Any
+
+from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
+from lab.arenas import get_arena
+from lab.arenas.base import resolve_device
+from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings
+from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.form import Field, Form, FormError, task_fields
+from lab.jobs import Job, JobEnded
+from lab.registry import RegistryError
+
+REDRAW_S = 0.25         # at most ~4 chart redraws a second
+DRAW_SHARE = 0.35       # and rarer when a redraw is slow, so the window keeps answering between redraws
+MAX_CHUNK = 25          # passes per engine step at most (run_direct takes fewer when passes are slow)
+RUN_FIELDS = [
+    Field("seed", "Seed", "int", 1, 0, 2**31 - 1, help="The run's random seed: same seed and settings, same run."),
+    Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
+          help="auto: the CUDA GPU when there is one, else the CPU."),
+]
+
+
+def engine_fields(arena: Any, genes: dict[str, Any]) -> list[Field]:
+    """One field per gene of the arena's spec (bounds from the gene table, defaults from ``genes``);
+    a gene that a direct-run option replaces becomes that option's choice."""
+    options = {o.replaces: o for o in DIRECT_OPTIONS.get(arena.name, ())}
+    fields = []
+    for gene in arena.gene_spec.genes:
+        option = options.get(gene.key)
+        if option is not None:
+            default = option.from_gene.get(int(genes[gene.key]), option.choices[0])
+            fields.append(Field(option.name, option.label, "choice", default, choices=option.choices,
+                                help=option.help))
+        else:
+            fields.append(Field(gene.key, gene.label, gene.kind, genes[gene.key], gene.low, gene.high, help=gene.doc))
+    return fields
+
+
+class DirectRunWindow:
+    """A Toplevel: the form, Start / Stop / Export charts, progress and status on the left; the
+    arena's charts on the right. ``genome``: its genes are the engine settings' defaults."""
+
+    def __init__(self, app, arena_name: str, genome=None):
+        self.app = app
+        self.arena = get_arena(arena_name)
+        self.genome = genome
+        self.job: Job | None = None
+        self.snapshot: dict[str, Any] | None = None
+        self.history: dict[str, list[float]] = {}
+        self.task: Any = self.arena.default_task()
+        self.outcome = ""
+        self.closed = False
+        self._draw_after: str | None = None
+        self._last_draw = 0.0
+        self._draw_cost = 0.0   # seconds the last chart redraw took (building the figure, not painting)
+
+        self.top = tk.Toplevel(app.root)
+        self.top.title(f"Direct run: {self.arena.title}")
+        height = min(740, self.top.winfo_screenheight() - 60)
+        self.top.geometry(f"1240x{height}+{app.root.winfo_rootx() + 20}+{app.root.winfo_rooty() + 10}")
+        self.top.minsize(980, 640)
+        self.top.protocol("WM_DELETE_WINDOW", self.close)
+        outer = ttk.PanedWindow(self.top, orient="horizontal")
+        outer.pack(fill="both", expand=True, padx=4, pady=4)
+        left = ttk.Frame(outer, padding=(4, 4))
+        outer.add(left, weight=0)
+        self._build_left(left)
+        self.charts = ChartPanel(outer, figsize=(8.6, 6.6), dpi=90)
+        outer.add(self.charts, weight=1)
+        self._set_running(False)
+        self.draw()
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build_left(self, left: ttk.Frame) -> None:
+        ttk.Label(left, text=self.arena.title, style="Heading.TLabel", wraplength=330, justify="left"
+                  ).pack(anchor="w")
+        source = (f"Engine settings from genome {self.genome.label}" if self.genome is not None
+                  else "Engine settings: the gene table's defaults")
+        self.source_label = ttk.Label(left, text=source, style="Muted.TLabel", wraplength=330, justify="left")
+        self.source_label.pack(anchor="w", pady=(0, 4))
+        box = ttk.LabelFrame(left, text="Run", padding=(6, 2))
+        box.pack(fill="x")
+        self.run_form = Form(box, RUN_FIELDS)
+        self.run_form.pack(fill="x")
+        box = ttk.LabelFrame(left, text="Task", padding=(6, 2))
+        box.pack(fill="x", pady=(4, 0))
+        self.task_form = Form(box, task_fields(self.task))
+        self.task_form.pack(fill="x")
+        if "data_folder" in self.task_form.fields:
+            self.folder_button = ttk.Button(box, text="Choose data folder...", command=self.choose_data_folder)
+            self.folder_button.pack(anchor="e", pady=(2, 0))
+        genes = dict(self.genome.genes) if self.genome is not None else self.arena.gene_spec.defaults()
+        box = ttk.LabelFrame(left, text="Engine settings", padding=(6, 2))
+        box.pack(fill="x", pady=(4, 0))
+        self.engine_form = Form(box, engine_fields(self.arena, genes))
+        self.engine_form.pack(fill="x")
+        buttons = ttk.Frame(left)
+        buttons.pack(fill="x", pady=(8, 2))
+        self.start_button = ttk.Button(buttons, text="Start", command=self.start)
+        self.stop_button = ttk.Button(buttons, text="Stop", command=self.stop)
+        self.export_button = ttk.Button(buttons, text="Export charts...", command=self.export_charts)
+        for b in (self.start_button, self.stop_button, self.export_button):
+            b.pack(side="left", expand=True, fill="x", padx=1)
+        self.progress = ttk.Progressbar(left, maximum=1.0)
+        self.progress.pack(fill="x", pady=(6, 0))
+        self.status = ttk.Label(left, text="Not started.", wraplength=330, justify="left")
+        self.status.pack(anchor="w", pady=(2, 0))
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        return self.run_form, self.task_form, self.engine_form
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.configure(state="disabled" if running else "normal")
+        self.stop_button.configure(state="normal" if running else "disabled")
+        for form in self.forms:
+            form.set_enabled(not running)
+        if hasattr(self, "folder_button"):
+            self.folder_button.configure(state="disabled" if running else "normal")
+
+    # ---- reading the form ----------------------------------------------------------------------
+    def read(self) -> tuple[Any, Any, int, str]:
+        """(task, engine settings, seed, device) from the widgets; FormError names every problem."""
+        problems: list[str] = []
+        values: dict[str, dict[str, Any]] = {}
+        for key, form in (("run", self.run_form), ("task", self.task_form), ("engine", self.engine_form)):
+            try:
+                values[key] = form.values()
+            except FormError as exc:
+                problems += exc.problems
+        task = settings = None
+        if "task" in values:
+            try:
+                task = dataclasses.replace(self.arena.default_task(), **values["task"])  # validates itself
+            except (ValueError, TypeError) as exc:
+                problems.append(str(exc))
+            folder = getattr(task, "data_folder", "")
+            if task is not None and folder and not Path(folder).is_dir():
+                problems.append(f"data folder {folder} " + ("is a file, not a folder" if Path(folder).exists()
+                                                            else "does not exist"))
+        if "engine" in values:
+            option_names = {o.name for o in DIRECT_OPTIONS.get(self.arena.name, ())}
+            genes = {k: v for k, v in values["engine"].items() if k not in option_names}
+            options = {k: v for k, v in values["engine"].items() if k in option_names}
+            try:
+                settings = engine_settings(self.arena, genes, options)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if "run" in values:
+            try:
+                resolve_device(values["run"]["device"])
+            except ValueError as exc:
+                problems.append(f"Device: {exc}")
+        if problems:
+            raise FormError(problems)
+        return task, settings, values["run"]["seed"], values["run"]["device"]
+
+    # ---- run control -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.active
+
+    def start(self) -> bool:
+        """Start a run from the widgets; bad input shows one message naming every problem and
+        starts nothing, as does another long job (the runner does one at a time)."""
+        if self.running:
+            return False
+        busy = self.app.runner.active_jobs()
+        if busy:
+            self.app.show_error("Direct run", f"{', '.join(j.title for j in busy)} is running; stop it "
+                                              "before starting a direct run.")
+            return False
+        try:
+            task, settings, seed, device = self.read()
+        except FormError as exc:
+            self.app.show_error("Direct run", "Nothing was started:\n" + "\n".join(exc.problems))
+            self.status.configure(text="Nothing was started: see the message.")
+            return False
+        self.task, self.snapshot, self.history, self.outcome = task, None, {}, ""
+        every = max(1, min(MAX_CHUNK, getattr(task, "eval_interval", MAX_CHUNK)))
+        self.job = self.app.submit(direct_job, self.arena, task, settings, seed, every, device,
+                                   title=f"Direct run of {self.arena.name} (seed {seed})", on_event=self._on_event)
+        self._set_running(True)
+        self.progress.configure(value=0.0)
+        self.status.configure(text="Starting: loading the data and the first models...")
+        self.draw()
+        return True
+
+    def stop(self) -> None:
+        if self.running:
+            self.job.cancel()
+            self.status.configure(text="Stopping...")
+
+    def choose_data_folder(self) -> None:
+        folder = self.app.dialogs.ask_directory("Choose the data folder", self.task_form.vars["data_folder"].get()
+                                                or None)
+        if folder:
+            self.task_form.set("data_folder", folder)
+
+    # ---- events from the job (Tk thread) -----------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        if self.closed:
+            return  # the window went away while the job wound down
+        if isinstance(event, EngineReport):
+            self.snapshot, self.history = event.snapshot, event.history
+            self._show_status()
+            self._schedule_draw()
+        elif isinstance(event, JobEnded):
+            self._ended(event)
+
+    def _ended(self, event: JobEnded) -> None:
+        self._set_running(False)
+        if isinstance(event.result, EngineUnavailable):
+            self.outcome = "unavailable"
+            self.app.show_error("Direct run", f"The run could not start:\n{event.result.message}")
+            self.status.configure(text="Could not start: see the message.")
+            return
+        self.outcome = {"done": "finished", "cancelled": "stopped"}.get(event.state, "failed")
+        self._show_status()
+        self.draw()
+
+    def _show_status(self) -> None:
+        s = self.snapshot
+        if s is None:
+            self.status.configure(text={"failed": "Failed (see the log).", "stopped": "Stopped before the first "
+                                        "report."}.get(self.outcome, "Starting..."))
+            return
+        budget = s.get("budget") or 0
+        self.progress.configure(value=s["passes"] / budget if budget else 0.0)
+        parts = [f"Passes {s['passes']:,} of {budget:,}" if budget else f"Passes {s['passes']:,}"]
+        for key, label in (("best_train_acc", "best train acc"), ("test_acc", "test acc")):
+            if key in s:
+                parts.append(f"{label} {s[key]:.3f}")
+        if "replaced" in s:
+            parts.append(f"children kept {s['replaced']:,}")
+        words = {"finished": "Finished. ", "stopped": "Stopped. ", "failed": "Failed (see the log). "}
+        self.status.configure(text=words.get(self.outcome, "") + ", ".join(parts))
+
+    # ---- charts ------------------------------------------------------------------------------
+    def redraw_interval(self) -> float:
+        """Seconds between live redraws: REDRAW_S, or longer so that building and painting the
+        charts (painting costs about what building does) take at most DRAW_SHARE of the time."""
+        return max(REDRAW_S, 2 * self._draw_cost / DRAW_SHARE)
+
+    def _schedule_draw(self) -> None:
+        """Redraw at most every redraw_interval(), and always after the last report (a timer, not a skip)."""
+        if self._draw_after is None:
+            wait = max(0.0, self.redraw_interval() - (time.monotonic() - self._last_draw))
+            self._draw_after = self.top.after(int(wait * 1000), self.draw)
+
+    def draw(self) -> None:
+        if self._draw_after is not None:
+            self.top.after_cancel(self._draw_after)
+            self._draw_after = None
+        started = time.monotonic()
+        target = getattr(self.task, "target_acc", None)
+        self.charts.redraw(lambda fig: draw_m2n2_panel(fig, self.snapshot, self.history, target))
+        self._last_draw = time.monotonic()
+        self._draw_cost = self._last_draw - started
+
+    def export_charts(self) -> list[Path]:
+        if self.snapshot is None:
+            self.app.show_error("Export charts", "Start a run first: there is nothing to draw yet.")
+            return []
+        folder = self.app.dialogs.ask_directory("Export the direct run's charts to folder")
+        if not folder:
+            return []
+        s = self.snapshot
+        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}passes"
+        paths = export_m2n2_panel(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
+        self.status.configure(text=f"Wrote {len(paths)} chart file(s) to {folder}")
+        return paths
+
+    # ---- closing -----------------------------------------------------------------------------
+    def lift(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+        self.top.focus_set()
+
+    def close(self) -> None:
+        """Close the window; a running job is cancelled first (its last events are ignored)."""
+        if self.closed:
+            return
+        if self.running:
+            self.job.cancel()
+        self.closed = True
+        if self._draw_after is not None:
+            self.top.after_cancel(self._draw_after)
+            self._draw_after = None
+        self.charts.figure.clear()
+        self.top.destroy()
+        # the chart canvas holds Tk images in reference cycles; collect them here, on the Tk thread,
+        # or a later collection in a job's thread would delete them from the wrong thread
+        self.charts = None
+        gc.collect()
+
+
+def open_direct_run(app, arena_name: str, genome_id: str | None = None,
+                    existing: DirectRunWindow | None = None) -> DirectRunWindow | None:
+    """Open (or bring forward) the direct-run window for ``arena_name``; the genome ``genome_id``
+    gives the engine settings when it has the arena's gene spec. None if the arena has no engine."""
+    arena = get_arena(arena_name)
+    if not hasattr(arena, "engine"):
+        app.show_error("Direct run", f"The {arena_name} arena has no engine to watch directly; choose an arena "
+                                     "that has one (for example m2n2).")
+        return None
+    if existing is not None and not existing.closed:
+        if existing.running or existing.arena.name == arena_name:
+            existing.lift()
+            return existing
+        existing.close()
+    genome = None
+    if genome_id:
+        try:
+            genome = app.registry.get_genome(genome_id)
+        except (RegistryError, KeyError, ValueError):
+            genome = None
+        if genome is not None and genome.spec.name != arena.gene_spec.name:
+            genome = None
+    return DirectRunWindow(app, arena_name, genome)

@@ -1,0 +1,161 @@
+"""The direct-run window driven through its widgets: a small M2N2 run to the end (status, progress,
+four charts, export), Stop mid-run, bad input and a busy runner refused with one message, closing
+while running, engine settings from the selected genome, and the button per arena."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab.genome import Genome, get_spec
+from tests.gui.conftest import wait_until
+
+# a real M2N2 run small enough for a test: a 64-32-10 MLP on digits
+SMALL_TASK = {"passes": 300, "eval_interval": 50, "hidden": 32, "dataset": "digits", "data_folder": "",
+              "target_acc": 0.85}
+
+
+@pytest.fixture
+def evolution_lab(lab_app):
+    tab = lab_app.tabs["Evolution Lab"]
+    before = tab.settings_panel.arena.get()
+    lab_app.notebook.select(0)
+    tab.settings_panel.arena.set("m2n2")
+    tab.settings_panel._arena_changed()
+    yield tab
+    if tab.direct_window is not None:
+        tab.direct_window.close()
+    wait_until(lab_app.root, lambda: not lab_app.runner.active_jobs(), timeout=30)
+    tab.settings_panel.arena.set(before)
+    tab.settings_panel._arena_changed()
+
+
+@pytest.fixture
+def window(lab_app, evolution_lab):
+    win = lab_app.invoke("direct_run")
+    assert win is not None and not win.closed
+    win.task_form.set_values(SMALL_TASK)
+    win.run_form.set_values({"seed": 4, "device": "cpu"})
+    lab_app.root.update()
+    return win
+
+
+def test_the_button_and_the_command_open_a_direct_run_only_for_arenas_with_an_engine(lab_app, evolution_lab):
+    assert str(evolution_lab.direct_button.cget("state")) == "normal"
+    evolution_lab.settings_panel.arena.set("grokking")
+    assert str(evolution_lab.direct_button.cget("state")) == "disabled"
+    assert lab_app.invoke("direct_run") is None
+    (error,) = lab_app.dialogs.errors()
+    assert "no engine" in error[2]
+    lab_app.dialogs.shown.clear()
+    evolution_lab.settings_panel.arena.set("m2n2")
+    root = lab_app.root
+    root.focus_force()
+    evolution_lab.direct_button.focus_set()
+    root.update()
+    evolution_lab.direct_button.event_generate("<Control-d>")  # the keyboard shortcut
+    root.update()
+    win = evolution_lab.direct_window
+    assert win is not None and win.top.winfo_exists() and win.top.title().startswith("Direct run: M2N2")
+    assert lab_app.invoke("direct_run") is win, "a second open brings the same window forward"
+
+
+def test_a_small_run_fills_status_progress_and_the_four_charts(lab_app, window, tmp_path):
+    draws = window.charts.draws
+    assert window.start()
+    assert window.running and str(window.start_button.cget("state")) == "disabled"
+    assert str(window.stop_button.cget("state")) == "normal"
+    wait_until(lab_app.root, lambda: not window.running, timeout=60)
+    assert window.outcome == "finished" and window.job.state == "done"
+    assert float(window.progress.cget("value")) == pytest.approx(1.0)
+    status = window.status.cget("text")
+    for words in ("Finished", "Passes 300 of 300", "best train acc", "test acc", "children kept"):
+        assert words in status, status
+    assert window.snapshot["passes"] == 300 and window.history["passes"][-1] == 300
+    assert window.charts.draws >= draws + 1
+    fitness, accuracy, per_class, attraction = window.charts.figure.axes[:4]
+    assert fitness.collections and len(fitness.lines[0].get_xdata()) == len(window.history["passes"]) >= 2
+    assert [len(line.get_xdata()) for line in accuracy.lines[:2]] == [7, 7]  # passes 0, 50, ..., 300
+    assert per_class.images[-1].get_array().shape == (20, 10)
+    assert attraction.images[-1].get_array().shape == (20, 20)
+    assert str(window.start_button.cget("state")) == "normal"
+    lab_app.dialogs.answers["directory"] = str(tmp_path)
+    try:
+        paths = window.export_charts()
+    finally:
+        lab_app.dialogs.answers.pop("directory")
+    assert sorted(p.suffix for p in paths) == [".pdf", ".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_stop_mid_run_cancels_promptly(lab_app, evolution_lab, window):
+    window.task_form.set_values({"passes": 50_000})
+    assert window.start()
+    wait_until(lab_app.root, lambda: window.snapshot is not None and window.snapshot["passes"] > 0, timeout=30)
+    assert evolution_lab.start() is False, "an evolution run would only queue behind the direct run"
+    assert "A direct run is in progress" in lab_app.dialogs.errors()[0][2]
+    lab_app.dialogs.shown.clear()
+    window.stop_button.invoke()
+    asked = time.monotonic()
+    wait_until(lab_app.root, lambda: not window.running, timeout=30)
+    assert time.monotonic() - asked < 5.0
+    assert window.outcome == "stopped" and window.job.state == "cancelled"
+    assert 0 < window.snapshot["passes"] < 50_000 and "Stopped" in window.status.cget("text")
+
+
+@pytest.mark.parametrize("form,values,words", [
+    ("run", {"seed": "abc"}, "'abc' is not a whole number"),
+    ("task", {"passes": 0}, "passes must be a whole number >= 1"),
+    ("task", {"target_acc": 2}, "target_acc 2.0 must be in (0, 1]"),
+    ("engine", {"alpha": "nan"}, "Competition alpha: nan is not a finite number"),
+    ("task", {"dataset": "mnist", "data_folder": ""}, "dataset mnist needs data_folder"),
+    ("task", {"dataset": "mnist", "data_folder": "/no/such/mnist/folder"}, "/no/such/mnist/folder does not exist"),
+])
+def test_bad_input_shows_one_message_and_starts_nothing(lab_app, window, form, values, words):
+    jobs = len(lab_app.runner.jobs)
+    getattr(window, f"{form}_form").set_values(values)
+    assert window.start() is False
+    errors = lab_app.dialogs.errors()
+    assert len(errors) == 1 and words in errors[0][2] and "Nothing was started" in errors[0][2], errors
+    assert len(lab_app.runner.jobs) == jobs and not window.running
+    lab_app.dialogs.shown.clear()
+
+
+def test_another_long_job_running_is_named_and_nothing_starts(lab_app, window):
+    blocker = lab_app.submit(lambda job: job.cancel_token.wait(30), title="Something long")
+    try:
+        jobs = len(lab_app.runner.jobs)
+        assert window.start() is False
+        (error,) = lab_app.dialogs.errors()
+        assert "Something long is running" in error[2] and len(lab_app.runner.jobs) == jobs
+    finally:
+        blocker.cancel()
+        lab_app.dialogs.shown.clear()
+    wait_until(lab_app.root, lambda: not blocker.active, timeout=10)
+
+
+def test_closing_the_window_while_running_cancels_the_job(lab_app, evolution_lab, window):
+    window.task_form.set_values({"passes": 50_000})
+    assert window.start()
+    job = window.job
+    wait_until(lab_app.root, lambda: window.snapshot is not None, timeout=30)
+    lab_app.root.tk.call(window.top.protocol("WM_DELETE_WINDOW"))  # what the title bar's close button calls
+    assert job.cancel_token.is_set() and window.closed and not window.top.winfo_exists()
+    wait_until(lab_app.root, lambda: not job.active, timeout=30)
+    assert job.state == "cancelled"
+    reopened = lab_app.invoke("direct_run")
+    assert reopened is not window and not reopened.closed
+
+
+def test_engine_settings_come_from_the_genome_selected_in_the_evolution_lab(lab_app, evolution_lab):
+    spec = get_spec("m2n2")
+    genome = Genome(spec, {**spec.defaults(), "archive_size": 8, "attraction": 0, "alpha": 0.5},
+                    name="narrow-niche", origin="forge")
+    lab_app.registry.add_genome(genome)
+    evolution_lab.select_genome(genome.id)
+    try:
+        win = lab_app.invoke("direct_run")
+        values = win.engine_form.values()
+        assert values["archive_size"] == 8 and values["alpha"] == 0.5 and values["partner"] == "fitness"
+        assert "narrow-niche" in win.source_label.cget("text")
+    finally:
+        evolution_lab.selected = None  # later tests start from the gene table's defaults
