@@ -13,6 +13,7 @@ from lab.arenas import get_arena
 from lab.arenas.base import TrialFinished, TrialProgress
 from lab.arenas.m2n2.engine import (GA_BASELINE, M2N2Engine, M2N2Settings, attraction, attraction_matrix,
                                     competition_fitness, crossover, mlp_logits, sample_index, shared_rewards)
+from lab.arenas.m2n2.reference import reference_run
 from lab.arenas.m2n2.task import M2N2Task, load_task_data, n_params
 from lab.data import DataError
 from lab.genome import Genome, get_spec
@@ -152,6 +153,20 @@ def test_reproducible_alone_or_batched():
     other = _engine([settings[0]], seeds=(5,))
     other.step(120)
     assert not torch.equal(other.archive[0], batched.archive[0])
+
+
+@pytest.mark.parametrize("settings", [M2N2Settings(), GA_BASELINE,
+                                      M2N2Settings(archive_size=6, partner="uniform", slerp=False,
+                                                   crossover_rate=0.5, split_point=False)])
+def test_batched_engine_makes_the_published_loops_decisions(settings):
+    """The plain one-run loop (reference.py) and the batched engine, same generator: same archive."""
+    data = load_task_data(SMALL)
+    engine = M2N2Engine(SMALL, [settings, M2N2Settings()], [7, 8], data=data)
+    engine.step(200)
+    archive, scores = reference_run(SMALL, settings, 7, 200, data)
+    k = settings.archive_size
+    assert torch.equal(scores, engine.scores[0, :k])      # every prediction of every member
+    assert torch.allclose(archive, engine.archive[0, :k], atol=1e-6)   # the same models, to rounding
 
 
 def test_a_short_run_improves_test_accuracy():
