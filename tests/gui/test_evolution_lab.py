@@ -171,3 +171,31 @@ def test_event_loop_stays_responsive_while_a_run_trains(lab_app, tab):
     print(f"event-loop lateness over {len(lateness)} ticks: p50 {np.median(lateness) * 1000:.1f} ms, "
           f"p95 {p95:.1f} ms, max {max(lateness) * 1000:.1f} ms")
     assert p95 < 100.0
+
+
+def test_an_m2n2_run_evolves_engine_settings_from_the_widgets(lab_app, tab):
+    """The arena picker rebuilds the task page from the M2N2 task; a run evolves M2N2 genomes."""
+    panel = tab.settings_panel
+    panel.arena.set("m2n2")
+    panel._arena_changed()
+    assert "passes" in panel.task_form.vars and "dataset" in panel.task_form.vars
+    panel.task_form.set_values({"passes": 60, "eval_interval": 30, "target_acc": 0.15})
+    panel.form.set_values({"population": 3, "generations": 1, "aliens": 1, "elites": 1})
+    lab_app.root.update()
+    try:
+        tab.start_button.invoke()
+        assert tab.running
+        run_to_end(lab_app, tab)
+        assert tab.outcome == "finished"
+        assert tab.evo.task.passes == 60 and tab.evo.spec.name == "m2n2"
+        genomes = tab.history[-1]["genomes"]
+        assert len(genomes) == 3
+        for g in genomes:
+            (trial,) = lab_app.registry.trials_for(g["id"], tab.evo.task.task_id)
+            assert trial.arena == "m2n2" and trial.metrics["passes"] == 60
+        tab.table.selection_set(tab.table_rows()[0][1])
+        lab_app.root.update()
+        assert len(tab.genes.get_children()) == 8            # the M2N2 gene table
+    finally:
+        panel.arena.set("grokking")
+        panel._arena_changed()
