@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
 from lab.analysis.phylogeny import LEVELS
 from lab.analysis.stress import GROUPINGS, SPECIES, StressPlan, group_genomes, plan_stress, run_stress
-from lab.arenas import get_arena
+from lab.arenas import arena_names, get_arena
 from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device, with_cap
 from lab.genome import Genome
 from lab.gui.stress_genomes import GenomeChoice
@@ -116,10 +116,18 @@ class StressChamberTab:
     def _build_run(self, right: ttk.Frame) -> None:
         box = ttk.LabelFrame(right, text="Stress test", padding=(6, 2))
         box.pack(fill="x")
-        self.form = Form(box, run_fields(self.base_task), width=8)
-        self.form.pack(fill="x")
-        for var in self.form.vars.values():
-            var.trace_add("write", lambda *_a: self._changed())
+        row = ttk.Frame(box)
+        row.pack(fill="x", pady=(0, 2))
+        ttk.Label(row, text="Arena").pack(side="left")
+        self.arena_name = tk.StringVar(self.frame, value=self.arena.name)
+        self.arena_box = ttk.Combobox(row, textvariable=self.arena_name, values=arena_names(), state="readonly",
+                                      width=12)
+        self.arena_box.pack(side="left", padx=(6, 0))
+        self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self.set_arena(self.arena_name.get()))
+        Tooltip(self.arena_box, "Which arena's genomes to stress-test: each arena has its own gene spec, task "
+                                "and budget. Genomes sent from another tab switch it to theirs.")
+        self.run_box = box
+        self._build_form(self.base_task)
         self.task_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=246, justify="left",
                                     font=("TkDefaultFont", 8))
         self.task_label.pack(fill="x", pady=(2, 0))
@@ -146,6 +154,38 @@ class StressChamberTab:
         self.progress.pack(fill="x")
         self.progress_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=246, justify="left")
         self.progress_label.pack(fill="x")
+
+    def _build_form(self, task: TaskConfig) -> None:
+        """The runs, first seed, budget and device fields (the budget is the arena task's CAP_FIELD)."""
+        values = {}
+        if getattr(self, "form", None) is not None:
+            values = {k: v.get() for k, v in self.form.vars.items() if k in ("runs", "seed_start", "device")}
+            self.form.destroy()
+        self.form = Form(self.run_box, run_fields(task), width=8)
+        if getattr(self, "task_label", None) is not None:
+            self.form.pack(fill="x", before=self.task_label)
+        else:
+            self.form.pack(fill="x")
+        for key, value in values.items():
+            self.form.set(key, value)
+        for var in self.form.vars.values():
+            var.trace_add("write", lambda *_a: self._changed())
+
+    def set_arena(self, name: str) -> bool:
+        """Stress-test another arena's genomes (on its default task); refused while a test runs."""
+        if name == self.arena.name:
+            return True
+        if self.running:
+            self.arena_name.set(self.arena.name)
+            self.app.show_error("Stress test", "A stress test is running: cancel it before switching arenas.")
+            return False
+        self.arena = get_arena(name)
+        self.arena_name.set(name)
+        self.base_task = self.arena.default_task()
+        self._build_form(self.base_task)
+        self.choice.set_spec(self.arena.gene_spec.name)
+        self.set_task(self.base_task)
+        return True
 
     def _build_legend(self, right: ttk.Frame) -> None:
         box = ttk.LabelFrame(right, text="Show", padding=(6, 2))
@@ -454,7 +494,14 @@ class StressChamberTab:
         self._changed()
 
     def _receive_genomes(self, genome_ids: list[str]) -> None:
-        """Another tab sent genomes: add them to the chosen list and show this tab."""
+        """Another tab sent genomes: add them to the chosen list (switching to their arena) and show this tab."""
+        specs = {self.app.registry.get_genome(gid).spec.name for gid in genome_ids
+                 if self.app.registry.has_genome(gid)}
+        if len(specs) == 1 and self.choice.spec not in specs:
+            spec = specs.pop()
+            names = [n for n in arena_names() if get_arena(n).gene_spec.name == spec]
+            if names and not self.set_arena(names[0]):
+                return
         self.choice.add_ids(genome_ids)
         self.app.notebook.select(self.frame)
 

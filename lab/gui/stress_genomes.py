@@ -40,7 +40,7 @@ class GenomeChoice(ttk.Frame):
         Tooltip(self.add_button, "Add the genome picked in the list above (or double-click it).")
         self.hof_button = ttk.Button(adds, text="Add Hall of Fame", command=self.add_hall_of_fame)
         self.hof_button.pack(side="right")
-        Tooltip(self.hof_button, f"Add every {spec} genome of the registry's Hall of Fame.")
+        self.hof_tip = Tooltip(self.hof_button, f"Add every {spec} genome of the registry's Hall of Fame.")
         tags = ttk.Frame(self)
         tags.pack(fill="x", pady=(2, 0))
         ttk.Label(tags, text="Tags").pack(side="left")
@@ -103,6 +103,16 @@ class GenomeChoice(ttk.Frame):
     def refresh(self) -> None:
         """The registry changed: list its genomes again."""
         self.picker.refresh()
+
+    def set_spec(self, spec: str) -> None:
+        """Choose genomes of another gene spec (another arena): the chosen list and groups start empty."""
+        if spec == self.spec:
+            return
+        self.spec, self.founders, self.picked = spec, founders(spec), None
+        self.hof_tip.text = f"Add every {spec} genome of the registry's Hall of Fame."
+        self.picker.current.configure(text="")
+        self.picker.refresh()
+        self.clear()
 
     # ---- adding and removing ----------------------------------------------------------------------
     def add(self, genomes: Iterable[Genome]) -> int:

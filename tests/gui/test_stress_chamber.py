@@ -30,6 +30,7 @@ def stress(lab_app, tmp_path):
     lab_app.set_registry(tmp_path / "registry")
     tab = lab_app.tabs["Stress Chamber"]
     lab_app.notebook.select(tab.frame)
+    tab.set_arena("grokking")
     tab.choice.clear()
     tab.choice.picker.query.set("")
     tab.choice.tag_text.set("")
@@ -152,6 +153,34 @@ def test_genomes_sent_from_another_tab_are_added_and_the_tab_is_shown(lab_app, s
     lab_app.hub.publish("send_to_stress_chamber", genome_ids=[FOUNDERS["high-lr"].id])
     assert [r[1] for r in stress.choice.rows()] == [genome.id, FOUNDERS["high-lr"].id]
     assert lab_app.notebook.index(lab_app.notebook.select()) == 2
+
+
+def test_the_arena_picker_stress_tests_m2n2_genomes_and_sent_genomes_switch_back(lab_app, stress):
+    stress.arena_name.set("m2n2")
+    stress.arena_box.event_generate("<<ComboboxSelected>>")
+    lab_app.root.update()
+    assert stress.arena.name == "m2n2" and stress.choice.spec == "m2n2"
+    assert "passes" in stress.form.vars and "step_cap" not in stress.form.vars
+    paper, ga = (next(g for g in founders("m2n2") if g.name == n) for n in ("m2n2-paper", "m2n2-ga"))
+    stress.choice.add([paper, FOUNDERS["high-lr"]])
+    (error,) = take_errors(lab_app)
+    assert "not m2n2 genomes" in error[2] and stress.choice.genomes() == [paper]
+    stress.choice.add([ga])
+    stress.form.set_values({"runs": 2, "passes": 40})
+    assert plan_text(stress) == "0 trials already in the registry, 4 will run"
+    stress.run_button.invoke()
+    wait_until(lab_app.root, lambda: not stress.running, timeout=120)
+    trials = lab_app.registry.trials()
+    assert len(trials) == 4 and {t.arena for t in trials} == {"m2n2"}
+    assert {t.metrics["passes"] for t in trials} == {40}
+    assert plan_text(stress) == "4 trials already in the registry, 0 will run"
+    assert stress.task_tip.text.startswith("M2N2") and "passes = 40" in stress.task_tip.text
+    # grokking genomes sent from another tab bring the grokking arena back
+    lab_app.registry.add_genome(FOUNDERS["high-lr"])
+    lab_app.hub.publish("send_to_stress_chamber", genome_ids=[FOUNDERS["high-lr"].id])
+    assert stress.arena.name == "grokking" and stress.arena_name.get() == "grokking"
+    assert [r[1] for r in stress.choice.rows()] == [FOUNDERS["high-lr"].id] and "step_cap" in stress.form.vars
+    assert not take_errors(lab_app)
 
 
 # ---- Smart Fill and running ------------------------------------------------------------------------
