@@ -1,6 +1,6 @@
 """M2N2 and the GA baseline evolving the paper's digits MLP from scratch, ten seeds each, in one run.
 
-    python bench/m2n2_digits.py [--seeds 10] [--passes 50000] [--device cpu|cuda] [--out FILE.json]
+    python bench/m2n2_digits.py [--seeds 10] [--first-seed 0] [--passes 50000] [--device cpu|cuda] [--out FILE.json]
 
 The paper's "MNIST" experiment (Competition and Attraction Improve Model Fusion, arXiv 2508.16204):
 scikit-learn's bundled 8x8 digits (first 1,437 images train, last 360 test, raw 0-16 pixels), a
@@ -72,13 +72,14 @@ def at_budget(curves: list[dict], passes: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--passes", type=int, default=50_000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None, help="write every run's curve and figures as JSON")
     args = ap.parse_args()
     device = resolve_device(args.device)
     task = M2N2Task(passes=args.passes, eval_interval=250)
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print(f"digits 64-256-10 MLP, {args.passes} forward passes, seeds {seeds[0]}-{seeds[-1]}, "
           f"{device_label(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}", flush=True)

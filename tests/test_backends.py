@@ -193,6 +193,17 @@ def test_a_local_cluster_evolution_matches_the_thread_backend(dask_local, tmp_pa
     assert dask_local.status().workers == 2
 
 
+def test_m2n2_trials_on_the_cluster_equal_the_threads_ones(dask_local):
+    """An M2N2 run gives the same numbers alone or batched, so on any worker: split 2/1 over two workers."""
+    arena = get_arena("m2n2")
+    task = dataclasses.replace(arena.default_task(), passes=40, eval_interval=20)
+    genomes = founders("m2n2")[:3]
+    local = arena.run_trials(genomes, [5], task, device="cpu")
+    remote = dask_local.wrap(arena).run_trials(genomes, [5], task, device="cpu")
+    assert [r.key for r in remote] == [r.key for r in local]
+    assert [(dict(r.metrics), dict(r.curve)) for r in remote] == [(dict(r.metrics), dict(r.curve)) for r in local]
+
+
 def test_joining_a_running_scheduler_by_address(dask_local, reference):
     address = dask_local.cluster.scheduler_address
     with make_backend(BackendConfig("dask", cluster=address)) as joined:

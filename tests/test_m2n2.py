@@ -206,6 +206,16 @@ def test_task_validation_and_bad_data_folders(tmp_path):
         ARENA.run_trials([_genome()], [0], M2N2Task(dataset="mnist", data_folder=str(tmp_path / "empty")))
 
 
+def test_an_mnist_folder_gives_the_784_input_mlp(shared_data):
+    task = M2N2Task(dataset="mnist", data_folder=str(shared_data / "mnist"), hidden=16, passes=20,
+                    eval_interval=10)
+    e = _engine(task=task)
+    assert e.P == n_params(784, 16, 10) and e.N == 8000 and e.data.n_inputs == 784
+    assert "first 8000" in e.data.note
+    e.step(20)
+    assert e.curve[0]["step"] == [0, 10, 20] and 0.0 <= e.curve[0]["val_acc"][-1] <= 1.0
+
+
 # ---- the arena --------------------------------------------------------------------------------
 def test_arena_runs_records_and_reuses(registry):
     genomes = [_genome(), _genome(alpha=0.0, attraction=0)]
