@@ -17,6 +17,7 @@ from lab.arenas.m2n2.reference import reference_run
 from lab.arenas.m2n2.task import M2N2Task, load_task_data, n_params
 from lab.data import DataError
 from lab.genome import Genome, get_spec
+from lab.registry import founders
 
 ARENA = get_arena("m2n2")
 SMALL = M2N2Task(passes=300, eval_interval=100, target_acc=0.2)
@@ -253,3 +254,19 @@ def test_arena_cancel_and_wrong_spec():
     grok = Genome(get_spec("grokking"), get_spec("grokking").defaults())
     with pytest.raises(ValueError, match="m2n2 arena needs"):
         ARENA.run_trials([grok], [0], SMALL)
+
+
+def test_m2n2_genomes_are_mapped_into_species_with_their_trials(registry):
+    import numpy as np
+
+    from lab.analysis.phylogeny import LEVELS, map_registry
+    from lab.genome import random_genome
+
+    rng = np.random.default_rng(0)
+    genomes = [random_genome(get_spec("m2n2"), rng) for _ in range(12)]
+    registry.add_genomes(genomes)
+    phylo, perf = map_registry(registry, "m2n2")
+    ids = {g.id for g in genomes} | {g.id for g in founders("m2n2")}     # the founders are mapped too
+    assert phylo.spec.name == "m2n2" and {g.id for g in phylo.genomes} == ids and phylo.coords.shape == (16, 3)
+    assert len(phylo.level_species(LEVELS[-1])) >= 2
+    assert set(perf) <= ids
