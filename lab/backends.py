@@ -35,7 +35,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lab.arenas.base import Cancel, EventSink, TaskConfig, TrialFinished, TrialProgress, TrialResult
+from lab.arenas.base import (Cancel, EventSink, TaskConfig, TrialFinished, TrialProgress, TrialResult, check_spec,
+                             in_pair_order, split_known)
 
 log = logging.getLogger("lab.backends")
 
@@ -495,32 +496,12 @@ class DistributedArena:
         """Like the arena's ``run_pairs``: pairs recorded in ``registry`` are read from it; the others
         run in batches on the workers; finished trials are recorded (with a registry) and sent as
         TrialFinished events as their batch arrives. Cancelled pairs come back as "cancelled"."""
-        for g, _ in pairs:
-            if g.spec.name != self.gene_spec.name:
-                raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the {self.name} arena needs "
-                                 f"{self.gene_spec.name!r}")
+        check_spec(pairs, self.gene_spec.name, self.name)
         emit = on_event or (lambda e: None)
-        task_id = task.task_id
-        known: dict[tuple[str, int], TrialResult] = {}
-        todo: list[tuple[Any, int]] = []
-        queued: set[tuple[str, int]] = set()
-        for g, s in pairs:
-            key = (g.id, int(s))
-            if key in known or key in queued:
-                continue
-            found = registry.get_trial(g.id, task_id, int(s)) if registry is not None else None
-            if found is not None:
-                known[key] = found
-            else:
-                todo.append((g, int(s)))
-                queued.add(key)
+        known, todo = split_known(pairs, task, registry)
         if todo:
             known.update(self._run_remote(todo, task, device, emit, cancel, registry))
-        out = []
-        for g, s in pairs:
-            r = known.get((g.id, int(s)))
-            out.append(r if r is not None else TrialResult(g.id, task_id, int(s), "cancelled", arena=self.name))
-        return out
+        return in_pair_order(pairs, known, task, self.name)
 
     def _run_remote(self, todo: list[tuple[Any, int]], task: TaskConfig, device: str, emit: EventSink,
                     cancel: Cancel | None, registry) -> dict[tuple[str, int], TrialResult]:

@@ -151,6 +151,13 @@ class Arena(Protocol):
                    cancel: Cancel | None = None) -> list[TrialResult]: ...
 
 
+def check_spec(pairs: Sequence[tuple[Any, int]], spec_name: str, arena: str) -> None:
+    """Every genome of ``pairs`` has the arena's gene spec, or a ValueError names the first that has not."""
+    for g, _ in pairs:
+        if g.spec.name != spec_name:
+            raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the {arena} arena needs {spec_name!r}")
+
+
 def split_known(pairs: Sequence[tuple[Any, int]], task: TaskConfig, registry=None
                 ) -> tuple[dict[tuple[str, int], TrialResult], list[tuple[Any, int]]]:
     """Split (genome, seed) pairs into the results a ``registry`` already holds for ``task`` and

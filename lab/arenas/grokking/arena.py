@@ -5,7 +5,8 @@ from collections.abc import Sequence
 
 import torch
 
-from lab.arenas.base import Cancel, EventSink, TrialResult, in_pair_order, resolve_device, split_known
+from lab.arenas.base import (Cancel, EventSink, TrialResult, check_spec, in_pair_order, resolve_device,
+                             split_known)
 from lab.arenas.grokking.genes import GROKKING_SPEC
 from lab.arenas.grokking.task import GrokTask, make_dataset
 from lab.arenas.grokking.trainer import train_population
@@ -39,10 +40,7 @@ class GrokkingArena:
         """Run (genome, seed) pairs batched as populations. With a ``registry``, pairs already recorded
         for this task are returned from it, not recomputed, and new finished results are recorded
         (cancelled ones are not: they are not finished experiments)."""
-        for g, _ in pairs:
-            if g.spec.name != self.gene_spec.name:
-                raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the grokking arena needs "
-                                 f"{self.gene_spec.name!r}")
+        check_spec(pairs, self.gene_spec.name, self.name)
         device = resolve_device(device)
         known, todo = split_known(pairs, task, registry)
         cap = max_members or MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"]

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
-from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label,
-                             in_pair_order, resolve_device, split_known)
+from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
+                             device_label, in_pair_order, resolve_device, split_known)
 from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, load_task_data
@@ -53,10 +53,7 @@ class M2N2Arena:
                   max_runs: int | None = None) -> list[TrialResult]:
         """Run (genome, seed) pairs, up to ``max_runs`` at once. With a ``registry``, recorded pairs
         are read from it and new finished results are recorded (cancelled ones are not)."""
-        for g, _ in pairs:
-            if g.spec.name != M2N2_SPEC.name:
-                raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the m2n2 arena needs "
-                                 f"{M2N2_SPEC.name!r}")
+        check_spec(pairs, M2N2_SPEC.name, self.name)
         device = resolve_device(device)
         known, todo = split_known(pairs, task, registry)
         cap = max_runs or MAX_RUNS["cuda" if device.startswith("cuda") else "cpu"]
