@@ -131,6 +131,7 @@ def cmd_m2n2_specialists(args: argparse.Namespace) -> int:
 def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from lab.arenas.m2n2.engine import PARTNERS
     from lab.arenas.m2n2.task import DATASETS
+    from lab.data import DATASET_NAMES
 
     p = top.add_parser("m2n2", parents=[common], help="one M2N2 run (model merging of natural niches), watched",
                        description="Evolve MLP classifiers from scratch with M2N2: an archive of models, "
@@ -162,7 +163,7 @@ def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.Argument
                        "now and then, fine-tuned on all classes, elitist survival. Settings from --config "
                        "(JSON, see --write-config), options override them.")
     p.add_argument("--config", metavar="FILE.json", help="a specialists config file")
-    p.add_argument("--dataset", choices=("digits", "mnist", "cifar10"))
+    p.add_argument("--dataset", choices=DATASET_NAMES)
     p.add_argument("--data-folder", metavar="DIR", help="MNIST IDX files or the CIFAR-10 python batches")
     p.add_argument("--generations", type=int)
     p.add_argument("--seed", type=int)

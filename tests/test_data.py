@@ -416,12 +416,12 @@ def test_cifar_folder_errors(tmp_path):
 
 # ---- the Dataset and the dispatcher -------------------------------------------------------------
 def test_load_dataset_dispatches_and_explains_its_errors(tmp_path):
-    assert DATASET_NAMES == ("digits", "mnist", "cifar10")
+    assert DATASET_NAMES == ("digits", "mnist", "cifar10", "letters", "letters-augmented")
     assert len(load_dataset("digits", tmp_path / "ignored").x_train) == 1437
     assert len(load_dataset("digits", train_fraction=0.5).x_test) == 899
     write_mnist(tmp_path / "mnist", "t10k", 4)
     assert len(load_dataset("mnist", tmp_path / "mnist", test_split=3).x_test) == 1
-    with pytest.raises(DataError, match="unknown data set 'fashion': choose one of digits, mnist, cifar10"):
+    with pytest.raises(DataError, match="unknown data set 'fashion': choose one of digits, mnist, cifar10, letters, letters-augmented"):
         load_dataset("fashion")
     with pytest.raises(DataError, match="'cifar10' needs a folder"):
         load_dataset("cifar10")

@@ -21,6 +21,8 @@ _LOADERS: dict[str, tuple[str, str, bool]] = {
     "digits": ("lab.data.digits", "load_digits", False),
     "mnist": ("lab.data.idx", "load_mnist", True),
     "cifar10": ("lab.data.cifar", "load_cifar10", True),
+    "letters": ("lab.data.alphabet", "load_letters_clean", False),
+    "letters-augmented": ("lab.data.alphabet", "load_letters_augmented", False),
 }
 DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
 
