@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, snapshot
 
 from lab.arenas.m2n2.engine import mlp_logits
 from lab.cli import main
@@ -49,9 +49,11 @@ def test_m2n2_run_and_saved_model(run, tmp_path):
     (("--archive-size", "1"), "archive_size"),
     (("--genome", str(PROJECT / "genomes" / "high-lr.json")), "grokking genome, not an m2n2 one"),
 ])
-def test_m2n2_bad_input_exits_2(run, argv, message):
-    code, _, err = run("m2n2", *argv)
+def test_m2n2_bad_input_exits_2(run, argv, message, tmp_path):
+    before = snapshot(tmp_path)
+    code, _, err = run("m2n2", *argv, "--save-model", str(tmp_path / "model.npz"))
     assert code == 2 and message in err and err.count("\n") == 1
+    assert snapshot(tmp_path) == before            # nothing written: no model, no registry
 
 
 def test_m2n2_trials_through_the_generic_commands(run):
@@ -78,7 +80,9 @@ def test_specialists_config_save_resume_and_bad_config(run, tmp_path):
     assert "resumed" in out and "generation   3" in out
     assert not [line for line in out.splitlines() if line.startswith("  specialist for")]
     cfg.write_text('{"lr": -1, "colour": "red"}')
-    code, _, err = run("m2n2-specialists", "--config", str(cfg))
+    saved = snapshot(tmp_path / "pop")
+    code, _, err = run("m2n2-specialists", "--config", str(cfg), "--save", str(tmp_path / "pop"))
     assert code == 2 and "unknown key 'colour'" in err and "lr must be" in err
+    assert snapshot(tmp_path / "pop") == saved       # the saved population is untouched
     code, _, err = run("m2n2-specialists", "--dataset", "cifar10", "--data-folder", str(tmp_path / "none"))
     assert code == 2 and "does not exist" in err

@@ -6,11 +6,13 @@ the convergence-speed chart grouped by genome.
 ``tiny`` (the test suite's task, the default) takes seconds, but no founder groks within its 60-step
 cap, so the speed chart only says so; ``small`` (a + b mod 59, the default model, a 2,000-step cap;
 assets/stress_chamber.png) takes about 7 minutes on two CPU cores and about half of its trials grok. The
-registry is a fresh temporary folder unless ``--registry`` names one.
+registry is a fresh temporary folder unless ``--registry`` names one. ``--arena m2n2`` stress-tests the
+four M2N2 founders instead (``--passes`` forward passes each, the learning-curves chart).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import tkinter as tk
 
@@ -31,6 +33,8 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--task", choices=list(TASKS), default="tiny")
     ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--arena", choices=("grokking", "m2n2"), default="grokking")
+    ap.add_argument("--passes", type=int, default=3000, help="with --arena m2n2: the budget in forward passes")
     ap.add_argument("--registry", default=None, help="an existing registry (Smart Fill then runs only what it "
                                                       "lacks); default: a fresh temporary folder")
     args = ap.parse_args()
@@ -41,13 +45,17 @@ def main() -> None:
     tab = app.tabs["Stress Chamber"]
     app.notebook.select(tab.frame)
     root.update()
-    app.registry.add_genomes(founders("grokking"))
+    tab.set_arena(args.arena)
+    app.registry.add_genomes(founders(args.arena))
     app.hub.publish("registry_changed", registry=app.registry)
     tab.choice.add_tags("founder")
-    tab.set_task(TASKS[args.task])
+    if args.arena == "grokking":
+        tab.set_task(TASKS[args.task])
+    else:
+        tab.set_task(dataclasses.replace(tab.arena.default_task(), passes=args.passes))
     tab.form.set_values({"runs": args.runs, "device": "cpu"})
     tab.grouping.set("genome")
-    tab.set_chart("speed")
+    tab.set_chart("speed" if args.arena == "grokking" else "curves")
     root.update()
     tab.run_button.invoke()
     wait_until(root, lambda: not tab.running, timeout=3600)
