@@ -223,10 +223,12 @@ class M2N2Engine:
         i, self._at = self._at, self._at + 1
         return self._uniforms[i], self._noise[i]
 
+    def _predict(self, params: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+        """Predicted classes [R, N] (argmax over a contiguous [R, N, C]: ~6x faster than over dim 1)."""
+        return mlp_logits(params, x_t, self.task.hidden, self.data.n_classes).transpose(1, 2).contiguous().argmax(-1)
+
     def _score(self, params: torch.Tensor) -> torch.Tensor:
-        d = self.data
-        pred = mlp_logits(params, self._x_train_t, self.task.hidden, d.n_classes).transpose(1, 2).contiguous().argmax(-1)
-        return (pred == d.y_train).to(torch.float64)
+        return (self._predict(params, self._x_train_t) == self.data.y_train).to(torch.float64)
 
     def _insert(self, child: torch.Tensor, score: torch.Tensor) -> None:
         """The child replaces the member of lowest fitness over archive plus child, unless it is
@@ -308,9 +310,7 @@ class M2N2Engine:
                 self.passes_to_target[r] = self.passes
 
     def _test_accuracy(self, params: torch.Tensor) -> torch.Tensor:
-        d = self.data
-        pred = mlp_logits(params, self._x_test_t, self.task.hidden, d.n_classes).transpose(1, 2).contiguous().argmax(-1)
-        return (pred == d.y_test).double().mean(1)
+        return (self._predict(params, self._x_test_t) == self.data.y_test).double().mean(1)
 
     @torch.no_grad()
     def per_class_accuracy(self, r: int) -> torch.Tensor:
@@ -330,7 +330,8 @@ class M2N2Engine:
                 "fitness": competition_fitness(scores, self.settings[r].alpha).cpu().tolist(),
                 "train_acc": scores.mean(-1).cpu().tolist(), "filled": filled.cpu().tolist(),
                 "best": int(self.best()[r]), "best_train_acc": float(self.train_acc()[r].max()),
-                "test_acc": float(self._test_accuracy(self.reported_params(r).unsqueeze(0))[0]), "replaced": int(self.replaced[r]),
+                "test_acc": float(self._test_accuracy(self.reported_params(r).unsqueeze(0))[0]),
+                "replaced": int(self.replaced[r]),
                 "per_class": self.per_class_accuracy(r)[:k].cpu().tolist(), "classes": list(self.data.classes),
                 "attraction": attraction_matrix(scores, self.settings[r].alpha).cpu().tolist(),
                 "curve": {key: list(v) for key, v in self.curve[r].items()}}
