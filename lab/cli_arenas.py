@@ -82,6 +82,95 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     return 0
 
 
+GENREG_OPTIONS = (("population", int, "genomes in the population (default 200)"),
+                  ("survival", float, "share that survives each generation (default 0.2)"),
+                  ("child_mutation_rate", float, "probability each weight of a child mutates (default 0.07)"),
+                  ("child_mutation_sigma", float, "std of a child mutation (default 0.1)"),
+                  ("base_mutation_rate", float, "base mutation of the new population (default 0.08; 0: none)"),
+                  ("base_mutation_sigma", float, "std of a base mutation (default 0.1)"),
+                  ("trust_decay", float, "per-image trust decay (default 0.001, about x0.82 a generation)"),
+                  ("reward", float, "trust for a right answer (default 10)"),
+                  ("penalty", float, "trust lost for a wrong answer (default 1.5)"),
+                  ("inheritance", float, "share of its parent's trust a child starts with (default 0.03)"),
+                  ("images_per_class", int, "images of each class shown per generation (default 20)"),
+                  ("hidden", int, "hidden units (default 64)"))
+
+
+def cmd_genreg(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lab.arenas import get_arena
+    from lab.arenas.base import device_label, resolve_device
+    from lab.arenas.genreg.checkpoint import read_population_meta, save_model
+    from lab.arenas.genreg.engine import GenregSettings
+    from lab.arenas.genreg.task import GenregTask
+
+    arena = get_arena("genreg")
+    task_overrides = {k: v for k, v in (
+        ("generations", args.generations), ("dataset", args.dataset), ("data_folder", args.data_folder),
+        ("target_acc", args.target_acc), ("eval_interval", args.eval_interval), ("sampling", args.sampling),
+        ("crossover", args.crossover)) if v is not None}
+    gene_overrides = {key: getattr(args, key) for key, _, _ in GENREG_OPTIONS if getattr(args, key) is not None}
+    device = resolve_device(args.device)
+    if args.resume:
+        meta = read_population_meta(args.resume)
+        changed = sorted(set(task_overrides) - {"generations", "eval_interval", "target_acc"}) + sorted(gene_overrides)
+        if changed or args.genome:
+            raise UsageError(f"--resume carries on a saved run; it cannot change {', '.join(changed) or '--genome'}")
+        try:
+            task = dataclasses.replace(GenregTask(**meta["task"]), **task_overrides)
+            settings, seed = GenregSettings(**meta["settings"]), meta["seed"]
+        except TypeError as exc:
+            raise UsageError(f"{args.resume}: population.json does not describe a GENREG run ({exc})") from None
+        engine = arena.engine(task, settings, seed, device=device)
+        engine.load(args.resume)
+        print(f"resumed {args.resume} at generation {engine.generation} of {task.generations}")
+    else:
+        task = dataclasses.replace(arena.default_task(), **task_overrides)
+        genes = arena.gene_spec.defaults()
+        if args.genome:
+            genome = _load_ref(args.genome, args)
+            if genome.spec.name != "genreg":
+                raise UsageError(f"{args.genome} is a {genome.spec.name} genome, not a genreg one")
+            genes = dict(genome.genes)
+        settings = dataclasses.replace(GenregSettings.from_genes(genes), **gene_overrides)
+        seed = args.seed
+        engine = arena.engine(task, settings, seed, device=device)
+    t0 = time.perf_counter()
+    print(f"GENREG seed {seed} on {task.dataset} ({device_label(device)}): {engine.data.n_inputs}-{settings.hidden}-"
+          f"{engine.data.n_classes}, population {settings.population}, top {settings.survivors} survive, "
+          f"{'two-parent crossover, ' if task.crossover else ''}answers by {task.sampling}, "
+          f"{task.generations} generations (task {task.task_id})")
+    if engine.data.note:
+        print(engine.data.note)
+    bar = tqdm(total=task.generations, initial=engine.generation, unit="gen", file=sys.stderr, smoothing=0.1)
+    try:
+        while not engine.done:
+            bar.update(engine.step(min(task.eval_interval, 10)))
+            bar.set_postfix(train=f"{engine.last['best_train_acc']:.3f}", test=f"{engine.test_acc:.3f}")
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted at generation {engine.generation}; test accuracy {engine.test_acc:.4f}", file=sys.stderr)
+        if args.save:
+            engine.save(args.save)
+            print(f"population saved to {args.save}", file=sys.stderr)
+        return 130
+    bar.close()
+    seconds = time.perf_counter() - t0
+    reached = engine.generations_to_target
+    print(f"held-out accuracy {engine.test_acc:.4f} (best genome by trust; {engine.last['best_train_acc']:.3f} on "
+          f"its last generation's images) after {engine.generation} generations in {seconds:.1f} s; target "
+          f"{task.target_acc:g} " + (f"reached at generation {reached}" if reached is not None else "not reached"))
+    print("per class: " + "  ".join(f"{c}:{a:.0%}" for c, a in zip(engine.data.classes, engine.test_per_class)))
+    if args.save:
+        engine.save(args.save)
+        print(f"population saved to {args.save} (population.npz + population.json)")
+    if args.save_model:
+        paths = save_model(engine, args.save_model)
+        print(f"best genome written to {paths[0]} (+ {Path(paths[1]).name})")
+    return 0
+
+
 def cmd_m2n2_specialists(args: argparse.Namespace) -> int:
     from lab.arenas.m2n2.specialists import SpecialistsConfig, SpecialistsRun, load_config, save_config
 
@@ -172,3 +261,29 @@ def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--resume", metavar="DIR", help="carry on from a saved population")
     p.add_argument("--write-config", metavar="FILE.json", help="write the settings used to a config file")
     p.set_defaults(func=cmd_m2n2_specialists)
+
+    from lab.arenas.genreg.task import DATASETS as GENREG_DATASETS
+
+    p = top.add_parser("genreg", parents=[common], help="one GENREG run (trust-based evolution of MLP weights)",
+                       description="Evolve the weights of a population of MLPs with no gradients: trust for "
+                       "right answers, the top share survives, children copy a parent drawn by trust and "
+                       "mutate. Settings default to the GENREG README's (or to --genome's genes); options "
+                       "override them.")
+    p.add_argument("--dataset", choices=GENREG_DATASETS, help="default digits (scikit-learn's 8x8)")
+    p.add_argument("--data-folder", metavar="DIR", help="folder of MNIST IDX files (with --dataset mnist)")
+    p.add_argument("--generations", type=int, help="budget in generations (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--genome", metavar="REF", help="take the settings from a genreg genome (file, id or prefix)")
+    for key, kind, help_text in GENREG_OPTIONS:
+        p.add_argument("--" + key.replace("_", "-"), type=kind, help=help_text)
+    p.add_argument("--sampling", choices=("softmax", "argmax"), help="how genomes answer while evolving "
+                   "(default softmax: drawn from the softmax, as published)")
+    p.add_argument("--crossover", action="store_true", default=None,
+                   help="two parents, each weight from either (the later published variant)")
+    p.add_argument("--target-acc", type=float, help="held-out accuracy that counts as success (default 0.8)")
+    p.add_argument("--eval-interval", type=int, help="generations between held-out evaluations (default 10)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--save", metavar="DIR", help="write the population (npz + JSON) there at the end")
+    p.add_argument("--resume", metavar="DIR", help="carry on from a saved population")
+    p.add_argument("--save-model", metavar="FILE", help="write the best genome (FILE.npz + FILE.json)")
+    p.set_defaults(func=cmd_genreg)

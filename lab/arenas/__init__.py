@@ -11,6 +11,7 @@ import importlib
 ARENA_PACKAGES: dict[str, tuple[str, str]] = {
     "grokking": ("lab.arenas.grokking.genes", "lab.arenas.grokking.arena"),
     "m2n2": ("lab.arenas.m2n2.genes", "lab.arenas.m2n2.arena"),
+    "genreg": ("lab.arenas.genreg.genes", "lab.arenas.genreg.arena"),
 }
 
 

@@ -4,14 +4,8 @@ building one never touches torch's global RNG; weights are stored as plain .npz 
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import math
-import os
-import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -88,32 +82,6 @@ def parameter_shapes(shape: Sequence[int], n_classes: int, hidden: int) -> dict[
 
 
 # ---- weights on disk: an .npz of plain arrays, never a pickle -------------------------------------
-def weight_archive(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The bytes of an .npz holding ``arrays`` (names like ``m0/head.weight`` are kept as they are)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def read_weight_archive(path: Path, where: str) -> tuple[dict[str, np.ndarray], str]:
-    """Every array of an .npz read with allow_pickle=False, and the sha256 of its bytes; ValueError otherwise."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{where}: {path.name} does not exist") from None
-    except OSError as exc:
-        raise ValueError(f"{where}: {path.name} cannot be read: {exc.strerror or exc}") from None
-    if raw[:1] == b"\x80" or not raw.startswith(b"PK"):   # a pickle starts with PROTO, an .npz is a zip
-        kind = "a pickle, which is never loaded" if raw[:1] == b"\x80" else "not a numpy .npz archive"
-        raise ValueError(f"{where}: {path.name} is {kind}")
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{where}: {path.name} is corrupt or holds pickled objects: {exc}") from None
-    return arrays, hashlib.sha256(raw).hexdigest()
-
-
 def weight_problems(arrays: Mapping[str, np.ndarray], owners: Mapping[str, str],
                     expected: Mapping[str, tuple[int, ...]], file: str) -> list[str]:
     """What keeps ``arrays`` from holding a float32 state dict of ``expected`` shapes under each owner prefix."""
@@ -131,21 +99,3 @@ def weight_problems(arrays: Mapping[str, np.ndarray], owners: Mapping[str, str],
     if extra:
         problems.append(f"{file} has weights no member owns: {', '.join(extra[:5])}")
     return problems
-
-
-def replace_together(files: Mapping[Path, bytes]) -> None:
-    """Write every file to a synced temp beside it, then replace them in order: never a half-written file."""
-    temps: dict[Path, str] = {}
-    try:
-        for path, payload in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps.values():   # after a successful replace there is nothing left to remove
-            Path(tmp).unlink(missing_ok=True)

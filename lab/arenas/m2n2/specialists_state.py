@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.arenas.m2n2.specialist_models import (parameter_shapes, read_weight_archive, replace_together,
-                                               weight_archive, weight_problems)
+from lab.arenas.m2n2.specialist_models import parameter_shapes, weight_problems
+from lab.arenas.weights_io import read_weight_archive, replace_together, weight_archive
 from lab.data import DATASET_NAMES
 from lab.genome import atomic_write_text
 

@@ -1,0 +1,95 @@
+"""The GENREG arena object: one GENREG run per (genome, seed).
+
+A genome holds the engine's settings (genes.py); a trial evolves a population for the task's
+budget of generations and records the test accuracy of the last generation's best genome (by
+trust). A run "succeeds" (status ``ok``) when that accuracy reaches the task's ``target_acc``; the
+generations it took are its ``steps_to_grok`` (checked every ``eval_interval`` generations), so the
+Evolution Lab and the Stress Chamber read GENREG runs as they read grokking runs. A run is already
+one batch (all its genomes in one matrix product), so trials run one after another.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
+                             device_label, in_pair_order, resolve_device, split_known)
+from lab.arenas.genreg.engine import GenregEngine, GenregSettings
+from lab.arenas.genreg.genes import GENREG_SPEC
+from lab.arenas.genreg.task import GenregTask, load_genreg_data
+from lab.genome import Genome, GeneSpec
+
+
+class GenregArena:
+    name = "genreg"
+    title = "GENREG: trust-based gradient-free evolution of MLP weights"
+
+    @property
+    def gene_spec(self) -> GeneSpec:
+        return GENREG_SPEC
+
+    def default_task(self) -> GenregTask:
+        return GenregTask()
+
+    def engine(self, task: GenregTask, genome: Genome | GenregSettings, seed: int, *, device: str = "auto"
+               ) -> GenregEngine:
+        """A single watchable run (the direct run view and ``python main.py genreg``)."""
+        settings = genome if isinstance(genome, GenregSettings) else GenregSettings.from_genes(genome.genes)
+        return GenregEngine(task, settings, seed, device=resolve_device(device))
+
+    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: GenregTask, *,
+                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
+                   registry=None) -> list[TrialResult]:
+        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
+        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
+                              on_event=on_event, cancel=cancel, registry=registry)
+
+    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: GenregTask, *, device: str = "auto",
+                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None
+                  ) -> list[TrialResult]:
+        """Run (genome, seed) pairs one after another. With a ``registry``, recorded pairs are read
+        from it and each new finished result is recorded as it ends (cancelled ones are not)."""
+        check_spec(pairs, GENREG_SPEC.name, self.name)
+        device = resolve_device(device)
+        known, todo = split_known(pairs, task, registry)
+        data = load_genreg_data(task, device) if todo else None
+        for done, (genome, seed) in enumerate(todo):
+            if cancel is not None and cancel.is_set():
+                break
+            result = self._run_one(genome, seed, task, device, data, on_event, cancel, done, len(todo))
+            if result.status != "cancelled":
+                if registry is not None:
+                    registry.record_trials([result])
+                known[(genome.id, seed)] = result
+        return in_pair_order(pairs, known, task, self.name)
+
+    def _run_one(self, genome: Genome, seed: int, task: GenregTask, device: str, data, on_event, cancel,
+                 done: int, total: int) -> TrialResult:
+        t0 = time.perf_counter()
+        engine = GenregEngine(task, GenregSettings.from_genes(genome.genes), seed, device=device, data=data)
+        while not engine.done:
+            if cancel is not None and cancel.is_set():
+                return TrialResult(genome.id, task.task_id, seed, "cancelled", arena=self.name)
+            engine.step(task.eval_interval)
+            if on_event is not None:
+                on_event(TrialProgress(self.name, engine.generation, task.generations, 1, done, total,
+                                       grokked=int(engine.generations_to_target is not None),
+                                       message=f"GENREG run {done + 1} of {total}, generation {engine.generation}, "
+                                               f"test accuracy {engine.test_acc:.3f}"))
+        finite = all(math.isfinite(float(v.abs().max())) for v in engine.params.values())
+        reached = engine.generations_to_target
+        status = "diverged" if not finite else ("ok" if reached is not None else "capped")
+        last = engine.last
+        metrics = {"steps_to_grok": reached, "test_acc": engine.test_acc,
+                   "train_acc": float(last.get("best_train_acc", 0.0)),
+                   "best_test_acc": max(engine.curve["val_acc"], default=0.0),
+                   "generations": engine.generation, "best_trust": float(last["trust"].max())}
+        result = TrialResult(genome.id, task.task_id, seed, status, metrics, dict(engine.curve),
+                             time.perf_counter() - t0, device_label(device), self.name)
+        if on_event is not None:
+            on_event(TrialFinished(result))
+        return result
+
+
+ARENA = GenregArena()

@@ -1,0 +1,324 @@
+"""The GENREG engine: a population of MLPs whose weights evolve by trust, with no gradients.
+
+One generation, as the GENREG sources describe it:
+
+1. **Senses.** ``images_per_class`` images of each class are drawn (with replacement) and shown in
+   one shuffled order; every genome sees the same images.
+2. **Trust.** For each image a genome's trust is first multiplied by ``1 - trust_decay`` and then
+   gains ``reward`` for a right answer or loses ``penalty`` for a wrong one. Answers are drawn from
+   the genome's softmax (the published code) or are its argmax (``task.sampling``). Over B images
+   that is exactly ``trust (1-d)^B + sum_t r_t (1-d)^(B-1-t)``, which is how it is computed
+   (:func:`trust_after`). With d = 0.001 and B = 200 the generation's decay is x0.82: the README's
+   "trust x 0.8 per generation" is the same decay spread over a generation.
+3. **Selection.** The top ``survival`` share by trust are the survivors. The whole population is
+   replaced by children (the published ``evolve()``): each child copies a survivor drawn with
+   probability proportional to trust (shifted so the weakest survivor weighs 1, as published), or
+   (``task.crossover``) takes each weight from one of two such parents at random, the uniform
+   crossover of the later published code. Each weight of a child mutates with probability
+   ``child_mutation_rate`` (Gaussian noise, ``child_mutation_sigma``); then the new population gets
+   the base mutation (``base_mutation_rate`` / ``base_mutation_sigma``; 0 turns it off, which is the
+   published ``evolve()`` exactly). A child starts with ``inheritance`` x its (first) parent's trust.
+
+The whole population is one stack of weights: a generation is one matrix product per layer for all
+genomes and images, never a Python loop over either. Layout: ``w1`` [D, G, H] (so the first layer
+of all genomes is a single [D, G*H] matrix with no copy), ``b1`` [G, H], ``w2`` [G, H, C], ``b2``
+[G, C]. Hidden units are tanh; initial weights U(-0.5, 0.5) and biases U(-0.1, 0.1), as in the
+GENREG controllers. All randomness comes from one generator seeded by ``seed``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from lab.arenas.genreg.task import GenregData, GenregTask, load_genreg_data
+
+SETTING_KEYS = ("population", "survival", "child_mutation_rate", "child_mutation_sigma", "base_mutation_rate",
+                "base_mutation_sigma", "trust_decay", "reward", "penalty", "inheritance", "images_per_class",
+                "hidden")
+INT_KEYS = ("population", "images_per_class", "hidden")
+PARAMS = ("w1", "b1", "w2", "b2")
+GENOME_AXIS = {"w1": 1, "b1": 0, "w2": 0, "b2": 0}   # which axis of each tensor runs over genomes
+
+
+@dataclasses.dataclass(frozen=True)
+class GenregSettings:
+    """One run's engine settings (defaults and meanings: genes.py)."""
+
+    population: int = 200
+    survival: float = 0.2
+    child_mutation_rate: float = 0.07
+    child_mutation_sigma: float = 0.1
+    base_mutation_rate: float = 0.08
+    base_mutation_sigma: float = 0.1
+    trust_decay: float = 1e-3
+    reward: float = 10.0
+    penalty: float = 1.5
+    inheritance: float = 0.03
+    images_per_class: int = 20
+    hidden: int = 64
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in INT_KEYS:
+            v, low = getattr(self, name), (2 if name == "population" else 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                problems.append(f"{name} must be a whole number >= {low}, got {v!r}")
+        for name in SETTING_KEYS:
+            if name in INT_KEYS:
+                continue
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                problems.append(f"{name} must be a finite number >= 0, got {v!r}")
+            elif name in ("child_mutation_rate", "base_mutation_rate", "trust_decay", "inheritance") and v > 1:
+                problems.append(f"{name} must be at most 1, got {v!r}")
+            elif name == "survival" and not 0 < v < 1:
+                problems.append(f"survival must be between 0 and 1, got {v!r}")
+        if problems:
+            raise ValueError("invalid GENREG settings: " + "; ".join(problems))
+
+    @classmethod
+    def from_genes(cls, genes: Mapping[str, Any]) -> GenregSettings:
+        missing = [k for k in SETTING_KEYS if k not in genes]
+        if missing:
+            raise ValueError(f"invalid GENREG settings: missing {', '.join(missing)}")
+        return cls(**{k: int(round(genes[k])) if k in INT_KEYS else float(genes[k]) for k in SETTING_KEYS})
+
+    @property
+    def survivors(self) -> int:
+        """How many survive: ``ceil(population x survival)``, at least 1 and at most population - 1."""
+        return max(1, min(self.population - 1, math.ceil(self.population * self.survival - 1e-9)))
+
+
+def trust_after(trust: torch.Tensor, rewards: torch.Tensor, decay: float) -> torch.Tensor:
+    """Trust after a sequence of images: ``rewards`` [G, B] in the order shown; each image first
+    multiplies trust by (1 - decay), then adds its reward. Closed form of that per-image loop."""
+    B = rewards.shape[-1]
+    keep = 1.0 - decay
+    weights = keep ** torch.arange(B - 1, -1, -1, dtype=rewards.dtype, device=rewards.device)
+    return trust * keep ** B + rewards @ weights
+
+
+def population_logits(params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Logits [G, B, C] of every genome on every image ``x`` [B, D]: one matrix product per layer."""
+    w1, b1, w2, b2 = (params[k] for k in PARAMS)
+    D, G, H = w1.shape
+    h = torch.tanh((x @ w1.reshape(D, G * H)).view(-1, G, H).transpose(0, 1) + b1.unsqueeze(1))
+    return torch.baddbmm(b2.unsqueeze(1), h, w2)
+
+
+def pick(params: Mapping[str, torch.Tensor], index: torch.Tensor | int) -> dict[str, torch.Tensor]:
+    """The genomes ``index`` (a tensor of indices, or one index) of a population, as a population."""
+    if isinstance(index, int):
+        index = torch.tensor([index], device=params["b1"].device)
+    return {k: v.index_select(GENOME_AXIS[k], index) for k, v in params.items()}
+
+
+class GenregEngine:
+    """One GENREG run. ``step(n)`` runs n generations; ``last`` is the latest generation's report."""
+
+    unit = "generations"
+
+    def __init__(self, task: GenregTask, settings: GenregSettings, seed: int, *, device: str = "cpu",
+                 data: GenregData | None = None):
+        self.task, self.settings, self.seed, self.device = task, settings, int(seed), device
+        self.data = data if data is not None else load_genreg_data(task, device)
+        d, s = self.data, settings
+        self.gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        D, H, C, G = d.n_inputs, s.hidden, d.n_classes, s.population
+        self.params = {"w1": self._uniform(0.5, D, G, H), "b1": self._uniform(0.1, G, H),
+                       "w2": self._uniform(0.5, G, H, C), "b2": self._uniform(0.1, G, C)}
+        self.trust = torch.zeros(G, dtype=torch.float64, device=device)
+        self.by_class = [torch.nonzero(d.y_train == c).flatten().cpu() for c in range(C)]
+        missing = [d.classes[c] for c, idx in enumerate(self.by_class) if len(idx) == 0]
+        if missing:
+            raise ValueError(f"no training images of class {', '.join(missing)}")
+        self._bit_shift = torch.arange(8, dtype=torch.uint8, device=device)
+        self.generation = 0
+        self.curve: dict[str, list] = {"step": [], "train_acc": [], "val_acc": []}
+        self.test_acc = 0.0
+        self.test_per_class: list[float] = [0.0] * C
+        self.generations_to_target: int | None = None
+        self.last: dict[str, Any] = {}
+        self.best: dict[str, torch.Tensor] = pick(self.params, 0)   # the latest generation's best genome
+
+    # ---- random numbers: all from self.gen (on the CPU, so a run is the same on any device) ------
+    def _uniform(self, half: float, *shape: int) -> torch.Tensor:
+        return (torch.rand(*shape, generator=self.gen) * (2 * half) - half).to(self.device)
+
+    def _coin_bits(self, n: int) -> torch.Tensor:
+        """n fair coins as a bool tensor: random bytes unpacked to bits (8 coins per random number)."""
+        raw = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, generator=self.gen).to(self.device)
+        return ((raw.unsqueeze(-1) >> self._bit_shift) & 1).view(-1)[:n].bool()
+
+    # ---- one generation ----------------------------------------------------------------------
+    def draw_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``images_per_class`` images of each class (with replacement), in one shuffled order."""
+        k = self.settings.images_per_class
+        picks = [idx[torch.randint(len(idx), (k,), generator=self.gen)] for idx in self.by_class]
+        order = torch.cat(picks)[torch.randperm(k * len(picks), generator=self.gen)].to(self.device)
+        return self.data.x_train[order], self.data.y_train[order]
+
+    def answers(self, logits: torch.Tensor) -> torch.Tensor:
+        """Each genome's answer to each image: drawn from its softmax (Gumbel-max) or its argmax."""
+        if self.task.sampling == "argmax":
+            return logits.argmax(-1)
+        u = torch.rand(*logits.shape, generator=self.gen).to(self.device).clamp_(1e-12, 1 - 1e-7)
+        return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+    @torch.no_grad()
+    def step(self, n: int = 1) -> int:
+        """Run up to ``n`` generations (fewer at the end of the budget); returns how many ran."""
+        ran = 0
+        while ran < max(1, int(n)) and not self.done:
+            self.last = self._generation()
+            ran += 1
+        return ran
+
+    def _generation(self) -> dict[str, Any]:
+        s = self.settings
+        x, y = self.draw_images()
+        right = self.answers(population_logits(self.params, x)) == y       # [G, B]
+        rewards = torch.where(right, s.reward, -s.penalty).to(torch.float64)
+        self.trust = trust_after(self.trust, rewards, s.trust_decay)
+        accuracy = right.double().mean(1)
+        best = int(self.trust.argmax())
+        self.generation += 1
+        self.best = pick(self.params, best)     # evaluated before evolve() replaces it by children
+        if self.generation % self.task.eval_interval == 0 or self.generation == self.task.generations:
+            self.evaluate(float(accuracy[best]))
+        report = {"generation": self.generation, "best": best, "best_train_acc": float(accuracy[best]),
+                  "mean_train_acc": float(accuracy.mean()), "test_acc": self.test_acc,
+                  "trust": self.trust.cpu().numpy().copy(), "train_acc": accuracy.cpu().numpy()}
+        self.evolve()
+        return report
+
+    def parents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each child's parent (and second parent with crossover): survivors drawn in proportion to
+        trust, shifted so the weakest survivor weighs 1."""
+        s, G = self.settings, self.settings.population
+        keep = torch.argsort(self.trust, descending=True, stable=True)[:s.survivors]
+        weights = (self.trust[keep] - self.trust[keep].min() + 1.0).cpu()
+
+        def draw() -> torch.Tensor:
+            return keep[torch.multinomial(weights, G, replacement=True, generator=self.gen).to(self.device)]
+
+        first = draw()
+        return first, (draw() if self.task.crossover else None)
+
+    def evolve(self) -> None:
+        """Replace the population by mutated children of the survivors (see the module text)."""
+        s = self.settings
+        first, second = self.parents()
+        new = {}
+        for k, p in self.params.items():
+            axis = GENOME_AXIS[k]
+            child = p.index_select(axis, first)
+            if second is not None:      # uniform crossover: each weight from either parent
+                child = torch.where(self._coin_bits(child.numel()).view(child.shape), p.index_select(axis, second),
+                                    child)
+            self._mutate_(child, s.child_mutation_rate, s.child_mutation_sigma)
+            self._mutate_(child, s.base_mutation_rate, s.base_mutation_sigma)
+            new[k] = child
+        self.params = new
+        self.trust = s.inheritance * self.trust[first]
+
+    def _mutate_(self, x: torch.Tensor, rate: float, sigma: float) -> None:
+        """Add N(0, sigma^2) to each entry of ``x`` with probability ``rate``, in place. The mutated
+        positions are a Bernoulli process drawn by geometric gaps: exactly the per-weight coin, with
+        about ``rate`` x as many random numbers as a full mask would need."""
+        if rate <= 0 or sigma <= 0:
+            return
+        flat = x.view(-1)
+        n = flat.numel()
+        if rate >= 1:
+            flat += sigma * torch.randn(n, generator=self.gen).to(self.device)
+            return
+        positions = mutation_positions(n, rate, self.gen).to(self.device)
+        flat.index_add_(0, positions, sigma * torch.randn(len(positions), generator=self.gen).to(self.device))
+
+    # ---- what is reported --------------------------------------------------------------------
+    @torch.no_grad()
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None
+                 ) -> tuple[float, list[float]]:
+        """Argmax accuracy of the latest best genome (or ``params``, one genome) on (x, y), overall
+        and per class."""
+        logits = population_logits(params if params is not None else self.best, x)[0]
+        right = (logits.argmax(-1) == y).double()
+        onehot = torch.nn.functional.one_hot(y, self.data.n_classes).double()
+        return float(right.mean()), ((right @ onehot) / onehot.sum(0).clamp_min(1)).cpu().tolist()
+
+    def evaluate(self, train_acc: float = 0.0) -> float:
+        """Test accuracy of the generation's best genome (by trust); adds a point to the curve."""
+        self.test_acc, self.test_per_class = self.accuracy(self.data.x_test, self.data.y_test)
+        self.curve["step"].append(self.generation)
+        self.curve["train_acc"].append(round(float(train_acc), 6))
+        self.curve["val_acc"].append(round(self.test_acc, 6))
+        if self.generations_to_target is None and self.test_acc >= self.task.target_acc:
+            self.generations_to_target = self.generation
+        return self.test_acc
+
+    @property
+    def done(self) -> bool:
+        return self.generation >= self.task.generations
+
+    @property
+    def passes(self) -> int:
+        """The budget used so far in the task's unit (generations): the direct run's common name."""
+        return self.generation
+
+    def first_layer_images(self, most: int = 64) -> torch.Tensor | None:
+        """The best genome's first-layer weights as images [H, rows, cols] (None when the inputs are
+        not square images)."""
+        shape = self.data.image_shape
+        if shape is None:
+            return None
+        w = self.best["w1"][:, 0, :most]          # [D, H]
+        return w.t().reshape(-1, *shape).cpu()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The run now, for a view: trust and this generation's accuracy per genome, the best
+        genome's train/test and per-class test accuracy, its first-layer weights, the curve."""
+        last = self.last
+        images = self.first_layer_images()
+        return {"unit": self.unit, "passes": self.generation, "budget": self.task.generations, "seed": self.seed,
+                "fitness": [float(t) for t in last.get("trust", self.trust.cpu().numpy())],
+                "fitness_label": "trust",
+                "train_acc": [float(a) for a in last.get("train_acc", [])],
+                "best": last.get("best", 0), "best_train_acc": last.get("best_train_acc", 0.0),
+                "mean_train_acc": last.get("mean_train_acc", 0.0),
+                "test_acc": self.test_acc, "per_class": list(self.test_per_class), "classes": list(self.data.classes),
+                "weights": images.numpy() if images is not None else None,
+                "population": self.settings.population, "survivors": self.settings.survivors,
+                "curve": {key: list(v) for key, v in self.curve.items()}}
+
+    # ---- checkpoints: npz + JSON, never pickle ------------------------------------------------
+    def save(self, path: str) -> list[str]:
+        from lab.arenas.genreg.checkpoint import save_population
+
+        return save_population(self, path)
+
+    def load(self, path: str) -> None:
+        from lab.arenas.genreg.checkpoint import load_population
+
+        load_population(self, path)
+
+
+def mutation_positions(n: int, rate: float, gen: torch.Generator) -> torch.Tensor:
+    """Sorted positions in [0, n) where a coin of probability ``rate`` (0 < rate < 1) came up, each
+    position independently: the gaps between successes of a Bernoulli process are geometric, so they
+    are drawn directly (inverse CDF) instead of n coins."""
+    step = math.log1p(-rate)
+    chunks, start = [], 0
+    while start < n:
+        expect = (n - start) * rate
+        m = int(expect + 6 * math.sqrt(expect) + 16)
+        u = torch.rand(m, generator=gen, dtype=torch.float64)
+        gaps = torch.floor(torch.log1p(-u) / step).long() + 1
+        pos = start - 1 + torch.cumsum(gaps, 0)
+        chunks.append(pos[pos < n])
+        start = int(pos[-1]) + 1
+    return torch.cat(chunks)

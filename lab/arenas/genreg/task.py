@@ -1,0 +1,107 @@
+"""The GENREG task: which data, the generation budget and the success target.
+
+Inputs are scaled to [0, 1] (pixel / pixel_max). The default is scikit-learn's bundled digits (8x8,
+64 inputs, the paper split of lab.data); MNIST comes from a folder of IDX files, and the rendered
+capital letters from lab.data.alphabet.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import ClassVar
+
+import torch
+
+from lab.arenas.base import TaskConfig
+
+DATASETS = ("digits", "mnist", "letters", "letters-augmented")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenregTask(TaskConfig):
+    """Task settings of the GENREG arena.
+
+    A run evolves for ``generations`` generations; every ``eval_interval`` generations the genome
+    with the highest trust is evaluated on the held-out test split (argmax predictions). A run
+    succeeds (status ``ok``) when that accuracy reaches ``target_acc``; the generations it took are
+    its ``steps_to_grok`` (the lab's "budget used to succeed"). ``sampling`` is how a genome answers
+    during evolution: drawn from its softmax (the published code) or its argmax; ``crossover`` turns
+    on the two-parent uniform crossover of the later published code.
+    """
+
+    CAP_FIELD: ClassVar[str] = "generations"
+    CAP_LABEL: ClassVar[str] = "Budget (generations)"
+
+    dataset: str = "digits"
+    data_folder: str = ""
+    generations: int = 300
+    target_acc: float = 0.8
+    eval_interval: int = 10
+    sampling: str = "softmax"
+    crossover: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.dataset not in DATASETS:
+            problems.append(f"dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
+        if self.dataset == "mnist" and not self.data_folder:
+            problems.append("dataset mnist needs data_folder (a folder of MNIST IDX files)")
+        for name in ("generations", "eval_interval"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {v!r}")
+        if not isinstance(self.target_acc, (int, float)) or not 0.0 < self.target_acc <= 1.0:
+            problems.append(f"target_acc {self.target_acc!r} must be in (0, 1]")
+        if self.sampling not in ("softmax", "argmax"):
+            problems.append(f"sampling {self.sampling!r} is not softmax or argmax")
+        if not isinstance(self.crossover, bool):
+            problems.append(f"crossover must be true or false, got {self.crossover!r}")
+        if problems:
+            raise ValueError("invalid genreg task: " + "; ".join(problems))
+
+    @property
+    def step_cap(self) -> int:
+        return self.generations
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GenregData:
+    """Flattened inputs in [0, 1] (float32) and int64 labels, on one device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+    note: str = ""
+    image_shape: tuple[int, int] | None = None   # (rows, cols) of one image, when inputs are images
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def load_genreg_data(task: GenregTask, device: str = "cpu") -> GenregData:
+    return _load(task.dataset, task.data_folder, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(dataset: str, folder: str, device: str) -> GenregData:
+    from lab.data import load_dataset
+
+    data = load_dataset(dataset, folder or None)
+    scale = 1.0 / float(data.pixel_max)
+
+    def x(a):
+        return torch.tensor(a.reshape(len(a), -1), dtype=torch.float32, device=device) * scale
+
+    def y(a):
+        return torch.tensor(a, dtype=torch.int64, device=device)
+
+    shape = tuple(data.shape) if len(data.shape) == 2 else None
+    return GenregData(x(data.x_train), y(data.y_train), x(data.x_test), y(data.y_test), tuple(data.classes),
+                      data.note, shape)
