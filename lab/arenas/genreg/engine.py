@@ -137,6 +137,8 @@ class GenregEngine:
         if missing:
             raise ValueError(f"no training images of class {', '.join(missing)}")
         self._bit_shift = torch.arange(8, dtype=torch.uint8, device=device)
+        self._spare: dict[str, torch.Tensor] | None = None      # the previous population's storage
+        self._buffers: dict[str, torch.Tensor] = {}
         self.generation = 0
         self.curve: dict[str, list] = {"step": [], "train_acc": [], "val_acc": []}
         self.test_acc = 0.0
@@ -148,11 +150,6 @@ class GenregEngine:
     # ---- random numbers: all from self.gen (on the CPU, so a run is the same on any device) ------
     def _uniform(self, half: float, *shape: int) -> torch.Tensor:
         return (torch.rand(*shape, generator=self.gen) * (2 * half) - half).to(self.device)
-
-    def _coin_bits(self, n: int) -> torch.Tensor:
-        """n fair coins as a bool tensor: random bytes unpacked to bits (8 coins per random number)."""
-        raw = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, generator=self.gen).to(self.device)
-        return ((raw.unsqueeze(-1) >> self._bit_shift) & 1).view(-1)[:n].bool()
 
     # ---- one generation ----------------------------------------------------------------------
     def draw_images(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,21 +207,40 @@ class GenregEngine:
         return first, (draw() if self.task.crossover else None)
 
     def evolve(self) -> None:
-        """Replace the population by mutated children of the survivors (see the module text)."""
+        """Replace the population by mutated children of the survivors (see the module text).
+        Children are written into buffers kept from the generation before (the two populations
+        swap): allocating ~40 MB per tensor each generation cost more than the copying itself."""
         s = self.settings
         first, second = self.parents()
-        new = {}
+        if self._spare is None:
+            self._spare = {k: torch.empty_like(v) for k, v in self.params.items()}
         for k, p in self.params.items():
-            axis = GENOME_AXIS[k]
-            child = p.index_select(axis, first)
+            axis, child = GENOME_AXIS[k], self._spare[k]
+            torch.index_select(p, axis, first, out=child)
             if second is not None:      # uniform crossover: each weight from either parent
-                child = torch.where(self._coin_bits(child.numel()).view(child.shape), p.index_select(axis, second),
-                                    child)
+                other = self._scratch("other", p)
+                torch.index_select(p, axis, second, out=other)
+                torch.where(self._coins(child.numel()).view(child.shape), other, child, out=child)
             self._mutate_(child, s.child_mutation_rate, s.child_mutation_sigma)
             self._mutate_(child, s.base_mutation_rate, s.base_mutation_sigma)
-            new[k] = child
-        self.params = new
+        self.params, self._spare = self._spare, self.params
         self.trust = s.inheritance * self.trust[first]
+
+    def _scratch(self, name: str, like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """A reusable buffer with at least ``like``'s number of elements, shaped like it."""
+        dtype = dtype or like.dtype
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < like.numel() or buf.dtype != dtype:
+            buf = self._buffers[name] = torch.empty(like.numel(), dtype=dtype, device=like.device)
+        return buf[:like.numel()].view(like.shape)
+
+    def _coins(self, n: int) -> torch.Tensor:
+        """n fair coins (a bool tensor): random bytes unpacked to bits, 8 coins per random number."""
+        raw = torch.randint(0, 256, ((n + 7) // 8, 1), dtype=torch.uint8, generator=self.gen).to(self.device)
+        bits = self._scratch("bits", torch.empty(raw.shape[0] * 8, dtype=torch.uint8, device=self.device))
+        torch.bitwise_right_shift(raw, self._bit_shift, out=bits.view(-1, 8))
+        bits.bitwise_and_(1)
+        return bits[:n].view(torch.bool)
 
     def _mutate_(self, x: torch.Tensor, rate: float, sigma: float) -> None:
         """Add N(0, sigma^2) to each entry of ``x`` with probability ``rate``, in place. The mutated
