@@ -151,6 +151,19 @@ def test_child_and_base_mutation_rates_and_sigma():
     assert float((delta[changed] ** 2).mean()) == pytest.approx(0.01 * (1 + both), rel=0.03)
 
 
+@pytest.mark.parametrize("child, base", [((0.07, 0.1), (0.08, 0.3)), ((0.2, 0.05), (1.0, 0.1)), ((0.05, 0.1), (0.0, 0.1))])
+def test_mutation_mixture_matches_independent_coins(child, base):
+    """Each entry gets child noise with probability child[0] and, independently, base noise with
+    probability base[0]: the share changed and the mean square change match, for any sigmas."""
+    e = _engine()
+    x = torch.zeros(3_000_000)
+    e._mutate_(x, child, base)
+    (rc, sc), (rb, sb) = child, base
+    changed = float((x != 0).double().mean())
+    assert changed == pytest.approx(1 - (1 - rc) * (1 - rb), abs=0.002)
+    assert float((x ** 2).double().mean()) == pytest.approx(rc * sc ** 2 + rb * sb ** 2, rel=0.02)
+
+
 # ---- evaluation ----------------------------------------------------------------------------------
 def test_batched_evaluation_equals_a_per_genome_loop():
     e = _engine(GenregSettings(population=5, hidden=7, images_per_class=2))
@@ -280,7 +293,8 @@ def test_arena_records_trials_and_reuses_them(tmp_path):
     events = []
     task = GenregTask(generations=4, eval_interval=2, target_acc=0.05)
     (result,) = ARENA.run_trials([genome], [0], task, device="cpu", registry=reg, on_event=events.append)
-    assert result.arena == "genreg" and result.status == "ok" and result.metrics["steps_to_grok"] == 2
+    reached = next(step for step, acc in zip(result.curve["step"], result.curve["val_acc"]) if acc >= 0.05)
+    assert result.arena == "genreg" and result.status == "ok" and result.metrics["steps_to_grok"] == reached
     assert result.metrics["generations"] == 4 and result.curve["step"] == [2, 4]
     assert any(isinstance(ev, TrialFinished) for ev in events)
     assert len(reg.trials()) == 1
