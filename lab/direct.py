@@ -1,6 +1,7 @@
 """The direct run of an arena: one of its engines stepped as a background job, reporting snapshots
-(what the engine shows of itself) and the archive's fitness over forward passes, so a view can
-watch the arena's own algorithm work. Generic over arenas whose object has ``engine()``.
+(what the engine shows of itself) and the population's fitness over the engine's budget unit
+(forward passes for M2N2, generations for GENREG), so a view can watch the arena's own algorithm
+work. Generic over arenas whose object has ``engine()``.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 MIN_REPORT_S = 0.1      # at most ~10 reports a second: more would only flood the Tk thread's queue
 CHUNK_S = 0.05          # aim for step() calls this long, so Stop lands promptly even when passes are slow
 HISTORY_KEYS = ("passes", "min", "mean", "max")
+DEFAULT_UNIT = "passes"  # what a snapshot without a "unit" key counts (M2N2's forward passes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,11 @@ DIRECT_OPTIONS: dict[str, tuple[DirectOption, ...]] = {
 }
 
 
+def snapshot_unit(snapshot: Mapping[str, Any]) -> str:
+    """What the snapshot's ``passes`` and ``budget`` count: its "unit" ("generations"), else passes."""
+    return snapshot.get("unit") or DEFAULT_UNIT
+
+
 def empty_history() -> dict[str, list[float]]:
     return {key: [] for key in HISTORY_KEYS}
 
@@ -92,7 +99,8 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interv
         job.emit(EngineReport(arena, snapshot, {k: list(v) for k, v in history.items()}))
         budget = snapshot.get("budget") or 0
         if budget:
-            job.report(snapshot["passes"] / budget, f"{snapshot['passes']:,} of {budget:,} passes")
+            job.report(snapshot["passes"] / budget,
+                       f"{snapshot['passes']:,} of {budget:,} {snapshot_unit(snapshot)}")
 
     snapshot = engine.snapshot()
     report(snapshot)

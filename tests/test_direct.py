@@ -1,5 +1,6 @@
 """The direct run's core: run_direct with a fake job and engine (reports, throttling, cancel, the
-archive fitness history), the engine settings it builds, and the M2N2 charts on a real snapshot."""
+archive fitness history), the engine settings it builds, the M2N2 charts on a real snapshot, and a
+real GENREG run (reports in generations) with its charts."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,15 +8,20 @@ import math
 import threading
 import time
 
+import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from lab.analysis.direct_panels import panel_for
+from lab.analysis.genreg_charts import draw_genreg_panel, export_genreg_panel, survival_cutoff, weight_mosaic
 from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
 from lab.arenas import get_arena
+from lab.arenas.genreg.engine import GenregSettings
+from lab.arenas.genreg.task import GenregTask
 from lab.arenas.m2n2.engine import M2N2Settings
 from lab.direct import (EngineReport, EngineUnavailable, add_fitness_point, direct_job, empty_history,
-                        engine_settings, run_direct)
+                        engine_settings, run_direct, snapshot_unit)
 from lab.genome import Genome
 
 
@@ -183,3 +189,111 @@ def test_export_writes_png_pdf_svg_reproducibly(real_run, tmp_path):
     assert [p.name for p in a] == ["m2n2.png", "m2n2.pdf", "m2n2.svg"]
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two exports"
+
+
+# ---- GENREG: the budget counts generations ----------------------------------------------------------
+
+GENREG_TASK = GenregTask(dataset="digits", generations=6, eval_interval=2)
+GENREG_SETTINGS = GenregSettings(population=12, images_per_class=2, hidden=8)
+
+
+@pytest.fixture(scope="module")
+def genreg_run():
+    """A real (tiny) GENREG run on digits: 6 generations of 12 genomes, 64-8-10 MLPs."""
+    arena = get_arena("genreg")
+    job = FakeJob()
+    engine = arena.engine(GENREG_TASK, GENREG_SETTINGS, 5, device="cpu")
+    last = run_direct(job, engine, every=2, arena="genreg", min_interval_s=0.0)
+    return last, job
+
+
+def test_a_genreg_run_reports_in_generations_and_its_trust_history_grows(genreg_run):
+    last, job = genreg_run
+    reports = job.reports
+    assert last["passes"] == 6 == reports[-1].snapshot["passes"] and all(r.arena == "genreg" for r in reports)
+    assert all(snapshot_unit(r.snapshot) == "generations" for r in reports)
+    assert job.progress[-1] == (1.0, "6 of 6 generations")
+    passes = [r.snapshot["passes"] for r in reports]
+    assert passes[0] == 0 and passes == sorted(passes) and len(passes) >= 3
+    history = reports[-1].history
+    assert history["passes"] == passes and len(history["mean"]) == len(passes)
+    assert [len(r.history["passes"]) for r in reports] == list(range(1, len(reports) + 1))
+    assert history["min"][-1] <= history["mean"][-1] <= history["max"][-1]
+    assert last["curve"]["step"] == [2, 4, 6] and len(last["fitness"]) == 12 and last["survivors"] == 3
+
+
+def test_the_unit_defaults_to_passes_without_one():
+    assert snapshot_unit({"passes": 3}) == "passes" and snapshot_unit({"unit": "generations"}) == "generations"
+
+
+def test_engine_settings_for_genreg_are_a_genome_with_whole_numbers_where_the_engine_wants_them():
+    arena = get_arena("genreg")
+    genes = {**arena.gene_spec.defaults(), "population": 24.0, "hidden": 16, "images_per_class": 3}
+    genome = engine_settings(arena, genes)
+    assert isinstance(genome, Genome) and genome.spec.name == "genreg"
+    assert all(type(genome.genes[k]) is int for k in ("population", "hidden", "images_per_class"))
+    engine = arena.engine(GENREG_TASK, genome, 1, device="cpu")
+    assert (engine.settings.population, engine.settings.hidden, engine.settings.images_per_class) == (24, 16, 3)
+    with pytest.raises(ValueError, match="population"):
+        engine_settings(arena, {**genes, "population": 5})
+
+
+def test_each_arena_with_an_engine_has_its_panel():
+    assert panel_for("genreg").draw is draw_genreg_panel and panel_for("m2n2").export is export_m2n2_panel
+    with pytest.raises(KeyError, match="grokking arena has no direct-run charts"):
+        panel_for("grokking")
+
+
+def test_the_four_genreg_charts_draw_a_real_snapshot(genreg_run):
+    last, job = genreg_run
+    history = job.reports[-1].history
+    fig = draw_genreg_panel(Figure(figsize=(8, 6)), last, history, GENREG_TASK.target_acc)
+    accuracy, per_class, trust, weights = fig.axes[:4]
+    assert len(fig.axes) == 6, "the trust axis behind the accuracy and the weights' colour bar"
+    train, test, target = accuracy.lines
+    assert list(test.get_xdata()) == last["curve"]["step"] and list(test.get_ydata()) == last["curve"]["val_acc"]
+    assert list(target.get_ydata()) == [GENREG_TASK.target_acc] * 2 and target.get_linestyle() == "--"
+    assert accuracy.get_xlim() == (0, 6) and accuracy.get_xlabel() == "generation"
+    trust_axis = fig.axes[4]
+    assert any(isinstance(c, PolyCollection) for c in trust_axis.collections)
+    assert list(trust_axis.lines[0].get_xdata()) == history["passes"]
+    assert [t.get_text() for t in per_class.get_xticklabels()] == [str(d) for d in range(10)]
+    assert [p.get_height() for p in per_class.patches] == pytest.approx(last["per_class"])
+    assert sum(p.get_height() for p in trust.patches) == 12, "every genome in the histogram"
+    cutoff, best = trust.lines
+    assert cutoff.get_xdata()[0] == survival_cutoff(last["fitness"], 3)
+    assert best.get_xdata()[0] == last["fitness"][last["best"]]
+    mosaic = weights.images[-1].get_array()
+    assert mosaic.shape == weight_mosaic(last["weights"]).shape == (3 * 9 - 1, 3 * 9 - 1)  # 8 tiles of 8x8, 3 wide
+    assert "8 hidden units" in weights.get_title()
+    fig.canvas.draw()
+
+
+def test_genreg_charts_say_no_run_yet_and_when_inputs_are_not_images(genreg_run):
+    blank = draw_genreg_panel(Figure(), None, None, 0.8)
+    assert len(blank.axes) == 4
+    assert all(any("no run yet" in t.get_text() for t in ax.texts) for ax in blank.axes)
+    last, job = genreg_run
+    fig = draw_genreg_panel(Figure(), {**last, "weights": None}, job.reports[-1].history, 0.8)
+    assert any("not images" in t.get_text() for t in fig.axes[3].texts)
+    first = draw_genreg_panel(Figure(), job.reports[0].snapshot, job.reports[0].history, 0.8)
+    assert any("no held-out evaluation yet" in t.get_text() for t in first.axes[1].texts)
+    first.canvas.draw()
+
+
+def test_weight_mosaic_tiles_images_with_gaps():
+    tiles = np.arange(5 * 2 * 3, dtype=float).reshape(5, 2, 3)
+    mosaic = weight_mosaic(tiles)          # 5 tiles: 3 wide, 2 lines
+    assert mosaic.shape == (2 * 3 - 1, 3 * 4 - 1)
+    assert (mosaic[0:2, 4:7] == tiles[1]).all() and (mosaic[3:5, 4:7] == tiles[4]).all()
+    assert np.isnan(mosaic[2]).all() and np.isnan(mosaic[3:5, 8:11]).all()
+
+
+def test_genreg_export_writes_png_pdf_svg_reproducibly(genreg_run, tmp_path):
+    last, job = genreg_run
+    history = job.reports[-1].history
+    a = export_genreg_panel(tmp_path / "a", "genreg", last, history, 0.8)
+    b = export_genreg_panel(tmp_path / "b", "genreg", last, history, 0.8)
+    assert [p.name for p in a] == ["genreg.png", "genreg.pdf", "genreg.svg"]
+    for pa, pb in zip(a, b):
+        assert pa.stat().st_size > 1000 and pa.read_bytes() == pb.read_bytes(), pa.name

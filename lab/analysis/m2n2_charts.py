@@ -101,8 +101,8 @@ def _heatmap(ax: Axes, values: np.ndarray, mask_rows: np.ndarray, mask_cols: np.
     return ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
 
 
-def _colorbar(ax: Axes, image: Any, label: str) -> None:
-    bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+def _colorbar(ax: Axes, image: Any, label: str, extend: str = "neither") -> None:
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend=extend)
     bar.ax.tick_params(labelsize=7)
     bar.set_label(label, fontsize=7)
 

@@ -1,6 +1,8 @@
-"""The direct-run window, opened from the Evolution Lab: watch one arena's own engine work (M2N2: its
-archive's fitness, accuracy, per-class accuracy and attraction). A validated form sets seed, task and
-engine settings; the run is a background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
+"""The direct-run window, opened from the Evolution Lab: watch one arena's own engine work through
+that arena's charts (:mod:`lab.analysis.direct_panels`; M2N2: archive fitness, accuracy, per-class
+accuracy and attraction; GENREG: accuracy and trust, per-class accuracy, the trust distribution and
+the best genome's first-layer weights). A validated form sets seed, task and engine settings; the run
+is a background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
 """
 from __future__ import annotations
 
@@ -12,23 +14,29 @@ from pathlib import Path
 from tkinter import ttk
 from typing import Any
 
-from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
+from lab.analysis.direct_panels import PANELS, panel_for
 from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
-from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings
+from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings, snapshot_unit
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.form import Field, Form, FormError, task_fields
+from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.jobs import Job, JobEnded
 from lab.registry import RegistryError
 
 REDRAW_S = 0.25         # at most ~4 chart redraws a second
 DRAW_SHARE = 0.35       # and rarer when a redraw is slow, so the window keeps answering between redraws
-MAX_CHUNK = 25          # passes per engine step at most (run_direct takes fewer when passes are slow)
+MAX_CHUNK = 25          # passes (generations) per engine step at most (fewer when they are slow)
 RUN_FIELDS = [
     Field("seed", "Seed", "int", 1, 0, 2**31 - 1, help="The run's random seed: same seed and settings, same run."),
     Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
           help="auto: the CUDA GPU when there is one, else the CPU."),
 ]
+
+
+def has_direct_run(arena: Any) -> bool:
+    """Whether ``arena`` can be watched directly: it has an engine and the window has its charts."""
+    return hasattr(arena, "engine") and arena.name in PANELS
 
 
 def engine_fields(arena: Any, genes: dict[str, Any]) -> list[Field]:
@@ -48,12 +56,14 @@ def engine_fields(arena: Any, genes: dict[str, Any]) -> list[Field]:
 
 
 class DirectRunWindow:
-    """A Toplevel: the form, Start / Stop / Export charts, progress and status on the left; the
-    arena's charts on the right. ``genome``: its genes are the engine settings' defaults."""
+    """A Toplevel: the forms (scrolling when the arena's are long), Start / Stop / Export charts,
+    progress and status on the left; the arena's charts on the right. ``genome``: its genes are the
+    engine settings' defaults."""
 
     def __init__(self, app, arena_name: str, genome=None):
         self.app = app
         self.arena = get_arena(arena_name)
+        self.panel = panel_for(arena_name)
         self.genome = genome
         self.job: Job | None = None
         self.snapshot: dict[str, Any] | None = None
@@ -89,11 +99,37 @@ class DirectRunWindow:
                   else "Engine settings: the gene table's defaults")
         self.source_label = ttk.Label(left, text=source, style="Muted.TLabel", wraplength=330, justify="left")
         self.source_label.pack(anchor="w", pady=(0, 4))
-        box = ttk.LabelFrame(left, text="Run", padding=(6, 2))
+        # the forms, then the controls right below them; the grid takes what the window lacks from the
+        # forms (which then scroll) and never from Start or the status, and gives spare room to a spacer
+        body = ttk.Frame(left)
+        body.pack(fill="both", expand=True)
+        body.columnconfigure(0, weight=1)
+        body.rowconfigure(0, weight=1)
+        body.rowconfigure(2, weight=10_000)
+        self.settings_frame = ScrolledFrame(body)
+        self.settings_frame.grid(row=0, column=0, sticky="nsew")
+        self._build_forms(self.settings_frame.inner)
+        self.settings_frame.bind_wheel()
+        controls = ttk.Frame(body)
+        controls.grid(row=1, column=0, sticky="ew")
+        buttons = ttk.Frame(controls)
+        buttons.pack(fill="x", pady=(8, 2))
+        self.start_button = ttk.Button(buttons, text="Start", command=self.start)
+        self.stop_button = ttk.Button(buttons, text="Stop", command=self.stop)
+        self.export_button = ttk.Button(buttons, text="Export charts...", command=self.export_charts)
+        for b in (self.start_button, self.stop_button, self.export_button):
+            b.pack(side="left", expand=True, fill="x", padx=1)
+        self.progress = ttk.Progressbar(controls, maximum=1.0)
+        self.progress.pack(fill="x", pady=(6, 0))
+        self.status = ttk.Label(controls, text="Not started.", wraplength=330, justify="left")
+        self.status.pack(anchor="w", pady=(2, 0))
+
+    def _build_forms(self, parent: ttk.Frame) -> None:
+        box = ttk.LabelFrame(parent, text="Run", padding=(6, 2))
         box.pack(fill="x")
         self.run_form = Form(box, RUN_FIELDS)
         self.run_form.pack(fill="x")
-        box = ttk.LabelFrame(left, text="Task", padding=(6, 2))
+        box = ttk.LabelFrame(parent, text="Task", padding=(6, 2))
         box.pack(fill="x", pady=(4, 0))
         self.task_form = Form(box, task_fields(self.task))
         self.task_form.pack(fill="x")
@@ -101,21 +137,10 @@ class DirectRunWindow:
             self.folder_button = ttk.Button(box, text="Choose data folder...", command=self.choose_data_folder)
             self.folder_button.pack(anchor="e", pady=(2, 0))
         genes = dict(self.genome.genes) if self.genome is not None else self.arena.gene_spec.defaults()
-        box = ttk.LabelFrame(left, text="Engine settings", padding=(6, 2))
+        box = ttk.LabelFrame(parent, text="Engine settings", padding=(6, 2))
         box.pack(fill="x", pady=(4, 0))
         self.engine_form = Form(box, engine_fields(self.arena, genes))
         self.engine_form.pack(fill="x")
-        buttons = ttk.Frame(left)
-        buttons.pack(fill="x", pady=(8, 2))
-        self.start_button = ttk.Button(buttons, text="Start", command=self.start)
-        self.stop_button = ttk.Button(buttons, text="Stop", command=self.stop)
-        self.export_button = ttk.Button(buttons, text="Export charts...", command=self.export_charts)
-        for b in (self.start_button, self.stop_button, self.export_button):
-            b.pack(side="left", expand=True, fill="x", padx=1)
-        self.progress = ttk.Progressbar(left, maximum=1.0)
-        self.progress.pack(fill="x", pady=(6, 0))
-        self.status = ttk.Label(left, text="Not started.", wraplength=330, justify="left")
-        self.status.pack(anchor="w", pady=(2, 0))
 
     @property
     def forms(self) -> tuple[Form, ...]:
@@ -238,8 +263,10 @@ class DirectRunWindow:
             return
         budget = s.get("budget") or 0
         self.progress.configure(value=s["passes"] / budget if budget else 0.0)
-        parts = [f"Passes {s['passes']:,} of {budget:,}" if budget else f"Passes {s['passes']:,}"]
-        for key, label in (("best_train_acc", "best train acc"), ("test_acc", "test acc")):
+        unit = snapshot_unit(s).capitalize()
+        parts = [f"{unit} {s['passes']:,} of {budget:,}" if budget else f"{unit} {s['passes']:,}"]
+        for key, label in (("best_train_acc", "best train acc"), ("mean_train_acc", "mean train acc"),
+                           ("test_acc", "test acc")):
             if key in s:
                 parts.append(f"{label} {s[key]:.3f}")
         if "replaced" in s:
@@ -265,7 +292,7 @@ class DirectRunWindow:
             self._draw_after = None
         started = time.monotonic()
         target = getattr(self.task, "target_acc", None)
-        self.charts.redraw(lambda fig: draw_m2n2_panel(fig, self.snapshot, self.history, target))
+        self.charts.redraw(lambda fig: self.panel.draw(fig, self.snapshot, self.history, target))
         self._last_draw = time.monotonic()
         self._draw_cost = self._last_draw - started
 
@@ -277,8 +304,8 @@ class DirectRunWindow:
         if not folder:
             return []
         s = self.snapshot
-        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}passes"
-        paths = export_m2n2_panel(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
+        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s)}"
+        paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
         self.status.configure(text=f"Wrote {len(paths)} chart file(s) to {folder}")
         return paths
 
@@ -311,9 +338,9 @@ def open_direct_run(app, arena_name: str, genome_id: str | None = None,
     """Open (or bring forward) the direct-run window for ``arena_name``; the genome ``genome_id``
     gives the engine settings when it has the arena's gene spec. None if the arena has no engine."""
     arena = get_arena(arena_name)
-    if not hasattr(arena, "engine"):
+    if not has_direct_run(arena):
         app.show_error("Direct run", f"The {arena_name} arena has no engine to watch directly; choose an arena "
-                                     "that has one (for example m2n2).")
+                                     f"that has one ({', '.join(PANELS)}).")
         return None
     if existing is not None and not existing.closed:
         if existing.running or existing.arena.name == arena_name:

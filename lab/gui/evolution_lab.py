@@ -18,7 +18,7 @@ from lab.arenas.base import TrialFinished, TrialProgress
 from lab.evolution.diversity import colours
 from lab.evolution.landscapes import SUCCESS
 from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
-from lab.gui.direct_run import DirectRunWindow, open_direct_run
+from lab.gui.direct_run import DirectRunWindow, has_direct_run, open_direct_run
 from lab.gui.evolution_settings import SettingsPanel
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.diversity_grid import DiversityGrid
@@ -176,8 +176,8 @@ class EvolutionLabTab:
         self.side = side
 
     def _arena_picked(self) -> None:
-        has_engine = hasattr(get_arena(self.settings_panel.arena.get()), "engine")
-        self.direct_button.configure(state="normal" if has_engine else "disabled")
+        watchable = has_direct_run(get_arena(self.settings_panel.arena.get()))
+        self.direct_button.configure(state="normal" if watchable else "disabled")
 
     def open_direct_run(self) -> DirectRunWindow | None:
         """Run > Direct run of the arena: the chosen arena's engine in its own window, with the

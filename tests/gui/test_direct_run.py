@@ -1,6 +1,7 @@
 """The direct-run window driven through its widgets: a small M2N2 run to the end (status, progress,
 four charts, export), Stop mid-run, bad input and a busy runner refused with one message, closing
-while running, engine settings from the selected genome, and the button per arena."""
+while running, engine settings from the selected genome, the button per arena, and a small GENREG
+run counted in generations with its own four charts."""
 from __future__ import annotations
 
 import time
@@ -15,12 +16,17 @@ SMALL_TASK = {"passes": 300, "eval_interval": 50, "hidden": 32, "dataset": "digi
               "target_acc": 0.85}
 
 
-@pytest.fixture
-def evolution_lab(lab_app):
+# a real GENREG run small enough for a test: 20 generations of 20 genomes, 64-8-10 MLPs on digits
+SMALL_GENREG_TASK = {"generations": 20, "eval_interval": 5, "dataset": "digits", "data_folder": "",
+                     "target_acc": 0.8, "crossover": True}
+SMALL_GENREG_ENGINE = {"population": 20, "images_per_class": 2, "hidden": 8}
+
+
+def _arena_lab(lab_app, arena: str):
     tab = lab_app.tabs["Evolution Lab"]
     before = tab.settings_panel.arena.get()
     lab_app.notebook.select(0)
-    tab.settings_panel.arena.set("m2n2")
+    tab.settings_panel.arena.set(arena)
     tab.settings_panel._arena_changed()
     yield tab
     if tab.direct_window is not None:
@@ -28,6 +34,16 @@ def evolution_lab(lab_app):
     wait_until(lab_app.root, lambda: not lab_app.runner.active_jobs(), timeout=30)
     tab.settings_panel.arena.set(before)
     tab.settings_panel._arena_changed()
+
+
+@pytest.fixture
+def evolution_lab(lab_app):
+    yield from _arena_lab(lab_app, "m2n2")
+
+
+@pytest.fixture
+def genreg_lab(lab_app):
+    yield from _arena_lab(lab_app, "genreg")
 
 
 @pytest.fixture
@@ -159,3 +175,45 @@ def test_engine_settings_come_from_the_genome_selected_in_the_evolution_lab(lab_
         assert "narrow-niche" in win.source_label.cget("text")
     finally:
         evolution_lab.selected = None  # later tests start from the gene table's defaults
+
+
+def test_a_small_genreg_run_counts_generations_and_draws_its_four_charts(lab_app, genreg_lab, tmp_path):
+    assert str(genreg_lab.direct_button.cget("state")) == "normal"
+    win = lab_app.invoke("direct_run")
+    assert win is not None and win.top.title().startswith("Direct run: GENREG")
+    assert win.task_form.fields["crossover"].kind == "bool", "the task's switch is a check box"
+    lab_app.root.update()
+    bottom = win.top.winfo_rooty() + win.top.winfo_height()
+    assert win.status.winfo_rooty() + win.status.winfo_height() <= bottom, "the forms scroll; the controls stay"
+    assert win.start_button.winfo_ismapped() and win.start_button.winfo_rooty() < bottom
+    win.task_form.set_values(SMALL_GENREG_TASK)
+    win.engine_form.set_values(SMALL_GENREG_ENGINE)
+    win.run_form.set_values({"seed": 4, "device": "cpu"})
+    lab_app.root.update()
+    task, settings, _seed, _device = win.read()
+    assert task.crossover is True and task.generations == 20
+    assert {k: settings.genes[k] for k in SMALL_GENREG_ENGINE} == SMALL_GENREG_ENGINE
+    draws = win.charts.draws
+    assert win.start()
+    wait_until(lab_app.root, lambda: not win.running, timeout=60)
+    assert win.outcome == "finished" and win.job.state == "done"
+    assert float(win.progress.cget("value")) == pytest.approx(1.0)
+    status = win.status.cget("text")
+    for words in ("Finished", "Generations 20 of 20", "best train acc", "mean train acc", "test acc"):
+        assert words in status, status
+    assert "Passes" not in status and "children kept" not in status
+    assert win.snapshot["passes"] == 20 and win.history["passes"][-1] == 20
+    assert win.charts.draws >= draws + 1
+    accuracy, per_class, trust, weights = win.charts.figure.axes[:4]
+    assert [len(line.get_xdata()) for line in accuracy.lines[:2]] == [4, 4]  # generations 5, 10, 15, 20
+    assert accuracy.get_xlabel() == "generation" and accuracy.get_xlim() == (0, 20)
+    assert len(per_class.patches) == 10
+    assert sum(p.get_height() for p in trust.patches) == 20, "every genome in the trust histogram"
+    assert weights.images[-1].get_array().shape == (3 * 9 - 1, 3 * 9 - 1)  # 8 hidden units as 8x8 tiles
+    lab_app.dialogs.answers["directory"] = str(tmp_path)
+    try:
+        paths = win.export_charts()
+    finally:
+        lab_app.dialogs.answers.pop("directory")
+    assert sorted(p.name for p in paths) == [f"genreg-direct-seed4-20generations.{x}" for x in ("pdf", "png", "svg")]
+    assert all(p.stat().st_size > 1000 for p in paths)

@@ -18,7 +18,7 @@ from lab.gui.widgets.tooltip import Tooltip
 class Field:
     name: str
     label: str
-    kind: str                   # "int", "float", "choice", "text"
+    kind: str                   # "int", "float", "choice", "text", "bool"
     default: Any
     low: float | None = None
     high: float | None = None
@@ -34,6 +34,10 @@ class Field:
             return raw
         if self.kind == "text":
             return raw
+        if self.kind == "bool":
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(f"{self.label}: {raw!r} is not true or false")
+            return raw.lower() == "true"
         if self.kind == "int":
             try:
                 value: float = int(raw)
@@ -75,11 +79,13 @@ class Form(ttk.Frame):
             var = tk.StringVar(self, value=self._text(f.default))
             if f.kind == "choice":
                 w = ttk.Combobox(self, textvariable=var, values=list(f.choices), state="readonly", width=width + 2)
+            elif f.kind == "bool":
+                w = ttk.Checkbutton(self, variable=var, onvalue="true", offvalue="false")
             elif f.kind == "int" and f.low is not None and f.high is not None:
                 w = ttk.Spinbox(self, textvariable=var, from_=f.low, to=f.high, increment=1, width=width)
             else:
                 w = ttk.Entry(self, textvariable=var, width=width + 2)
-            w.grid(row=2 * row, column=1, sticky="ew", pady=(1, 0))
+            w.grid(row=2 * row, column=1, sticky="w" if f.kind == "bool" else "ew", pady=(1, 0))
             msg = ttk.Label(self, text="", style="Error.TLabel", wraplength=260)
             msg.grid(row=2 * row + 1, column=0, columnspan=2, sticky="w")
             msg.grid_remove()
@@ -91,6 +97,8 @@ class Form(ttk.Frame):
 
     @staticmethod
     def _text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"   # a check box's on and off values
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     def check(self, name: str) -> str | None:
@@ -138,7 +146,7 @@ def task_fields(task: Any) -> list[Field]:
     out = []
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
-        kind = "int" if isinstance(value, int) and not isinstance(value, bool) else \
+        kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else \
             "float" if isinstance(value, float) else "text" if isinstance(value, str) else None
         if kind:
             out.append(Field(f.name, f.name.replace("_", " "), kind, value))
