@@ -360,3 +360,34 @@ def test_cli_refuses_a_pickled_population(run, tmp_path):
     code, _, err = run("genreg", "--resume", str(tmp_path / "pop"), "--device", "cpu")
     assert code == 2 and "is a pickle file" in err
     assert snapshot(tmp_path) == before
+
+
+# ---- the rest of the lab ---------------------------------------------------------------------------
+def test_the_evolution_lab_engine_evolves_genreg_settings(registry):
+    """An outer run in the genreg arena: generation 1 from the genreg founders, every genome a
+    GENREG run on digits, its trials in the registry under the genreg arena."""
+    from lab.evolution.population import Evolution
+    from lab.evolution.settings import EvolutionSettings
+
+    settings = EvolutionSettings(arena="genreg", population=3, seeds_per_genome=1, generations=2, aliens=1, elites=1,
+                                 run_seed=3, device="cpu",
+                                 task=(("generations", 3), ("eval_interval", 3), ("target_acc", 0.15)))
+    evo = Evolution(settings, registry, run_id="genreg-run")
+    evo.run()
+    assert evo.generation == 2 and evo.spec.name == "genreg" and evo.task.generations == 3
+    trials = registry.trials()
+    assert len(trials) >= 4 and {t.arena for t in trials} == {"genreg"}
+    assert all(t.metrics["generations"] == 3 and t.status in ("ok", "capped") for t in trials)
+
+
+def test_genreg_genomes_are_mapped_into_species(registry):
+    from lab.analysis.phylogeny import map_registry
+    from lab.genome import random_genome
+    from lab.registry import founders
+
+    rng = np.random.default_rng(0)
+    genomes = [random_genome(get_spec("genreg"), rng) for _ in range(10)]
+    registry.add_genomes(genomes)
+    phylo, _ = map_registry(registry, "genreg")
+    assert {g.id for g in phylo.genomes} == {g.id for g in genomes} | {g.id for g in founders("genreg")}
+    assert phylo.coords.shape == (14, 3)
