@@ -145,19 +145,26 @@ def letters(args, device: str) -> dict:
     settings = GenregSettings(hidden=128, images_per_class=1, base_mutation_rate=0.0)
     out: dict = {"settings": dataclasses.asdict(settings)}
     print(f"\n4. letters, 10,000-128-26, population 200 (at most {args.letters_seconds:.0f} s per run)")
-    clean = GenregTask(dataset="letters", generations=100_000, eval_interval=10, target_acc=1.0, crossover=True)
+    clean = GenregTask(dataset="letters", generations=100_000, eval_interval=10, target_acc=1.0, crossover=True,
+                       sampling=args.letters_sampling)
+    print(f"  answers while evolving: {args.letters_sampling}")
     r = run(clean, settings, 0, device, "clean letters", args.letters_seconds)
     engine = r.pop("engine")
     out["clean"] = r
     reached = r["generations_to_target"]
     print("  clean set: " + (f"all 26 letters right at generation {reached} ({r['seconds']:.0f} s)" if reached else
                              f"{r['heldout_acc']:.1f}% after {r['generations']} generations ({r['seconds']:.0f} s)"))
+    wrong = [c for c, a in zip(engine.data.classes, r["per_class"]) if a < 1.0]
+    if wrong:
+        print(f"  letters still wrong: {', '.join(wrong)}")
     held = load_genreg_data(GenregTask(dataset="letters-augmented"), device)
     acc, _ = engine.accuracy(held.x_test, held.y_test)
     out["clean_on_heldout_fonts"] = 100 * acc
     print(f"  that genome on the held-out fonts of the augmented set: {100 * acc:.1f}% (chance 3.8%)")
+    if args.skip_augmented:
+        return out
     aug = GenregTask(dataset="letters-augmented", generations=100_000, eval_interval=20, target_acc=1.0,
-                     crossover=True)
+                     crossover=True, sampling=args.letters_sampling)
     r = run(aug, dataclasses.replace(settings, images_per_class=4), 0, device, "augmented letters",
             args.augmented_seconds or args.letters_seconds)
     r.pop("engine")
@@ -176,6 +183,8 @@ def main() -> None:
     parser.add_argument("--augmented-seconds", type=float, help="cap of the augmented run (default: --letters-seconds)")
     parser.add_argument("--skip-letters", action="store_true")
     parser.add_argument("--letters-only", action="store_true", help="only part 4 (no RESULT line)")
+    parser.add_argument("--letters-sampling", choices=("softmax", "argmax"), default="softmax")
+    parser.add_argument("--skip-augmented", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh registry folder, a byte-level snapshot of a folder, the shared data folder."""
+"""Shared fixtures: a fresh registry folder, a byte-level snapshot of a folder, the shared data folder,
+the command line run in-process (``run``)."""
 from __future__ import annotations
 
 import hashlib
@@ -45,3 +46,19 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("../shared/data not found beside the checkout (set SPECIATION_SHARED_DATA)")
     return path
+
+
+@pytest.fixture
+def run(tmp_path, capsys):
+    """``run(*argv)`` -> (exit code, stdout, stderr) of ``python main.py argv`` in-process, with
+    ``--registry`` pointing at a fresh folder (``run.registry``) unless ``registry=False``."""
+    from lab.cli import main
+
+    reg = str(tmp_path / "reg")
+
+    def _run(*argv: str, registry: bool = True) -> tuple[int, str, str]:
+        code = main(list(argv) + (["--registry", reg] if registry else []))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    _run.registry = reg
+    return _run

@@ -14,17 +14,6 @@ from lab.genome import Genome, get_spec
 from lab.registry import Registry
 
 
-@pytest.fixture
-def run(tmp_path, capsys):
-    reg = str(tmp_path / "reg")
-
-    def _run(*argv: str, registry: bool = True) -> tuple[int, str, str]:
-        args = list(argv) + (["--registry", reg] if registry else [])
-        code = main(args)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    _run.registry = reg
-    return _run
 
 
 def test_new_show_validate(run, tmp_path):

@@ -10,19 +10,10 @@ import torch
 from tests.conftest import PROJECT, snapshot
 
 from lab.arenas.m2n2.engine import mlp_logits
-from lab.cli import main
 from lab.data import load_dataset
 from lab.registry import Registry
 
 
-@pytest.fixture
-def run(tmp_path, capsys):
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv) + ["--registry", str(tmp_path / "reg")])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    _run.registry = str(tmp_path / "reg")
-    return _run
 
 
 def test_m2n2_run_and_saved_model(run, tmp_path):

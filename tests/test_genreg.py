@@ -19,7 +19,6 @@ from lab.arenas.genreg.checkpoint import load_model, save_model
 from lab.arenas.genreg.engine import (GenregEngine, GenregSettings, mutation_positions, pick, population_logits,
                                       trust_after)
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
-from lab.cli import main
 from lab.genome import Genome, get_spec
 from lab.registry import Registry
 
@@ -315,13 +314,6 @@ def test_arena_cancel_and_wrong_spec():
 
 
 # ---- the command line ----------------------------------------------------------------------------
-@pytest.fixture
-def run(tmp_path, capsys):
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv) + ["--registry", str(tmp_path / "reg")])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return _run
 
 
 def test_cli_run_save_resume_and_model(run, tmp_path):
@@ -330,6 +322,7 @@ def test_cli_run_save_resume_and_model(run, tmp_path):
                          "--save", str(tmp_path / "pop"), "--save-model", str(tmp_path / "best"))
     assert code == 0, err
     assert "64-8-10, population 10, top 2 survive" in out and "after 4 generations" in out and "per class: 0:" in out
+    assert "trust of the last generation: best" in out
     assert (tmp_path / "best.npz").exists() and (tmp_path / "pop" / "population.json").exists()
     code, out, err = run("genreg", "--resume", str(tmp_path / "pop"), "--generations", "6", "--device", "cpu")
     assert code == 0, err

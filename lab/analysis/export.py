@@ -8,7 +8,7 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -61,3 +61,16 @@ def write_files(files: Mapping[Path, bytes]) -> list[Path]:
             raise
         written.append(path)
     return written
+
+
+def export_figure(draw: Callable[[Figure], object], folder: str | Path, stem: str,
+                  formats: Sequence[str] = FORMATS, figsize: tuple[float, float] = (8.0, 6.0),
+                  dpi: int = 200) -> list[Path]:
+    """Write ``<stem>.<fmt>`` for each format: ``draw(fig)`` on a fresh figure under paper settings
+    (embedded TrueType fonts, editable SVG text, fixed metadata, so the files are reproducible)."""
+    folder = Path(folder)
+    with paper_context():
+        fig = Figure(figsize=figsize)
+        draw(fig)
+        files = {folder / f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi=dpi) for fmt in check_formats(list(formats))}
+    return write_files(files)

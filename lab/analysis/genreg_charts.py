@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lab.analysis.export import FORMATS, check_formats, figure_bytes, paper_context, write_files
+from lab.analysis.export import FORMATS, export_figure
 from lab.analysis.m2n2_charts import COLOURS, _colorbar, _empty
 
 CHARTS = {
@@ -204,9 +204,4 @@ def export_genreg_panel(folder: str | Path, stem: str, snapshot: Mapping[str, An
                         formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
     settings (see :mod:`lab.analysis.export`), so the files are reproducible and editable."""
-    folder = Path(folder)
-    with paper_context():
-        fig = Figure(figsize=(8.0, 6.0))
-        draw_genreg_panel(fig, snapshot, history, target_acc)
-        files = {folder / f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi=200) for fmt in check_formats(list(formats))}
-    return write_files(files)
+    return export_figure(lambda fig: draw_genreg_panel(fig, snapshot, history, target_acc), folder, stem, formats)

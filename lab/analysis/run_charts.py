@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lab.analysis.export import FORMATS, check_formats, figure_bytes, paper_context, write_files
+from lab.analysis.export import FORMATS, export_figure
 
 CHARTS = {
     "fitness": "Fitness per generation (best, mean, median)",
@@ -135,9 +135,4 @@ def export_dashboard(folder: str | Path, stem: str, history: Sequence[dict[str, 
                      formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
     settings (embedded TrueType fonts, editable SVG text, fixed metadata, so files are reproducible)."""
-    folder = Path(folder)
-    with paper_context():
-        fig = Figure(figsize=(7.0, 5.0))
-        draw_dashboard(fig, history, step_cap)
-        files = {folder / f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi=200) for fmt in check_formats(list(formats))}
-    return write_files(files)
+    return export_figure(lambda fig: draw_dashboard(fig, history, step_cap), folder, stem, formats, figsize=(7.0, 5.0))

@@ -38,6 +38,24 @@ class TaskConfig:
         return dataclasses.asdict(self)
 
 
+def data_task_problems(task: Any, datasets: Sequence[str], whole: Sequence[str]) -> list[str]:
+    """What is wrong with the fields an image-classification task shares (M2N2, GENREG): its
+    ``dataset`` (one of ``datasets``; mnist needs a ``data_folder``), the ``whole`` number fields
+    (each >= 1) and ``target_acc`` in (0, 1]."""
+    problems = []
+    if task.dataset not in datasets:
+        problems.append(f"dataset {task.dataset!r} is not one of {', '.join(datasets)}")
+    if task.dataset == "mnist" and not task.data_folder:
+        problems.append("dataset mnist needs data_folder (a folder of MNIST IDX files)")
+    for name in whole:
+        v = getattr(task, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            problems.append(f"{name} must be a whole number >= 1, got {v!r}")
+    if not isinstance(task.target_acc, (int, float)) or not 0.0 < task.target_acc <= 1.0:
+        problems.append(f"target_acc {task.target_acc!r} must be in (0, 1]")
+    return problems
+
+
 def with_cap(task: TaskConfig, cap: int) -> TaskConfig:
     """``task`` with another budget (another task_id)."""
     return dataclasses.replace(task, **{task.CAP_FIELD: cap})

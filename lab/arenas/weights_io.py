@@ -1,14 +1,17 @@
 """Weights on disk, shared by the arenas: an .npz of plain arrays (never a pickle) read back with
-``allow_pickle=False`` and a sha256, and several files replaced together so none is ever half-written."""
+``allow_pickle=False`` and a sha256, a JSON file read with a message for each way it can fail, and
+several files replaced together so none is ever half-written."""
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +58,16 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
     finally:
         for tmp in temps.values():   # after a successful replace there is nothing left to remove
             Path(tmp).unlink(missing_ok=True)
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON in ``path``; a ValueError "<what> <path> does not exist / cannot be read / is not valid JSON"."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None

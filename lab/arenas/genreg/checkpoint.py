@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.arenas.weights_io import read_weight_archive, replace_together, weight_archive
+from lab.arenas.weights_io import read_json, read_weight_archive, replace_together, weight_archive
 
 SCHEMA_VERSION = 1
 POPULATION_NPZ, POPULATION_JSON = "population.npz", "population.json"
@@ -43,17 +43,6 @@ def refuse_pickle(path: Path, where: str) -> None:
     if head == b"\x80":
         raise ValueError(f"{where}: {path.name} is a pickle file; GENREG checkpoints are npz + JSON "
                          "and a pickle is never loaded")
-
-
-def _read_json(path: Path, where: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{where}: {path.name} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{where}: {path.name} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: {path.name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
 
 
 # ---- the population ------------------------------------------------------------------------------
@@ -80,7 +69,7 @@ def read_population_meta(folder: str | os.PathLike[str]) -> dict[str, Any]:
     where = f"cannot resume from {folder}"
     if not folder.is_dir():
         raise ValueError(f"{where}: it is not a folder")
-    meta = _read_json(folder / POPULATION_JSON, where)
+    meta = read_json(folder / POPULATION_JSON, f"{where}:")
     if not isinstance(meta, dict) or meta.get("kind") != "genreg-population":
         raise ValueError(f"{where}: {POPULATION_JSON} is not a GENREG population file")
     if meta.get("schema_version") != SCHEMA_VERSION:
@@ -161,7 +150,7 @@ def load_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
         refuse_pickle(Path(path), where)
     npz, js = base.parent / f"{base.name}.npz", base.parent / f"{base.name}.json"
     refuse_pickle(npz, where)
-    meta = _read_json(js, where)
+    meta = read_json(js, f"{where}:")
     if not isinstance(meta, dict) or meta.get("kind") != "genreg-model":
         raise ValueError(f"{where}: {js.name} is not a GENREG model file")
     arrays, digest = read_weight_archive(npz, where)

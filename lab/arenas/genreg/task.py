@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import torch
 
-from lab.arenas.base import TaskConfig
+from lab.arenas.base import TaskConfig, data_task_problems
 
 DATASETS = ("digits", "mnist", "letters", "letters-augmented")
 
@@ -41,17 +41,7 @@ class GenregTask(TaskConfig):
     crossover: bool = False
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.dataset not in DATASETS:
-            problems.append(f"dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
-        if self.dataset == "mnist" and not self.data_folder:
-            problems.append("dataset mnist needs data_folder (a folder of MNIST IDX files)")
-        for name in ("generations", "eval_interval"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                problems.append(f"{name} must be a whole number >= 1, got {v!r}")
-        if not isinstance(self.target_acc, (int, float)) or not 0.0 < self.target_acc <= 1.0:
-            problems.append(f"target_acc {self.target_acc!r} must be in (0, 1]")
+        problems = data_task_problems(self, DATASETS, ("generations", "eval_interval"))
         if self.sampling not in ("softmax", "argmax"):
             problems.append(f"sampling {self.sampling!r} is not softmax or argmax")
         if not isinstance(self.crossover, bool):

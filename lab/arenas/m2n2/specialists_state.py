@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lab.arenas.m2n2.specialist_models import parameter_shapes, weight_problems
-from lab.arenas.weights_io import read_weight_archive, replace_together, weight_archive
+from lab.arenas.weights_io import read_json, read_weight_archive, replace_together, weight_archive
 from lab.data import DATASET_NAMES
 from lab.genome import atomic_write_text
 
@@ -105,7 +105,7 @@ def config_from_mapping(values: Any, where: str) -> SpecialistsConfig:
 
 def load_config(path: str | os.PathLike[str]) -> SpecialistsConfig:
     """The config in a JSON file; anything wrong is one ValueError naming the file and each problem."""
-    values = _read_json(Path(path), "config file")
+    values = read_json(Path(path), "config file")
     return config_from_mapping(values, f"config file {path}")
 
 
@@ -169,7 +169,7 @@ def load_population(folder: str | os.PathLike[str], config: SpecialistsConfig | 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"population folder {folder} does not exist")
-    meta = _read_json(folder / POPULATION_JSON, "population file")
+    meta = read_json(folder / POPULATION_JSON, "population file")
     where = f"cannot load the population in {folder}"
     if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
         found = meta.get("schema_version") if isinstance(meta, dict) else type(meta).__name__
@@ -251,15 +251,3 @@ def _entries(entries: Any, field: str, n_classes: int, problems: list[str]) -> l
 
 def _describe(shapes: Mapping[Any, tuple]) -> str:
     return ", ".join(f"{k} {list(s)}" for k, s in shapes.items()) or "none"
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{what} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                         f"column {exc.colno}") from None

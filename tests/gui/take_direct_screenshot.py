@@ -1,11 +1,12 @@
-"""Take the README's picture of a direct GENREG run: Run > Direct run of the arena on scikit-learn's
-8x8 digits with the published engine settings (200 genomes of 64-64-10 MLPs), crossover on, mid-run.
+"""Take the README's pictures of a direct run: Run > Direct run of the arena, mid-run.
 
-    DISPLAY=:99 python -m tests.gui.take_genreg_screenshot assets/genreg_direct.png
+    DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/m2n2_direct.png --arena m2n2
+    DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/genreg_direct.png --arena genreg
 
-Starts the app on a fresh registry, picks the genreg arena in the Evolution Lab, opens the direct-run
-window, runs a budget of ``--generations`` generations and grabs the screen once ``--at`` are done,
-while the run goes on; then stops the run.
+Starts the app on a fresh registry, picks the arena in the Evolution Lab, opens the direct-run window,
+runs a budget of ``--budget`` (m2n2: 5,000 forward passes; genreg: 150 generations on scikit-learn's
+8x8 digits with crossover) and grabs the screen once ``--at`` are done, while the run goes on; the
+status lines are held at that report so the picture is consistent. Then it stops the run.
 """
 from __future__ import annotations
 
@@ -19,30 +20,36 @@ from lab.registry import Registry
 from tests.gui.conftest import RecordingDialogs, wait_until
 from tests.gui.shots import grab
 
+# arena -> (task values besides the budget, default budget, default grab point)
+ARENAS = {"m2n2": ({}, 5000, 3500),
+          "genreg": ({"dataset": "digits", "crossover": True}, 150, 120)}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--generations", type=int, default=150)
-    ap.add_argument("--at", type=int, default=120, help="grab once this many generations are done")
+    ap.add_argument("--arena", choices=ARENAS, default="genreg")
+    ap.add_argument("--budget", type=int, help="the task's budget (passes or generations)")
+    ap.add_argument("--at", type=int, help="grab once this much of the budget is done")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    values, budget, at = ARENAS[args.arena]
     root = tk.Tk(className="SpeciationLab")
     app = App(root, Registry(tempfile.mkdtemp(prefix="lab-shot-")), dialogs=RecordingDialogs(), device="cpu")
     root.geometry("1280x770+0+0")
     tab = app.tabs["Evolution Lab"]
-    tab.settings_panel.arena.set("genreg")
+    tab.settings_panel.arena.set(args.arena)
     tab.settings_panel._arena_changed()
     root.update()
     window = app.invoke("direct_run")
     window.top.geometry("1280x740+0+32")  # below the menu bar, above the app's status bar (the job shows there)
-    window.task_form.set_values({"dataset": "digits", "generations": args.generations, "crossover": True})
+    window.task_form.set_values({**values, window.task.CAP_FIELD: args.budget or budget})
     window.run_form.set_values({"seed": args.seed, "device": "cpu"})
     root.update()
     if not window.start():
         raise SystemExit(f"the run did not start: {app.dialogs.shown}")
-    wait_until(root, lambda: not window.running or (window.snapshot or {}).get("passes", 0) >= args.at,
-               timeout=1800)
+    at = args.at or at
+    wait_until(root, lambda: not window.running or (window.snapshot or {}).get("passes", 0) >= at, timeout=1800)
     # hold the picture at this report while the run goes on: the status lines would otherwise run ahead
     # of the charts, whose redraws are throttled
     window._show_status = window._schedule_draw = app._show_job_status = lambda: None
