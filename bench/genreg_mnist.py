@@ -142,12 +142,13 @@ def mnist(args, device: str) -> dict:
 
 
 def letters(args, device: str) -> dict:
-    settings = GenregSettings(hidden=128, images_per_class=1, base_mutation_rate=0.0)
+    settings = GenregSettings(hidden=128, images_per_class=args.letters_views, base_mutation_rate=0.0)
     out: dict = {"settings": dataclasses.asdict(settings)}
     print(f"\n4. letters, 10,000-128-26, population 200 (at most {args.letters_seconds:.0f} s per run)")
     clean = GenregTask(dataset="letters", generations=100_000, eval_interval=10, target_acc=1.0, crossover=True,
                        sampling=args.letters_sampling)
-    print(f"  answers while evolving: {args.letters_sampling}")
+    print(f"  answers while evolving: {args.letters_sampling}; each letter shown {args.letters_views} time(s) "
+          "a generation")
     r = run(clean, settings, 0, device, "clean letters", args.letters_seconds)
     engine = r.pop("engine")
     out["clean"] = r
@@ -185,6 +186,8 @@ def main() -> None:
     parser.add_argument("--letters-only", action="store_true", help="only part 4 (no RESULT line)")
     parser.add_argument("--letters-sampling", choices=("softmax", "argmax"), default="softmax")
     parser.add_argument("--skip-augmented", action="store_true")
+    parser.add_argument("--letters-views", type=int, default=1,
+                        help="times each clean letter is shown per generation (the published config: 10)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
