@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lab.analysis.export import FORMATS, export_figure
-from lab.analysis.m2n2_charts import COLOURS, _colorbar, _empty
+from lab.analysis.m2n2_charts import COLOURS, _colorbar, _empty, draw_grid
 
 CHARTS = {
     "accuracy": "Best genome's accuracy and the population's trust",
@@ -186,17 +186,11 @@ def draw_genreg_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
                       history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None) -> Figure:
     """The four charts on a 2 x 2 grid: accuracy and trust, per-class accuracy, trust histogram,
     first-layer weights."""
-    fig.clear()
-    axes = fig.subplots(2, 2)
     budget = (snapshot or {}).get("budget")
-    draw_accuracy(axes[0, 0], (snapshot or {}).get("curve"), history, target_acc, budget)
-    draw_per_class(axes[0, 1], snapshot)
-    draw_trust(axes[1, 0], snapshot)
-    draw_weights(axes[1, 1], snapshot)
-    for ax in axes.flat:
-        ax.tick_params(labelsize=7)
-    fig.tight_layout(pad=0.6, h_pad=0.9, w_pad=0.9)
-    return fig
+    return draw_grid(fig, [lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), history, target_acc, budget),
+                           lambda ax: draw_per_class(ax, snapshot),
+                           lambda ax: draw_trust(ax, snapshot),
+                           lambda ax: draw_weights(ax, snapshot)])
 
 
 def export_genreg_panel(folder: str | Path, stem: str, snapshot: Mapping[str, Any] | None,

@@ -4,7 +4,7 @@ functions serve the live window and the exported files.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,20 +158,25 @@ def draw_attraction(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     return ax
 
 
-def draw_m2n2_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
-                    history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None) -> Figure:
-    """The four charts on a 2 x 2 grid: archive fitness, accuracy, per-class heatmap, attraction."""
+def draw_grid(fig: Figure, draws: Sequence[Callable[[Axes], object]]) -> Figure:
+    """Four charts on a 2 x 2 grid of ``fig`` (cleared first), row by row: ``draws[i](ax)``."""
     fig.clear()
     axes = fig.subplots(2, 2)
-    budget = (snapshot or {}).get("budget")
-    draw_archive_fitness(axes[0, 0], history, budget)
-    draw_accuracy(axes[0, 1], (snapshot or {}).get("curve"), target_acc, budget)
-    draw_per_class(axes[1, 0], snapshot)
-    draw_attraction(axes[1, 1], snapshot)
-    for ax in axes.flat:
+    for draw, ax in zip(draws, axes.flat):
+        draw(ax)
         ax.tick_params(labelsize=7)
     fig.tight_layout(pad=0.6, h_pad=0.9, w_pad=0.9)
     return fig
+
+
+def draw_m2n2_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
+                    history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None) -> Figure:
+    """The four charts on a 2 x 2 grid: archive fitness, accuracy, per-class heatmap, attraction."""
+    budget = (snapshot or {}).get("budget")
+    return draw_grid(fig, [lambda ax: draw_archive_fitness(ax, history, budget),
+                           lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), target_acc, budget),
+                           lambda ax: draw_per_class(ax, snapshot),
+                           lambda ax: draw_attraction(ax, snapshot)])
 
 
 def export_m2n2_panel(folder: str | Path, stem: str, snapshot: Mapping[str, Any] | None,

@@ -56,6 +56,17 @@ def window(lab_app, evolution_lab):
     return win
 
 
+def _run_to_the_end(lab_app, window) -> str:
+    """Start the window's run (buttons switch while it runs), wait for it to finish whole; its status line."""
+    assert window.start()
+    assert window.running and str(window.start_button.cget("state")) == "disabled"
+    assert str(window.stop_button.cget("state")) == "normal"
+    wait_until(lab_app.root, lambda: not window.running, timeout=60)
+    assert window.outcome == "finished" and window.job.state == "done"
+    assert float(window.progress.cget("value")) == pytest.approx(1.0)
+    return window.status.cget("text")
+
+
 def test_the_button_and_the_command_open_a_direct_run_only_for_arenas_with_an_engine(lab_app, evolution_lab):
     assert str(evolution_lab.direct_button.cget("state")) == "normal"
     evolution_lab.settings_panel.arena.set("grokking")
@@ -78,13 +89,7 @@ def test_the_button_and_the_command_open_a_direct_run_only_for_arenas_with_an_en
 
 def test_a_small_run_fills_status_progress_and_the_four_charts(lab_app, window, tmp_path):
     draws = window.charts.draws
-    assert window.start()
-    assert window.running and str(window.start_button.cget("state")) == "disabled"
-    assert str(window.stop_button.cget("state")) == "normal"
-    wait_until(lab_app.root, lambda: not window.running, timeout=60)
-    assert window.outcome == "finished" and window.job.state == "done"
-    assert float(window.progress.cget("value")) == pytest.approx(1.0)
-    status = window.status.cget("text")
+    status = _run_to_the_end(lab_app, window)
     for words in ("Finished", "Passes 300 of 300", "best train acc", "test acc", "children kept"):
         assert words in status, status
     assert window.snapshot["passes"] == 300 and window.history["passes"][-1] == 300
@@ -194,11 +199,7 @@ def test_a_small_genreg_run_counts_generations_and_draws_its_four_charts(lab_app
     assert task.crossover is True and task.generations == 20
     assert {k: settings.genes[k] for k in SMALL_GENREG_ENGINE} == SMALL_GENREG_ENGINE
     draws = win.charts.draws
-    assert win.start()
-    wait_until(lab_app.root, lambda: not win.running, timeout=60)
-    assert win.outcome == "finished" and win.job.state == "done"
-    assert float(win.progress.cget("value")) == pytest.approx(1.0)
-    status = win.status.cget("text")
+    status = _run_to_the_end(lab_app, win)
     for words in ("Finished", "Generations 20 of 20", "best train acc", "mean train acc", "test acc"):
         assert words in status, status
     assert "Passes" not in status and "children kept" not in status

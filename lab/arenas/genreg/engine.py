@@ -35,7 +35,8 @@ from typing import Any
 
 import torch
 
-from lab.arenas.genreg.task import GenregData, GenregTask, load_genreg_data
+from lab.arenas.genreg.task import GenregTask, load_genreg_data
+from lab.arenas.task_data import TaskData
 
 SETTING_KEYS = ("population", "survival", "child_mutation_rate", "child_mutation_sigma", "base_mutation_rate",
                 "base_mutation_sigma", "trust_decay", "reward", "penalty", "inheritance", "images_per_class",
@@ -131,7 +132,7 @@ class GenregEngine:
     unit = "generations"
 
     def __init__(self, task: GenregTask, settings: GenregSettings, seed: int, *, device: str = "cpu",
-                 data: GenregData | None = None):
+                 data: TaskData | None = None):
         self.task, self.settings, self.seed, self.device = task, settings, int(seed), device
         self.data = data if data is not None else load_genreg_data(task, device)
         d, s = self.data, settings
@@ -203,14 +204,15 @@ class GenregEngine:
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         """population_logits of this generation's images. Inputs that are zero in every image (an
-        MNIST batch of 200 leaves about 30% of the pixels dark) are dropped from the big product:
-        their first-layer rows are gathered into a buffer first, which costs far less than they would."""
+        MNIST batch of 200 leaves about 30% of the pixels dark) are dropped from the big product: the
+        first-layer rows of the others are gathered into a buffer, which costs far less than the
+        dropped rows' share of the product."""
         w1 = self.params["w1"]
         D, G, H = w1.shape
         lit = torch.nonzero((x != 0).any(0)).flatten()
         if len(lit) > 0.9 * D:
             return population_logits(self.params, x)
-        rows = self._scratch("rows", torch.empty(len(lit), G * H, device=self.device, dtype=w1.dtype))
+        rows = self._scratch("rows", (len(lit), G * H), w1.dtype)
         torch.index_select(w1.reshape(D, G * H), 0, lit, out=rows)
         return population_logits(self.params, x.index_select(1, lit), rows)
 
@@ -239,11 +241,11 @@ class GenregEngine:
             axis, child = GENOME_AXIS[k], self._spare[k]
             torch.index_select(p, axis, first, out=child)
             if second is not None:      # uniform crossover: each weight from either parent
-                other = self._scratch("other", p)
+                other = self._scratch("other", tuple(child.shape), p.dtype)
                 torch.index_select(p, axis, second, out=other)
                 # lerp by a 0/1 weight is exact at both ends (torch computes end - diff * (1 - w)
                 # for w >= 0.5) and several times faster than torch.where on a bool mask here
-                weight = self._scratch("weight", child)
+                weight = self._scratch("weight", tuple(child.shape), child.dtype)
                 weight.copy_(self._coins(child.numel()).view(child.shape))
                 torch.lerp(child, other, weight, out=child)
             self._mutate_(child, (s.child_mutation_rate, s.child_mutation_sigma),
@@ -251,18 +253,18 @@ class GenregEngine:
         self.params, self._spare = self._spare, self.params
         self.trust = s.inheritance * self.trust[first]
 
-    def _scratch(self, name: str, like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """A reusable buffer with at least ``like``'s number of elements, shaped like it."""
-        dtype = dtype or like.dtype
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A reusable buffer of ``shape`` on the engine's device (grown when a larger one is asked for)."""
+        n = math.prod(shape)
         buf = self._buffers.get(name)
-        if buf is None or buf.numel() < like.numel() or buf.dtype != dtype:
-            buf = self._buffers[name] = torch.empty(like.numel(), dtype=dtype, device=like.device)
-        return buf[:like.numel()].view(like.shape)
+        if buf is None or buf.numel() < n or buf.dtype != dtype:
+            buf = self._buffers[name] = torch.empty(n, dtype=dtype, device=self.device)
+        return buf[:n].view(shape)
 
     def _coins(self, n: int) -> torch.Tensor:
         """n fair coins (uint8 0 or 1): random bytes unpacked to bits, 8 coins per random number."""
         raw = torch.randint(0, 256, ((n + 7) // 8, 1), dtype=torch.uint8, generator=self.gen).to(self.device)
-        bits = self._scratch("bits", torch.empty(raw.shape[0] * 8, dtype=torch.uint8, device=self.device))
+        bits = self._scratch("bits", (raw.shape[0] * 8,), torch.uint8)
         torch.bitwise_right_shift(raw, self._bit_shift, out=bits.view(-1, 8))
         bits.bitwise_and_(1)
         return bits[:n]

@@ -7,12 +7,11 @@ capital letters from lab.data.alphabet.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import ClassVar
 
-import torch
 
 from lab.arenas.base import TaskConfig, data_task_problems
+from lab.arenas.task_data import TaskData, load_tensors
 
 DATASETS = ("digits", "mnist", "letters", "letters-augmented")
 
@@ -54,44 +53,6 @@ class GenregTask(TaskConfig):
         return self.generations
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GenregData:
-    """Flattened inputs in [0, 1] (float32) and int64 labels, on one device."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: tuple[str, ...]
-    note: str = ""
-    image_shape: tuple[int, int] | None = None   # (rows, cols) of one image, when inputs are images
-
-    @property
-    def n_inputs(self) -> int:
-        return int(self.x_train.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-
-def load_genreg_data(task: GenregTask, device: str = "cpu") -> GenregData:
-    return _load(task.dataset, task.data_folder, device)
-
-
-@functools.lru_cache(maxsize=4)
-def _load(dataset: str, folder: str, device: str) -> GenregData:
-    from lab.data import load_dataset
-
-    data = load_dataset(dataset, folder or None)
-    scale = 1.0 / float(data.pixel_max)
-
-    def x(a):
-        return torch.tensor(a.reshape(len(a), -1), dtype=torch.float32, device=device) * scale
-
-    def y(a):
-        return torch.tensor(a, dtype=torch.int64, device=device)
-
-    shape = tuple(data.shape) if len(data.shape) == 2 else None
-    return GenregData(x(data.x_train), y(data.y_train), x(data.x_test), y(data.y_test), tuple(data.classes),
-                      data.note, shape)
+def load_genreg_data(task: GenregTask, device: str = "cpu") -> TaskData:
+    """The task's data on ``device``, inputs scaled to [0, 1] (cached per dataset)."""
+    return load_tensors(task.dataset, task.data_folder, device, unit_scale=True)

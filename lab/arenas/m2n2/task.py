@@ -7,12 +7,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import ClassVar
 
-import torch
 
 from lab.arenas.base import TaskConfig, data_task_problems
+from lab.arenas.task_data import TaskData, load_tensors
 
 DATASETS = ("digits", "mnist")
 
@@ -49,42 +48,9 @@ class M2N2Task(TaskConfig):
         return self.passes
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class TaskData:
-    """A task's data as tensors on one device: flattened float32 inputs and int64 labels."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: tuple[str, ...]
-    note: str = ""
-
-    @property
-    def n_inputs(self) -> int:
-        return int(self.x_train.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-
 def load_task_data(task: M2N2Task, device: str = "cpu") -> TaskData:
     """The task's data on ``device`` (raw pixel values, as in the paper; cached per dataset)."""
-    return _load(task.dataset, task.data_folder, device)
-
-
-@functools.lru_cache(maxsize=4)
-def _load(dataset: str, folder: str, device: str) -> TaskData:
-    from lab.data import load_dataset
-
-    data = load_dataset(dataset, folder or None)
-
-    def t(a, dtype):
-        return torch.tensor(a.reshape(len(a), -1) if dtype is torch.float32 else a, dtype=dtype, device=device)
-
-    return TaskData(t(data.x_train, torch.float32), t(data.y_train, torch.int64),
-                    t(data.x_test, torch.float32), t(data.y_test, torch.int64), tuple(data.classes), data.note)
+    return load_tensors(task.dataset, task.data_folder, device, unit_scale=False)
 
 
 def n_params(n_inputs: int, hidden: int, n_classes: int) -> int:
