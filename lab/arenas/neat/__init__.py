@@ -1,0 +1,1 @@
+"""The NEAT arena: NeuroEvolution of Augmenting Topologies with adaptive species control."""

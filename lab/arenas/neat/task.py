@@ -1,0 +1,97 @@
+"""The NEAT task: which data set, how genomes are scored, the generation budget and the target.
+
+``fitness`` "classic" scores the network's outputs as they are (the paper's XOR fitness
+(4 - error)^2); "backprop" first trains each genome's weights by gradient descent, then scores
+validation accuracy minus a size penalty (see :class:`lab.arenas.neat.network.EvalSpec`). A run
+succeeds (status ``ok``) when a genome's accuracy reaches ``target_acc``: on the training cases in
+classic mode (XOR: all four right), on the validation split in backprop mode; the generations that
+took are its ``steps_to_grok``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+from lab.arenas.base import TaskConfig
+from lab.arenas.neat.genome import ACTIVATIONS
+from lab.arenas.neat.tasks import TASKS
+
+FITNESS_MODES = ("classic", "backprop")
+# task -> (fitness mode, target accuracy, activations of hidden nodes, budget in generations)
+TASK_DEFAULTS = {
+    "xor": ("classic", 1.0, "sigmoid", 100),
+    "spirals": ("backprop", 0.95, "tanh,sin,gauss,relu,sigmoid,identity", 150),
+    "circles": ("backprop", 0.97, "tanh,sin,gauss,relu,sigmoid,identity", 50),
+    "clusters": ("backprop", 0.95, "tanh,sin,gauss,relu,sigmoid,identity", 50),
+    "digits": ("backprop", 0.9, "tanh,relu,sigmoid,identity", 40),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NeatTask(TaskConfig):
+    """Task settings of the NEAT arena (the defaults are XOR's; :meth:`for_task` gives each task's)."""
+
+    CAP_FIELD: ClassVar[str] = "generations"
+    CAP_LABEL: ClassVar[str] = "Budget (generations)"
+
+    task: str = "xor"
+    generations: int = 100
+    fitness: str = "classic"
+    target_acc: float = 1.0
+    stop_at_target: bool = True
+    activations: str = "sigmoid"
+    recurrent: bool = False
+    ticks: int = 4
+    batch_size: int = 256
+    alpha_nodes: float = 1e-3
+    alpha_edges: float = 5e-4
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.task not in TASKS:
+            problems.append(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.fitness not in FITNESS_MODES:
+            problems.append(f"fitness {self.fitness!r} is not one of {', '.join(FITNESS_MODES)}")
+        if self.fitness == "classic" and self.task != "xor":
+            problems.append("classic fitness reads one sigmoid output: it is for xor; the other tasks use backprop")
+        for name in ("generations", "ticks", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {v!r}")
+        if not isinstance(self.target_acc, (int, float)) or not 0.0 < self.target_acc <= 1.0:
+            problems.append(f"target_acc {self.target_acc!r} must be in (0, 1]")
+        for name in ("alpha_nodes", "alpha_edges"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                problems.append(f"{name} must be a finite number >= 0, got {v!r}")
+        for name in ("stop_at_target", "recurrent"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+        bad = [a for a in self.activation_set if a not in ACTIVATIONS]
+        if bad or not self.activation_set:
+            problems.append(f"activations {self.activations!r}: each must be one of {', '.join(ACTIVATIONS)}")
+        if problems:
+            raise ValueError("invalid neat task: " + "; ".join(problems))
+
+    @classmethod
+    def for_task(cls, task: str, **overrides) -> NeatTask:
+        """The task's defaults (fitness mode, target, activations, budget), then ``overrides``."""
+        if task not in TASK_DEFAULTS:
+            raise ValueError(f"unknown NEAT task {task!r} (tasks: {', '.join(TASK_DEFAULTS)})")
+        fitness, target, acts, budget = TASK_DEFAULTS[task]
+        return cls(**{"task": task, "fitness": fitness, "target_acc": target, "activations": acts,
+                      "generations": budget, **overrides})
+
+    @property
+    def activation_set(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in str(self.activations).split(",") if a.strip())
+
+    @property
+    def step_cap(self) -> int:
+        return self.generations
+
+    @property
+    def n_outputs_for(self) -> int | None:
+        """1 (a sigmoid) in classic mode; None: one output per class."""
+        return 1 if self.fitness == "classic" else None
