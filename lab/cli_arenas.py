@@ -290,3 +290,7 @@ def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--resume", metavar="DIR", help="carry on from a saved population")
     p.add_argument("--save-model", metavar="FILE", help="write the best genome (FILE.npz + FILE.json)")
     p.set_defaults(func=cmd_genreg)
+
+    from lab.cli_neat import add_neat_parser
+
+    add_neat_parser(top, common)

@@ -155,6 +155,11 @@ def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every:
             engine = arena.engine(task, settings, seed, device=device)
         except (DataError, ValueError) as exc:
             return EngineUnavailable(str(exc))
-        return run_direct(job, engine, every, arena=arena.name)
+        try:
+            return run_direct(job, engine, every, arena=arena.name)
+        finally:
+            close = getattr(engine, "close", None)   # an engine holding workers (NEAT) lets them go
+            if close is not None:
+                close()
     finally:
         torch.set_num_threads(threads)

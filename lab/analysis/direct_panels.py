@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from lab.analysis.genreg_charts import draw_genreg_panel, export_genreg_panel
 from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
+from lab.analysis.neat_charts import draw_neat_panel, export_neat_panel
 
 
 class DirectPanel(NamedTuple):
@@ -22,6 +23,7 @@ class DirectPanel(NamedTuple):
 PANELS: dict[str, DirectPanel] = {
     "m2n2": DirectPanel(draw_m2n2_panel, export_m2n2_panel),
     "genreg": DirectPanel(draw_genreg_panel, export_genreg_panel),
+    "neat": DirectPanel(draw_neat_panel, export_neat_panel),
 }
 
 

@@ -12,6 +12,7 @@ ARENA_PACKAGES: dict[str, tuple[str, str]] = {
     "grokking": ("lab.arenas.grokking.genes", "lab.arenas.grokking.arena"),
     "m2n2": ("lab.arenas.m2n2.genes", "lab.arenas.m2n2.arena"),
     "genreg": ("lab.arenas.genreg.genes", "lab.arenas.genreg.arena"),
+    "neat": ("lab.arenas.neat.genes", "lab.arenas.neat.arena"),
 }
 
 

@@ -68,7 +68,9 @@ class DirectRunWindow:
         self.job: Job | None = None
         self.snapshot: dict[str, Any] | None = None
         self.history: dict[str, list[float]] = {}
-        self.task: Any = self.arena.default_task()
+        # an arena may start its task form from other values than its default task (NEAT: "auto"
+        # fields, so that choosing another task there takes that task's defaults)
+        self.task: Any = getattr(self.arena, "form_task", self.arena.default_task)()
         self.outcome = ""
         self.closed = False
         self._draw_after: str | None = None

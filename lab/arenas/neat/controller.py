@@ -6,10 +6,13 @@ best fitness:
 
 1. **Progress.** The best fitness gained this generation enters an exponentially weighted
    moving average (``ewma``, weight ``ewma_alpha``).
-2. **Bandit.** Two arms can move the threshold: a PID controller on the error
-   ``species - target`` (velocity form: the threshold moves by kp e + ki sum(e) + kd de, so more
-   species than wanted raises the threshold and merges species) and a hill-climb (the threshold
-   moves one multiplicative ``hill_step`` toward the target count, the direction the error says).
+2. **Bandit.** Two arms can move the threshold: a PID controller on the relative error
+   ``e = (species - target) / target`` and a hill-climb. The PID output u = kp e + ki sum(e) + kd de
+   moves the threshold multiplicatively, threshold x exp(u) with |u| <= ``max_log_step`` (more
+   species than wanted raises the threshold and merges species; working on the log of the
+   threshold and on a relative error keeps the gains meaningful whatever the scale of c1, c2, c3
+   and of the population). The hill-climb moves the threshold one step x(1 +- ``hill_step``) in
+   the direction the error says.
    The arm that steered the last generation is credited with the progress average; the next arm
    is chosen epsilon-greedily on the arms' mean credit (an untried arm first).
 3. **Target.** Every ``adapt_every`` generations the target takes one step within
@@ -45,7 +48,8 @@ class ControllerSettings:
     adapt_every: int = 5
     threshold_min: float = 0.05
     threshold_max: float = 100.0
-    integral_limit: float = 50.0
+    integral_limit: float = 10.0
+    max_log_step: float = 0.5
 
     def problems(self) -> list[str]:
         out = []
@@ -104,11 +108,12 @@ class SpeciesController:
             if self.generation % s.adapt_every == 0:
                 self._adapt_target()
             self.arm = self._choose_arm()
-        error = float(species - self.target)
+        error = (species - self.target) / self.target
         if self.arm == "pid":
             self.integral = max(-s.integral_limit, min(s.integral_limit, self.integral + error))
             deriv = 0.0 if self.last_error is None else error - self.last_error
-            self.threshold += s.kp * error + s.ki * self.integral + s.kd * deriv
+            u = s.kp * error + s.ki * self.integral + s.kd * deriv
+            self.threshold *= math.exp(max(-s.max_log_step, min(s.max_log_step, u)))
         elif error:
             self.threshold *= (1 + s.hill_step) if error > 0 else (1 - s.hill_step)
         self.last_error = error

@@ -370,6 +370,8 @@ class NeatEngine:
         for s, n in zip(alive, counts):
             members = sorted(s.members, key=lambda g: g.fitness, reverse=True)
             keep = min(n, st.elitism) if len(members) >= st.elitism_min_size else 0
+            if s is alive[0] and st.elitism:     # the population's champion always survives
+                keep = max(keep, min(n, 1))
             new.extend(g.copy() for g in members[:keep])
             pool = members[:max(1, math.ceil(len(members) * st.survival))]
             for _ in range(n - keep):

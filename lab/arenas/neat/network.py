@@ -270,6 +270,8 @@ def _backprop(net: Compiled, genomes: Sequence[NeatGenome], arrays: Mapping[str,
     w = net.weights.clone().requires_grad_(True)
     b = net.biases.clone().requires_grad_(True)
     g_count = net.n_genomes
+    with torch.no_grad():
+        val_before = (forward(net, xv).argmax(2) == yv[:, None]).float().mean(0)
     loss_g = torch.full((g_count,), math.nan)
     if spec.steps > 0 and (w.numel() or b.numel()):
         opt = torch.optim.Adam([w, b], lr=spec.lr, weight_decay=spec.l2)
@@ -290,10 +292,18 @@ def _backprop(net: Compiled, genomes: Sequence[NeatGenome], arrays: Mapping[str,
             per.mean(0).sum().backward()
             opt.step()
     with torch.no_grad():
-        w_ok = torch.nan_to_num(w, nan=0.0)
-        b_ok = torch.nan_to_num(b, nan=0.0)
-        val = (forward(net, xv, w_ok, b_ok).argmax(2) == yv[:, None]).float().mean(0)
-        train = (forward(net, x, w_ok, b_ok).argmax(2) == y[:, None]).float().mean(0)
+        val = (forward(net, xv, w, b).argmax(2) == yv[:, None]).float().mean(0)
+        # training never leaves a genome worse on validation: where the trained weights score lower
+        # (or went non-finite), the genome keeps the weights it came with
+        edge_g = torch.tensor([gi for gi, _ in net.edge_keys], dtype=torch.long)
+        node_g = torch.tensor([gi for gi, _ in net.node_keys], dtype=torch.long)
+        bad = torch.zeros(g_count).index_add(0, edge_g, (~torch.isfinite(w)).float()).index_add(
+            0, node_g, (~torch.isfinite(b)).float()) > 0
+        revert = bad | (val < val_before)
+        w = torch.where(revert[edge_g], net.weights, w)
+        b = torch.where(revert[node_g], net.biases, b)
+        val = torch.where(revert, val_before, val)
+        train = (forward(net, x, w, b).argmax(2) == y[:, None]).float().mean(0)
     new_w, new_b = w.detach().numpy(), b.detach().numpy()
     weights: list[dict[int, float]] = [{} for _ in genomes]
     biases: list[dict[int, float]] = [{} for _ in genomes]
@@ -303,12 +313,9 @@ def _backprop(net: Compiled, genomes: Sequence[NeatGenome], arrays: Mapping[str,
         biases[gi][nid] = value
     scores = []
     for gi, g in enumerate(genomes):
-        finite = all(math.isfinite(v) for v in weights[gi].values()) and all(
-            math.isfinite(v) for v in biases[gi].values())
-        acc = float(val[gi]) if finite else 0.0
+        acc = float(val[gi])
         fitness = acc - spec.alpha_nodes * g.n_hidden - spec.alpha_edges * g.n_enabled
-        scores.append(Score(fitness, acc, float(train[gi]) if finite else 0.0, float(loss_g[gi]),
-                            weights[gi] if finite else None, biases[gi] if finite else None))
+        scores.append(Score(fitness, acc, float(train[gi]), float(loss_g[gi]), weights[gi], biases[gi]))
     return scores
 
 

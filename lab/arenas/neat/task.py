@@ -30,17 +30,19 @@ TASK_DEFAULTS = {
 
 @dataclasses.dataclass(frozen=True)
 class NeatTask(TaskConfig):
-    """Task settings of the NEAT arena (the defaults are XOR's; :meth:`for_task` gives each task's)."""
+    """Task settings of the NEAT arena. ``generations``, ``fitness``, ``target_acc`` and
+    ``activations`` left at their "auto" values (0 or "auto") take the task's defaults
+    (TASK_DEFAULTS) when the task is made."""
 
     CAP_FIELD: ClassVar[str] = "generations"
     CAP_LABEL: ClassVar[str] = "Budget (generations)"
 
     task: str = "xor"
-    generations: int = 100
-    fitness: str = "classic"
-    target_acc: float = 1.0
+    generations: int = 0            # 0: the task's budget
+    fitness: str = "auto"           # auto: the task's mode
+    target_acc: float = 0.0         # 0: the task's target
     stop_at_target: bool = True
-    activations: str = "sigmoid"
+    activations: str = "auto"       # auto: the task's set
     recurrent: bool = False
     ticks: int = 4
     batch_size: int = 256
@@ -48,9 +50,15 @@ class NeatTask(TaskConfig):
     alpha_edges: float = 5e-4
 
     def __post_init__(self) -> None:
-        problems = []
         if self.task not in TASKS:
-            problems.append(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+            raise ValueError(f"invalid neat task: task {self.task!r} is not one of {', '.join(TASKS)}")
+        # "auto" values become the task's own, so the task_id hashes what the run really does
+        fitness, target, acts, budget = TASK_DEFAULTS[self.task]
+        for name, auto, value in (("fitness", "auto", fitness), ("target_acc", 0, target),
+                                  ("activations", "auto", acts), ("generations", 0, budget)):
+            if getattr(self, name) == auto and not isinstance(getattr(self, name), bool):
+                object.__setattr__(self, name, value)
+        problems = []
         if self.fitness not in FITNESS_MODES:
             problems.append(f"fitness {self.fitness!r} is not one of {', '.join(FITNESS_MODES)}")
         if self.fitness == "classic" and self.task != "xor":
@@ -77,11 +85,7 @@ class NeatTask(TaskConfig):
     @classmethod
     def for_task(cls, task: str, **overrides) -> NeatTask:
         """The task's defaults (fitness mode, target, activations, budget), then ``overrides``."""
-        if task not in TASK_DEFAULTS:
-            raise ValueError(f"unknown NEAT task {task!r} (tasks: {', '.join(TASK_DEFAULTS)})")
-        fitness, target, acts, budget = TASK_DEFAULTS[task]
-        return cls(**{"task": task, "fitness": fitness, "target_acc": target, "activations": acts,
-                      "generations": budget, **overrides})
+        return cls(task=task, **overrides)
 
     @property
     def activation_set(self) -> tuple[str, ...]:
@@ -91,7 +95,11 @@ class NeatTask(TaskConfig):
     def step_cap(self) -> int:
         return self.generations
 
-    @property
-    def n_outputs_for(self) -> int | None:
-        """1 (a sigmoid) in classic mode; None: one output per class."""
-        return 1 if self.fitness == "classic" else None
+
+@dataclasses.dataclass(frozen=True)
+class NeatTaskForm(NeatTask):
+    """A NeatTask's fields with their "auto" values left as they are: what a form starts from, so
+    that choosing another task there takes that task's defaults. Not a task: nothing runs it."""
+
+    def __post_init__(self) -> None:
+        pass

@@ -1,0 +1,117 @@
+"""The NEAT arena object: one NEAT run per (genome, seed).
+
+A genome holds the engine's settings (genes.py); a trial evolves a population for the task's
+budget of generations. A run "succeeds" (status ``ok``) when a network reaches the task's
+``target_acc`` (XOR: all four cases right); the generations that took are its ``steps_to_grok``
+and the networks evaluated by then its ``evaluations``, so the Evolution Lab and the Stress
+Chamber read NEAT runs as they read grokking runs. A run already evaluates its whole population
+as one joined graph (and in parallel chunks as the NEAT_* environment says), so trials run one
+after another.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
+                             in_pair_order, split_known)
+from lab.arenas.neat.engine import NeatEngine, NeatSettings
+from lab.arenas.neat.genes import NEAT_SPEC
+from lab.arenas.neat.parallel import Cancelled, ParallelConfig
+from lab.arenas.neat.task import NeatTask, NeatTaskForm
+from lab.arenas.neat.tasks import load_task_data
+from lab.genome import Genome, GeneSpec
+
+
+def _check_device(device: str) -> None:
+    """NEAT networks are small graphs evaluated on the CPU; a CUDA request is refused by name."""
+    if device not in ("auto", "cpu"):
+        raise ValueError(f"the neat arena runs on the CPU (its networks are small graphs); device {device!r} "
+                         "is not supported")
+
+
+class NeatArena:
+    name = "neat"
+    title = "NEAT: evolving network topologies and weights"
+
+    @property
+    def gene_spec(self) -> GeneSpec:
+        return NEAT_SPEC
+
+    def default_task(self) -> NeatTask:
+        return NeatTask()
+
+    def form_task(self) -> NeatTaskForm:
+        """The direct-run window's task form: XOR with the task-dependent fields on "auto"."""
+        return NeatTaskForm()
+
+    def engine(self, task: NeatTask, genome: Genome | NeatSettings, seed: int, *, device: str = "auto",
+               parallel: ParallelConfig | None = None) -> NeatEngine:
+        """A single watchable run (the direct run view and ``python main.py neat``); close it when done."""
+        _check_device(device)
+        settings = genome if isinstance(genome, NeatSettings) else NeatSettings.from_genes(genome.genes)
+        return NeatEngine(task, settings, seed, parallel=parallel)
+
+    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: NeatTask, *,
+                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
+                   registry=None) -> list[TrialResult]:
+        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
+        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
+                              on_event=on_event, cancel=cancel, registry=registry)
+
+    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: NeatTask, *, device: str = "auto",
+                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None
+                  ) -> list[TrialResult]:
+        """Run (genome, seed) pairs one after another. With a ``registry``, recorded pairs are read
+        from it and each new finished result is recorded as it ends (cancelled ones are not)."""
+        check_spec(pairs, NEAT_SPEC.name, self.name)
+        _check_device(device)
+        known, todo = split_known(pairs, task, registry)
+        data = load_task_data(task.task) if todo else None
+        for done, (genome, seed) in enumerate(todo):
+            if cancel is not None and cancel.is_set():
+                break
+            result = self._run_one(genome, seed, task, data, on_event, cancel, done, len(todo))
+            if result.status != "cancelled":
+                if registry is not None:
+                    registry.record_trials([result])
+                known[(genome.id, seed)] = result
+        return in_pair_order(pairs, known, task, self.name)
+
+    def _run_one(self, genome: Genome, seed: int, task: NeatTask, data, on_event, cancel, done: int,
+                 total: int) -> TrialResult:
+        t0 = time.perf_counter()
+        cancelled = TrialResult(genome.id, task.task_id, seed, "cancelled", arena=self.name)
+        with NeatEngine(task, NeatSettings.from_genes(genome.genes), seed, data=data) as engine:
+            while not engine.done:
+                if cancel is not None and cancel.is_set():
+                    return cancelled
+                try:
+                    engine.step(1, cancel)
+                except Cancelled:
+                    return cancelled
+                if on_event is not None:
+                    on_event(TrialProgress(self.name, engine.generation, task.generations, 1, done, total,
+                                           grokked=int(engine.solved_at is not None),
+                                           message=f"NEAT run {done + 1} of {total}, generation {engine.generation}, "
+                                                   f"{len(engine.species)} species, accuracy "
+                                                   f"{engine.champion_score.accuracy:.3f}"))
+            best = engine.champion
+            finite = math.isfinite(engine.curve["best"][-1]) if engine.curve["best"] else False
+            status = "diverged" if not finite else ("ok" if engine.solved_at is not None else "capped")
+            solver = engine.solver or best
+            metrics = {"steps_to_grok": engine.solved_at, "evaluations": engine.evaluations,
+                       "best_fitness": engine.curve["best"][-1], "val_acc": engine.champion_score.accuracy,
+                       "test_acc": engine.test_accuracy(solver), "hidden": solver.n_hidden,
+                       "connections": solver.n_enabled, "species": len(engine.species),
+                       "generations": engine.generation}
+            curve = {k: engine.curve[k] for k in ("step", "best", "mean", "val_acc")}
+        result = TrialResult(genome.id, task.task_id, seed, status, metrics, curve, time.perf_counter() - t0,
+                             "cpu", self.name)
+        if on_event is not None:
+            on_event(TrialFinished(result))
+        return result
+
+
+ARENA = NeatArena()
