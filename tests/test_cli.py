@@ -59,7 +59,8 @@ def test_mutate_cross_splice_diff_clone_through_the_registry(run):
 def test_registry_list_export_trash_hof(run, tmp_path):
     run("registry", "import", str(PROJECT / "genomes"))
     code, out, _ = run("registry", "list", "--origin", "founder")
-    assert code == 0 and "classic-adamw" in out and "m2n2-paper" in out and "genreg-readme" in out and "14 genome(s)" in out
+    assert code == 0 and "19 genome(s)" in out
+    assert all(name in out for name in ("classic-adamw", "m2n2-paper", "genreg-readme", "neat-xor"))
     gid = Registry(run.registry).list_genomes(name="heavy")[0].id
     code, out, _ = run("registry", "export", gid, "--out", str(tmp_path / "x.json"))
     assert code == 0 and (tmp_path / "x.json").is_file()

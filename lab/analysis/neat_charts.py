@@ -36,6 +36,7 @@ LEGEND_MOST_SPECIES = 8
 LABELS_MOST_INPUTS = 16
 FITNESS_LEGEND_ROOM = 0.4   # the top of the fitness chart left to its legend (up to three rows)
 WEIGHT_PERCENTILE = 95     # edges at or above this |weight| are drawn at their widest and deepest colour
+EDGE_LEAST_SHADE = 0.4     # a small weight's edge still this far from white to the deepest colour: its sign shows
 # tab20 reordered: its ten strong colours first, then their pale partners, so species born one after
 # the other never get the two shades of one hue
 SPECIES_COLOURS = [mpl.colormaps["tab20"](i) for i in [*range(0, 20, 2), *range(1, 20, 2)]]
@@ -80,15 +81,17 @@ def draw_fitness(ax: Axes, snapshot: Mapping[str, Any] | None, history: Mapping[
     title = CHARTS["fitness"]
     snapshot = snapshot or {}
     curve = snapshot.get("curve") or {}
-    has_band = bool(history and history.get("passes"))
+    # the band comes from the reports (a few a second), so a fast run (XOR) may have one point: no band
+    has_band = bool(history and len(history.get("passes") or []) >= 2)
     has_curve = bool(curve.get("step"))
     if not has_band and not has_curve:
         return _empty(ax, title, _missing(snapshot, "no generation yet"))
+    # only curves with a value: XOR has no test split, so its test accuracy is all NaN
     accuracies = [(key, label, colour) for key, label, colour in
                   [("val_acc", "champion val acc", COLOURS["train"]), ("test_acc", "champion test acc", COLOURS["test"])]
-                  if has_curve and curve.get(key)]
+                  if has_curve and np.isfinite(_floats(curve.get(key))).any()]
     parts = [_floats(history.get(k)) for k in ("min", "mean", "max")] if has_band else []
-    fitness = np.concatenate(parts + [_floats(curve.get("best")) if has_curve else np.zeros(0)])
+    fitness = np.concatenate(parts + [_floats(curve.get(k)) for k in ("best", "mean") if has_curve])
     fitness = fitness[np.isfinite(fitness)]
     shared = bool(fitness.size) and fitness.min() >= 0 and fitness.max() <= 1
     acc_ax = None
@@ -100,6 +103,12 @@ def draw_fitness(ax: Axes, snapshot: Mapping[str, Any] | None, history: Mapping[
         n = len(x)
         handles.append(ax.fill_between(x, _floats(history.get("min"), n), _floats(history.get("max"), n),
                                        color=COLOURS["band"], alpha=0.6, lw=0, label="population min..max"))
+    # the mean from the engine's own curve when it has one: every generation, not only those reported
+    if has_curve and curve.get("mean"):
+        step = _floats(curve["step"])
+        handles += ax.plot(step, _floats(curve["mean"], len(step)), color=COLOURS["mean"], lw=1.2,
+                           label="population mean")
+    elif has_band:
         handles += ax.plot(x, _floats(history.get("mean"), n), color=COLOURS["mean"], lw=1.2, label="population mean")
     if has_curve and curve.get("best"):
         step = _floats(curve["step"])
@@ -323,7 +332,8 @@ def draw_champion(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
         for c, w in zip(enabled, weights):
             width = (0.3 if thin else 0.5) + (1.2 if thin else 2.3) * min(abs(w) / vmax, 1.0)
             shrink = (np.sqrt(sizes[c["src"]]) / 2 + 1, np.sqrt(sizes[c["dst"]]) / 2 + 1)
-            _draw_edge(ax, positions[c["src"]], positions[c["dst"]], cmap(norm(w)), width, shrink, out_x)
+            shade = 0.5 + np.copysign(max(abs(float(norm(w)) - 0.5), EDGE_LEAST_SHADE / 2), w)
+            _draw_edge(ax, positions[c["src"]], positions[c["dst"]], cmap(shade), width, shrink, out_x)
         _colorbar(ax, ScalarMappable(norm=norm, cmap=cmap), "weight", extend="both")
     else:
         ax.text(0.5, 0.02, "no enabled connections", transform=ax.transAxes, ha="center", va="bottom",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import time
 import tkinter as tk
 from pathlib import Path
@@ -71,6 +72,7 @@ class DirectRunWindow:
         # an arena may start its task form from other values than its default task (NEAT: "auto"
         # fields, so that choosing another task there takes that task's defaults)
         self.task: Any = getattr(self.arena, "form_task", self.arena.default_task)()
+        self.seed = 0          # the seed of the run started last (names its exported charts)
         self.outcome = ""
         self.closed = False
         self._draw_after: str | None = None
@@ -214,7 +216,7 @@ class DirectRunWindow:
             self.app.show_error("Direct run", "Nothing was started:\n" + "\n".join(exc.problems))
             self.status.configure(text="Nothing was started: see the message.")
             return False
-        self.task, self.snapshot, self.history, self.outcome = task, None, {}, ""
+        self.task, self.seed, self.snapshot, self.history, self.outcome = task, seed, None, {}, ""
         every = max(1, min(MAX_CHUNK, getattr(task, "eval_interval", MAX_CHUNK)))
         self.job = self.app.submit(direct_job, self.arena, task, settings, seed, every, device,
                                    title=f"Direct run of {self.arena.name} (seed {seed})", on_event=self._on_event)
@@ -264,12 +266,16 @@ class DirectRunWindow:
                                         "report."}.get(self.outcome, "Starting..."))
             return
         budget = s.get("budget") or 0
-        self.progress.configure(value=s["passes"] / budget if budget else 0.0)
+        # a run that ends before its budget (NEAT stops once solved) has still done all it will do
+        done = 1.0 if self.outcome == "finished" else s["passes"] / budget if budget else 0.0
+        self.progress.configure(value=done)
         unit = snapshot_unit(s).capitalize()
         parts = [f"{unit} {s['passes']:,} of {budget:,}" if budget else f"{unit} {s['passes']:,}"]
+        if s.get("solved_at") is not None:
+            parts.append(f"solved in {s['solved_at']:,} {snapshot_unit(s)}")
         for key, label in (("best_train_acc", "best train acc"), ("mean_train_acc", "mean train acc"),
-                           ("test_acc", "test acc")):
-            if key in s:
+                           ("val_acc", "champion val acc"), ("test_acc", "test acc")):
+            if key in s and math.isfinite(s[key]):   # NEAT's XOR has no test split: its test acc is NaN
                 parts.append(f"{label} {s[key]:.3f}")
         if "replaced" in s:
             parts.append(f"children kept {s['replaced']:,}")
@@ -306,7 +312,7 @@ class DirectRunWindow:
         if not folder:
             return []
         s = self.snapshot
-        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s)}"
+        stem = f"{self.arena.name}-direct-seed{s.get('seed', self.seed)}-{s['passes']}{snapshot_unit(s)}"
         paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
         self.status.configure(text=f"Wrote {len(paths)} chart file(s) to {folder}")
         return paths

@@ -2,10 +2,12 @@
 
     DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/m2n2_direct.png --arena m2n2
     DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/genreg_direct.png --arena genreg
+    DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/neat_direct.png --arena neat
 
 Starts the app on a fresh registry, picks the arena in the Evolution Lab, opens the direct-run window,
 runs a budget of ``--budget`` (m2n2: 5,000 forward passes; genreg: 150 generations on scikit-learn's
-8x8 digits with crossover) and grabs the screen once ``--at`` are done, while the run goes on; the
+8x8 digits with crossover; neat: 40 generations on the two spirals with backprop fitness and the
+adaptive species controller) and grabs the screen once ``--at`` are done, while the run goes on; the
 status lines are held at that report so the picture is consistent. Then it stops the run.
 """
 from __future__ import annotations
@@ -20,9 +22,12 @@ from lab.registry import Registry
 from tests.gui.conftest import RecordingDialogs, wait_until
 from tests.gui.shots import grab
 
-# arena -> (task values besides the budget, default budget, default grab point)
-ARENAS = {"m2n2": ({}, 5000, 3500),
-          "genreg": ({"dataset": "digits", "crossover": True}, 150, 120)}
+# arena -> (task values besides the budget, engine values besides the gene table's defaults,
+#           default budget, default grab point)
+ARENAS = {"m2n2": ({}, {}, 5000, 3500),
+          "genreg": ({"dataset": "digits", "crossover": True}, {}, 150, 120),
+          # species control 2 (adaptive) so that the controller chart shows its arms and threshold
+          "neat": ({"task": "spirals"}, {"species_control": 2}, 40, 30)}
 
 
 def main() -> None:
@@ -33,7 +38,7 @@ def main() -> None:
     ap.add_argument("--at", type=int, help="grab once this much of the budget is done")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    values, budget, at = ARENAS[args.arena]
+    values, engine_values, budget, at = ARENAS[args.arena]
     root = tk.Tk(className="SpeciationLab")
     app = App(root, Registry(tempfile.mkdtemp(prefix="lab-shot-")), dialogs=RecordingDialogs(), device="cpu")
     root.geometry("1280x770+0+0")
@@ -44,6 +49,7 @@ def main() -> None:
     window = app.invoke("direct_run")
     window.top.geometry("1280x740+0+32")  # below the menu bar, above the app's status bar (the job shows there)
     window.task_form.set_values({**values, window.task.CAP_FIELD: args.budget or budget})
+    window.engine_form.set_values(engine_values)
     window.run_form.set_values({"seed": args.seed, "device": "cpu"})
     root.update()
     if not window.start():

@@ -1,7 +1,8 @@
 """The direct-run window driven through its widgets: a small M2N2 run to the end (status, progress,
 four charts, export), Stop mid-run, bad input and a busy runner refused with one message, closing
-while running, engine settings from the selected genome, the button per arena, and a small GENREG
-run counted in generations with its own four charts."""
+while running, engine settings from the selected genome, the button per arena, a small GENREG
+run counted in generations with its own four charts, and NEAT runs (XOR, a backprop task chosen in
+the form, bad task values)."""
 from __future__ import annotations
 
 import time
@@ -20,6 +21,12 @@ SMALL_TASK = {"passes": 300, "eval_interval": 50, "hidden": 32, "dataset": "digi
 SMALL_GENREG_TASK = {"generations": 20, "eval_interval": 5, "dataset": "digits", "data_folder": "",
                      "target_acc": 0.8, "crossover": True}
 SMALL_GENREG_ENGINE = {"population": 20, "images_per_class": 2, "hidden": 8}
+
+# a real NEAT run small enough for a test: XOR, 50 genomes, at most 30 generations (it stops once solved)
+SMALL_NEAT_TASK = {"task": "xor", "generations": 30}
+SMALL_NEAT_ENGINE = {"population": 50}
+NEAT_CHART_TITLES = ("Fitness over generations", "Species sizes over generations", "Champion network",
+                     "Species controller: count, target and threshold")
 
 
 def _arena_lab(lab_app, arena: str):
@@ -44,6 +51,20 @@ def evolution_lab(lab_app):
 @pytest.fixture
 def genreg_lab(lab_app):
     yield from _arena_lab(lab_app, "genreg")
+
+
+@pytest.fixture
+def neat_lab(lab_app):
+    yield from _arena_lab(lab_app, "neat")
+
+
+@pytest.fixture
+def neat_window(lab_app, neat_lab):
+    win = lab_app.invoke("direct_run")
+    assert win is not None and win.top.title().startswith("Direct run: NEAT")
+    win.run_form.set_values({"seed": 4, "device": "cpu"})
+    lab_app.root.update()
+    return win
 
 
 @pytest.fixture
@@ -218,3 +239,88 @@ def test_a_small_genreg_run_counts_generations_and_draws_its_four_charts(lab_app
         lab_app.dialogs.answers.pop("directory")
     assert sorted(p.name for p in paths) == [f"genreg-direct-seed4-20generations.{x}" for x in ("pdf", "png", "svg")]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def _neat_charts_drawn(window) -> None:
+    """The four NEAT charts hold the snapshot's data: fitness band and lines, one stacked band per
+    species, every champion node and enabled connection, the controller's species count per generation."""
+    s = window.snapshot
+    fitness, species, champion, controller = window.charts.figure.axes[:4]
+    assert [ax.get_title().split("\n")[0] for ax in (fitness, species, champion, controller)] == list(NEAT_CHART_TITLES)
+    champion_line = next(line for line in fitness.lines if line.get_label() == "champion")
+    assert len(champion_line.get_xdata()) == len(s["curve"]["step"]) == s["passes"], "every generation"
+    # the population's min..max band comes from the reports: a run over within one report (XOR) has none
+    assert bool(fitness.collections) == (len(window.history["passes"]) >= 2)
+    assert fitness.get_xlabel() == "generation" and fitness.get_xlim() == (0, s["budget"])
+    assert len(species.collections) == len(s["species"]["ids"]) >= 1
+    genome = s["champion"]
+    enabled = [c for c in genome["connections"] if c.get("enabled", True)]
+    assert len(champion.collections[-1].get_offsets()) == len(genome["nodes"])
+    assert len(champion.patches) == len(enabled) >= 1
+    assert f"{len(enabled)} enabled connections" in champion.get_title()
+    assert len(controller.lines[0].get_xdata()) == len(s["controller"]["generation"]) == s["passes"]
+
+
+@pytest.mark.parametrize("seed", [1, 4])  # with these settings seed 1 runs out of budget, seed 4 solves XOR early
+def test_a_small_neat_run_on_xor_draws_its_four_charts_and_exports_them(lab_app, neat_window, tmp_path, seed):
+    win = neat_window
+    win.run_form.set_values({"seed": seed})
+    auto = {"generations": 0, "fitness": "auto", "target_acc": 0.0, "activations": "auto"}
+    assert {k: win.task_form.values()[k] for k in auto} == auto, "the task-dependent fields start on auto"
+    assert "population" in win.engine_form.fields and "species_control" in win.engine_form.fields
+    win.task_form.set_values(SMALL_NEAT_TASK)
+    win.engine_form.set_values(SMALL_NEAT_ENGINE)
+    lab_app.root.update()
+    task, settings, seed_read, _device = win.read()
+    assert (task.task, task.generations, task.fitness, task.target_acc) == ("xor", 30, "classic", 1.0)
+    assert settings.genes["population"] == 50 and seed_read == seed
+    draws = win.charts.draws
+    status = _run_to_the_end(lab_app, win)
+    s = win.snapshot
+    assert 1 <= s["passes"] <= 30 and win.history["passes"][-1] == s["passes"]
+    assert f"Generations {s['passes']} of 30" in status and "Finished" in status, status
+    if s["solved_at"] is None:      # NEAT stops once XOR is solved: either the budget ran out or it was solved
+        assert s["passes"] == 30 and "solved" not in status, status
+    else:
+        assert s["solved_at"] == s["passes"] and f"solved in {s['passes']} generations" in status, status
+        assert "champion val acc 1.000" in status, status
+    assert "nan" not in status, "XOR has no test split: no NaN test accuracy in the status"
+    assert win.charts.draws >= draws + 1
+    _neat_charts_drawn(win)
+    lab_app.dialogs.answers["directory"] = str(tmp_path)
+    try:
+        paths = win.export_charts()
+    finally:
+        lab_app.dialogs.answers.pop("directory")
+    assert sorted(p.name for p in paths) == [f"neat-direct-seed{seed}-{s['passes']}generations.{x}" for x in ("pdf", "png", "svg")]
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_a_neat_task_chosen_in_the_form_takes_its_own_defaults(lab_app, neat_window):
+    win = neat_window
+    win.task_form.set_values({"task": "circles", "generations": 3})
+    win.engine_form.set_values({"population": 30, "backprop_steps": 10})
+    lab_app.root.update()
+    task, _settings, _seed, _device = win.read()
+    assert (task.task, task.generations, task.fitness, task.target_acc) == ("circles", 3, "backprop", 0.97)
+    assert task.activations == "tanh,sin,gauss,relu,sigmoid,identity"
+    status = _run_to_the_end(lab_app, win)
+    s = win.snapshot
+    assert s["task"] == "circles" and s["output_labels"] != ["out"], "one output per class, not XOR's one"
+    assert f"Generations {s['passes']} of 3" in status and "champion val acc" in status and "test acc" in status
+    _neat_charts_drawn(win)
+
+
+@pytest.mark.parametrize("values,words", [
+    ({"task": "spiral"}, "task 'spiral' is not one of xor, spirals"),
+    ({"task": "digits", "fitness": "classic"}, "classic fitness reads one sigmoid output: it is for xor"),
+    ({"task": "circles", "activations": "tanh,swish"}, "activations 'tanh,swish': each must be one of"),
+])
+def test_a_bad_neat_task_shows_one_message_and_starts_nothing(lab_app, neat_window, values, words):
+    jobs = len(lab_app.runner.jobs)
+    neat_window.task_form.set_values(values)
+    assert neat_window.start() is False
+    errors = lab_app.dialogs.errors()
+    assert len(errors) == 1 and words in errors[0][2] and "Nothing was started" in errors[0][2], errors
+    assert len(lab_app.runner.jobs) == jobs and not neat_window.running and neat_window.snapshot is None
+    lab_app.dialogs.shown.clear()

@@ -43,16 +43,17 @@ CONTROL_MODES = ("fixed", "pid", "adaptive")
 GENE_KEYS = ("population", "survival", "elitism", "stagnation", "crossover", "compat_threshold", "c1", "c2",
              "c3", "species_control", "species_target", "weight_mutate", "weight_sigma", "weight_replace",
              "add_node", "add_conn", "toggle", "activation_mutate", "backprop_steps", "learning_rate",
-             "lamarckian")
+             "lamarckian", "weight_init_sigma", "refine_steps")
 INT_KEYS = ("population", "elitism", "stagnation", "species_control", "species_target", "backprop_steps",
-            "lamarckian")
+            "lamarckian", "refine_steps")
 
 
 @dataclasses.dataclass(frozen=True)
 class NeatSettings:
-    """Everything a NEAT run is set with. The gene table's 21 keys (genes.py) plus settings no
-    gene carries: the controller's gains and target range, weight initialisation and limits, the
-    paper's interspecies mating, disable-on-crossover and mate-only rates, and the refinement."""
+    """Everything a NEAT run is set with. The gene table's 23 keys (genes.py) plus settings no
+    gene carries: the controller's gains and target range, the weight limit, L2, the paper's
+    interspecies mating, disable-on-crossover and mate-only rates, elitism details and the share of
+    the population refined."""
 
     population: int = 150
     survival: float = 0.2
@@ -75,6 +76,8 @@ class NeatSettings:
     backprop_steps: int = 40
     learning_rate: float = 5e-3
     lamarckian: int = 1
+    weight_init_sigma: float = 2.0
+    refine_steps: int = 80
     # not genes
     target_min: int = 2
     target_max: int = 20
@@ -82,7 +85,6 @@ class NeatSettings:
     ki: float = 0.02
     kd: float = 0.10
     epsilon: float = 0.1
-    weight_init_sigma: float = 2.0
     weight_limit: float = 8.0
     l2: float = 1e-4
     interspecies: float = 0.001
@@ -91,7 +93,6 @@ class NeatSettings:
     elitism_min_size: int = 5
     species_elitism: int = 2
     refine_fraction: float = 0.1
-    refine_steps: int = 80
     hidden_activation: str = "random"    # a new node's activation: "random" (of the task's set) or a name
 
     def __post_init__(self) -> None:
