@@ -196,6 +196,25 @@ def split_known(pairs: Sequence[tuple[Any, int]], task: TaskConfig, registry=Non
     return known, todo
 
 
+def run_one_by_one(pairs: Sequence[tuple[Any, int]], task: TaskConfig, arena: str, registry,
+                   cancel: Cancel | None, run_one: Callable[[Any, int, int, int], TrialResult]
+                   ) -> list[TrialResult]:
+    """The sequential arenas' ``run_pairs`` (GENREG, NEAT: a run is already one batch): pairs the
+    ``registry`` holds are read from it, the others run one after another by
+    ``run_one(genome, seed, index, count)`` until ``cancel``; each finished result (not a cancelled
+    one) is recorded as it ends. One result per pair, in order."""
+    known, todo = split_known(pairs, task, registry)
+    for done, (genome, seed) in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        result = run_one(genome, seed, done, len(todo))
+        if result.status != "cancelled":
+            if registry is not None:
+                registry.record_trials([result])
+            known[(genome.id, seed)] = result
+    return in_pair_order(pairs, known, task, arena)
+
+
 def in_pair_order(pairs: Sequence[tuple[Any, int]], results: Mapping[tuple[str, int], TrialResult],
                   task: TaskConfig, arena: str) -> list[TrialResult]:
     """One result per pair, in order; a pair without one (cancelled before it ran) is "cancelled"."""

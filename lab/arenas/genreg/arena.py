@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             device_label, in_pair_order, resolve_device, split_known)
+                             device_label, resolve_device, run_one_by_one)
 from lab.arenas.genreg.engine import GenregEngine, GenregSettings
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
@@ -52,17 +52,8 @@ class GenregArena:
         from it and each new finished result is recorded as it ends (cancelled ones are not)."""
         check_spec(pairs, GENREG_SPEC.name, self.name)
         device = resolve_device(device)
-        known, todo = split_known(pairs, task, registry)
-        data = load_genreg_data(task, device) if todo else None
-        for done, (genome, seed) in enumerate(todo):
-            if cancel is not None and cancel.is_set():
-                break
-            result = self._run_one(genome, seed, task, device, data, on_event, cancel, done, len(todo))
-            if result.status != "cancelled":
-                if registry is not None:
-                    registry.record_trials([result])
-                known[(genome.id, seed)] = result
-        return in_pair_order(pairs, known, task, self.name)
+        return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total: self._run_one(
+            genome, seed, task, device, load_genreg_data(task, device), on_event, cancel, done, total))
 
     def _run_one(self, genome: Genome, seed: int, task: GenregTask, device: str, data, on_event, cancel,
                  done: int, total: int) -> TrialResult:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 
 from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             in_pair_order, split_known)
+                             run_one_by_one)
 from lab.arenas.neat.engine import NeatEngine, NeatSettings
 from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.parallel import Cancelled, ParallelConfig
@@ -67,17 +67,9 @@ class NeatArena:
         from it and each new finished result is recorded as it ends (cancelled ones are not)."""
         check_spec(pairs, NEAT_SPEC.name, self.name)
         _check_device(device)
-        known, todo = split_known(pairs, task, registry)
-        data = load_task_data(task.task) if todo else None
-        for done, (genome, seed) in enumerate(todo):
-            if cancel is not None and cancel.is_set():
-                break
-            result = self._run_one(genome, seed, task, data, on_event, cancel, done, len(todo))
-            if result.status != "cancelled":
-                if registry is not None:
-                    registry.record_trials([result])
-                known[(genome.id, seed)] = result
-        return in_pair_order(pairs, known, task, self.name)
+        data = load_task_data(task.task)
+        return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total:
+                              self._run_one(genome, seed, task, data, on_event, cancel, done, total))
 
     def _run_one(self, genome: Genome, seed: int, task: NeatTask, data, on_event, cancel, done: int,
                  total: int) -> TrialResult:
