@@ -123,7 +123,7 @@ class SpeciesController:
     def _record(self, species: int) -> None:
         h = self.history
         h["generation"].append(self.generation)
-        h["target"].append(self.target)
+        h["target"].append(None if self.s.mode == "fixed" else self.target)   # fixed: nothing aims at a target
         h["threshold"].append(self.threshold)
         h["species"].append(species)
         h["arm"].append(self.arm)

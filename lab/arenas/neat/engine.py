@@ -402,7 +402,7 @@ class NeatEngine:
         champ = self.champion
         ctrl = self.controller.history
         return {
-            "unit": self.unit, "passes": self.generation, "budget": self.task.generations,
+            "unit": self.unit, "passes": self.generation, "budget": self.task.generations, "seed": self.seed,
             "fitness": list(self.last_fitness),
             "fitness_label": "fitness",
             "curve": {k: list(v) for k, v in self.curve.items()},
