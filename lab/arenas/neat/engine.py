@@ -14,7 +14,8 @@ A generation (:meth:`NeatEngine.step`):
    species' offspring are proportional to the sum, i.e. its mean fitness, shifted when fitness can
    be negative); species that have not improved for ``stagnation`` generations get none (the best
    ``species_elitism`` species are spared); the best ``elitism`` of each species of
-   ``elitism_min_size`` or more are copied unchanged; the rest are children of the top
+   ``elitism_min_size`` or more, and the population's champion, are copied unchanged; the rest
+   are children of the top
    ``survival`` share: by crossover (``crossover`` of them, a partner from another species with
    ``interspecies`` probability; 80% of these are also mutated) or mutated copies.
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -370,8 +369,3 @@ def apply_trained(genome: NeatGenome, score: Score) -> None:
         genome.conns[innov].weight = value
     for nid, value in (score.biases or {}).items():
         genome.nodes[nid].bias = value
-
-
-def payload(genomes: Sequence[NeatGenome]) -> list[dict[str, Any]]:
-    """The genomes as JSON objects (what a snapshot carries)."""
-    return [g.to_dict() for g in genomes]
