@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,12 +90,16 @@ def test_a_cancelled_process_run_leaves_no_shared_memory():
     task = NeatTask(task="digits", generations=5)
     before = _segments()
     cancel = threading.Event()
-    e = NeatEngine(task, NeatSettings(population=20, backprop_steps=200), 0,
+    # a first generation of a minute or more (40 genomes x 1,000 Adam steps on digits, the best 4 x 5,000
+    # more), cancelled a few seconds in
+    e = NeatEngine(task, NeatSettings(population=40, backprop_steps=1000, refine_steps=5000), 0,
                    parallel=ParallelConfig(workers=2, backend="process", start_method="forkserver"))
     try:
         threading.Timer(4.0, cancel.set).start()
+        t0 = time.monotonic()
         with pytest.raises(Cancelled):
             e.step(5, cancel)
+        assert time.monotonic() - t0 < 30 and e.generation == 0
     finally:
         e.close()
     assert _segments() == before
