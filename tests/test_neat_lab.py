@@ -192,3 +192,20 @@ def test_neat_genomes_are_mapped_into_species(registry):
     phylo, _ = map_registry(registry, "neat")
     assert {g.id for g in phylo.genomes} == {g.id for g in genomes} | {g.id for g in founders("neat")}
     assert phylo.coords.shape == (10 + len(founders("neat")), 3)
+
+
+def test_the_stress_chamber_runs_neat_founders_with_smart_fill(registry):
+    from lab.analysis.stress import plan_stress, run_stress, stress_frame, stress_summary
+    from lab.registry import founders
+
+    genomes = [g for g in founders("neat") if g.name in ("neat-xor", "neat-paper")]
+    task = NeatTask(generations=60)
+    plan = plan_stress(registry, genomes, task, runs=3)
+    assert len(plan.missing) == 6
+    results = run_stress(registry, ARENA, plan)
+    assert len(results) == 6 and {r.arena for r in results} == {"neat"}
+    assert not plan_stress(registry, genomes, task, runs=3).missing          # Smart Fill: nothing left to run
+    frame = stress_frame(registry, genomes, task.task_id)
+    assert len(frame) == 6 and set(frame["status"]) <= {"ok", "capped"}
+    summary = stress_summary(frame)
+    assert len(summary) == 2
