@@ -43,13 +43,12 @@ def cmd_neat(args: argparse.Namespace) -> int:
 
     from lab.arenas import get_arena
     from lab.arenas.neat.engine import NeatSettings
-    from lab.arenas.neat.genome import NeatGenome, NeatGenomeError
     from lab.arenas.neat.network import accuracy
     from lab.genome import atomic_write_text
 
     task = _task(args)
     if args.evaluate:
-        return _evaluate(args.evaluate, task, NeatGenome, NeatGenomeError, accuracy)
+        return _evaluate(args.evaluate, task)
     arena = get_arena("neat")
     genes = dict(arena.gene_spec.defaults())
     if args.genome:
@@ -107,7 +106,10 @@ def cmd_neat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(path: str, task, NeatGenome, NeatGenomeError, accuracy) -> int:
+def _evaluate(path: str, task) -> int:
+    """``--evaluate``: score a saved network (validated on reading) on the task's three splits."""
+    from lab.arenas.neat.genome import NeatGenome, NeatGenomeError
+    from lab.arenas.neat.network import accuracy
     from lab.arenas.neat.tasks import load_task_data
 
     try:

@@ -158,8 +158,10 @@ def test_cli_refuses_a_hand_edited_network(run, tmp_path):
     data = json.loads(net.read_text())
     data["connections"][0]["weight"] = "NaN"
     net.write_text(json.dumps(data))
+    before = snapshot(tmp_path)
     code, _, err = run("neat", "--evaluate", str(net))
     assert code == 2 and "weight must be a number" in err
+    assert snapshot(tmp_path) == before
     data["connections"][0]["weight"] = 1.0
     net.write_text(json.dumps(data))
     code, _, err = run("neat", "--task", "clusters", "--evaluate", str(net))

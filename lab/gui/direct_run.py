@@ -72,7 +72,6 @@ class DirectRunWindow:
         # an arena may start its task form from other values than its default task (NEAT: "auto"
         # fields, so that choosing another task there takes that task's defaults)
         self.task: Any = getattr(self.arena, "form_task", self.arena.default_task)()
-        self.seed = 0          # the seed of the run started last (names its exported charts)
         self.outcome = ""
         self.closed = False
         self._draw_after: str | None = None
@@ -216,7 +215,7 @@ class DirectRunWindow:
             self.app.show_error("Direct run", "Nothing was started:\n" + "\n".join(exc.problems))
             self.status.configure(text="Nothing was started: see the message.")
             return False
-        self.task, self.seed, self.snapshot, self.history, self.outcome = task, seed, None, {}, ""
+        self.task, self.snapshot, self.history, self.outcome = task, None, {}, ""
         every = max(1, min(MAX_CHUNK, getattr(task, "eval_interval", MAX_CHUNK)))
         self.job = self.app.submit(direct_job, self.arena, task, settings, seed, every, device,
                                    title=f"Direct run of {self.arena.name} (seed {seed})", on_event=self._on_event)
@@ -312,7 +311,7 @@ class DirectRunWindow:
         if not folder:
             return []
         s = self.snapshot
-        stem = f"{self.arena.name}-direct-seed{s.get('seed', self.seed)}-{s['passes']}{snapshot_unit(s)}"
+        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s)}"
         paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
         self.status.configure(text=f"Wrote {len(paths)} chart file(s) to {folder}")
         return paths

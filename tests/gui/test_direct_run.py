@@ -88,6 +88,15 @@ def _run_to_the_end(lab_app, window) -> str:
     return window.status.cget("text")
 
 
+def _export(lab_app, window, folder):
+    """Export the window's charts into ``folder`` (the folder dialog answered with it)."""
+    lab_app.dialogs.answers["directory"] = str(folder)
+    try:
+        return window.export_charts()
+    finally:
+        lab_app.dialogs.answers.pop("directory")
+
+
 def test_the_button_and_the_command_open_a_direct_run_only_for_arenas_with_an_engine(lab_app, evolution_lab):
     assert str(evolution_lab.direct_button.cget("state")) == "normal"
     evolution_lab.settings_panel.arena.set("grokking")
@@ -121,11 +130,7 @@ def test_a_small_run_fills_status_progress_and_the_four_charts(lab_app, window, 
     assert per_class.images[-1].get_array().shape == (20, 10)
     assert attraction.images[-1].get_array().shape == (20, 20)
     assert str(window.start_button.cget("state")) == "normal"
-    lab_app.dialogs.answers["directory"] = str(tmp_path)
-    try:
-        paths = window.export_charts()
-    finally:
-        lab_app.dialogs.answers.pop("directory")
+    paths = _export(lab_app, window, tmp_path)
     assert sorted(p.suffix for p in paths) == [".pdf", ".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
 
 
@@ -232,11 +237,7 @@ def test_a_small_genreg_run_counts_generations_and_draws_its_four_charts(lab_app
     assert len(per_class.patches) == 10
     assert sum(p.get_height() for p in trust.patches) == 20, "every genome in the trust histogram"
     assert weights.images[-1].get_array().shape == (3 * 9 - 1, 3 * 9 - 1)  # 8 hidden units as 8x8 tiles
-    lab_app.dialogs.answers["directory"] = str(tmp_path)
-    try:
-        paths = win.export_charts()
-    finally:
-        lab_app.dialogs.answers.pop("directory")
+    paths = _export(lab_app, win, tmp_path)
     assert sorted(p.name for p in paths) == [f"genreg-direct-seed4-20generations.{x}" for x in ("pdf", "png", "svg")]
     assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -287,11 +288,7 @@ def test_a_small_neat_run_on_xor_draws_its_four_charts_and_exports_them(lab_app,
     assert "nan" not in status, "XOR has no test split: no NaN test accuracy in the status"
     assert win.charts.draws >= draws + 1
     _neat_charts_drawn(win)
-    lab_app.dialogs.answers["directory"] = str(tmp_path)
-    try:
-        paths = win.export_charts()
-    finally:
-        lab_app.dialogs.answers.pop("directory")
+    paths = _export(lab_app, win, tmp_path)
     assert sorted(p.name for p in paths) == [f"neat-direct-seed{seed}-{s['passes']}generations.{x}" for x in ("pdf", "png", "svg")]
     assert all(p.stat().st_size > 1000 for p in paths)
 
