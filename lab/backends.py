@@ -136,9 +136,10 @@ def _worker_name() -> str:
 
 
 def run_batch(arena_name: str, task: dict[str, Any], pairs: list[tuple[dict[str, Any], int]],
-              device: str) -> dict[str, Any]:
+              device: str, race: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one batch of (genome dict, seed) pairs of an arena on this worker; plain data back:
-    ``{"trials": [trial dicts], "worker": name, "seconds": wall time}``. Writes nothing."""
+    ``{"trials": [trial dicts], "worker": name, "seconds": wall time}``. Writes nothing. ``race``
+    (``Race.to_dict()``) races the batch on its own: it stops at or after the whole race's stop step."""
     from lab.arenas import get_arena
     from lab.genome import Genome
 
@@ -146,7 +147,10 @@ def run_batch(arena_name: str, task: dict[str, Any], pairs: list[tuple[dict[str,
     arena = get_arena(arena_name)
     task_obj = task_from_dict(arena, task)
     genomes = [(Genome.from_dict(g), int(s)) for g, s in pairs]
-    if hasattr(arena, "run_pairs"):
+    if race is not None and getattr(arena, "supports_racing", False):
+        from lab.arenas.racing import Race
+        results = arena.run_pairs(genomes, task_obj, device=device, race=Race.from_dict(race))
+    elif hasattr(arena, "run_pairs"):
         results = arena.run_pairs(genomes, task_obj, device=device)
     else:
         results = [r for g, s in genomes for r in arena.run_trials([g], [s], task_obj, device=device)]
@@ -482,6 +486,10 @@ class DistributedArena:
     def gene_spec(self) -> Any:
         return self.arena.gene_spec
 
+    @property
+    def supports_racing(self) -> bool:
+        return getattr(self.arena, "supports_racing", False)
+
     def default_task(self) -> TaskConfig:
         return self.arena.default_task()
 
@@ -492,7 +500,7 @@ class DistributedArena:
 
     def run_pairs(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, *, device: str = "auto",
                   on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None,
-                  **_ignored: Any) -> list[TrialResult]:
+                  race=None, **_ignored: Any) -> list[TrialResult]:
         """Like the arena's ``run_pairs``: pairs recorded in ``registry`` are read from it; the others
         run in batches on the workers; finished trials are recorded (with a registry) and sent as
         TrialFinished events as their batch arrives. Cancelled pairs come back as "cancelled"."""
@@ -500,14 +508,15 @@ class DistributedArena:
         emit = on_event or (lambda e: None)
         known, todo = split_known(pairs, task, registry)
         if todo:
-            known.update(self._run_remote(todo, task, device, emit, cancel, registry))
+            known.update(self._run_remote(todo, task, device, emit, cancel, registry, race))
         return in_pair_order(pairs, known, task, self.name)
 
     def _run_remote(self, todo: list[tuple[Any, int]], task: TaskConfig, device: str, emit: EventSink,
-                    cancel: Cancel | None, registry) -> dict[tuple[str, int], TrialResult]:
+                    cancel: Cancel | None, registry, race=None) -> dict[tuple[str, int], TrialResult]:
         backend = self.backend
         gpu, workers, run_device, cap = placement(device, *backend.worker_slots())
         task_data = task.to_dict()
+        race_data = race.to_dict() if race is not None else None
         batches = [[(g.to_dict(), s) for g, s in todo[a:b]] for a, b in plan_batches(len(todo), workers, cap)]
         attempts = [0] * len(batches)
         total = len(todo)
@@ -515,7 +524,7 @@ class DistributedArena:
         pending: dict[concurrent.futures.Future, int] = {}
 
         def submit(i: int) -> None:
-            future = backend.executor(gpu).submit(run_batch, self.name, task_data, batches[i], run_device)
+            future = backend.executor(gpu).submit(run_batch, self.name, task_data, batches[i], run_device, race_data)
             pending[future] = i
             backend._note(running=1)
 

@@ -126,20 +126,29 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
         from lab.arenas import get_arena
         cap = get_arena(args.arena).default_task().CAP_FIELD
         task = ((cap, args.step_cap),) if args.step_cap is not None else ()
-        seed_from = tuple(x.strip() for item in args.seed_from for x in item.split(",") if x.strip())
+        seed_from = tuple(x.strip() for item in args.seed_from for x in item.split(",") if x.strip()) \
+            or EvolutionSettings().seed_from
         settings = EvolutionSettings(
             arena=args.arena, population=args.population, seeds_per_genome=args.seeds,
             generations=args.generations, landscape=args.landscape, selection=args.selection,
             crossover_rate=args.crossover_rate, radiation_rate=args.radiation_rate,
             mutation_rate=args.mutation_rate, mutation_sigma=args.mutation_sigma, aliens=args.aliens,
             elites=args.elites, hof_strictness=args.hof_strictness, seed_from=seed_from,
+            racing=args.racing, racing_factor=args.racing_factor, racing_floor=args.racing_floor,
             run_seed=args.run_seed, device=args.device, task=task)
         evo = Evolution(settings, reg, run_id=args.run_id, backend=backend)
         print(f"run {evo.run_id}: {settings.population} genomes x {settings.seeds_per_genome} seeds, "
               f"{settings.generations} generations, {settings.landscape}, {settings.selection}; "
               f"task {evo.task.task_id}; checkpoints in {evo.dir}")
+    s = evo.settings
+    if not s.racing:
+        print("racing: off (every trial trains to the cap)")
+    elif getattr(evo.arena, "supports_racing", False):
+        print(f"racing: on, {s.racing_rule().describe()}; stopped trials are 'censored', not failed")
+    else:
+        print(f"racing: the {s.arena} arena cannot stop a trial mid-way; every trial runs to its budget")
     print(f"{'gen':>4} {'best':>10} {'mean':>10} {'median':>10} {'success':>8} {'divers.':>8}  best genome"
-          f"{'':<8} {'hof+':>4} {'died':>4}")
+          f"{'':<8} {'hof+':>4} {'died':>4} {'stopped':>7}")
     bar = None
 
     def on_event(event) -> None:
@@ -157,7 +166,7 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
             tqdm.write(f"{r['generation']:>4} {r['best_fitness']:>10.1f} {r['mean_fitness']:>10.1f} "
                        f"{r['median_fitness']:>10.1f} {r['success_rate']:>8.0%} {r['diversity']:>8.3f}  "
                        f"{r['best_id']} (median {best['median_steps']:.0f}) {len(r['hall_of_fame_added']):>4} "
-                       f"{len(r.get('died', [])):>4}")
+                       f"{len(r.get('died', [])):>4} {_stopped(r):>7}")
     try:
         evo.run(on_event=on_event)
     except (KeyboardInterrupt, RunInterrupted):
@@ -172,6 +181,14 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
           f"Hall of Fame: {len(reg.hall_of_fame())} genome(s)")
     return 0
 
+
+
+def _stopped(record) -> str:
+    """The 'stopped' column of ``evolve``: trials racing censored in a generation, and where."""
+    race = record.get("race")
+    if not race:
+        return "-"
+    return f"{race['censored']}@{race['stop_step']}" if race.get("censored") else "0"
 
 
 def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -213,7 +230,14 @@ def add_run_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--elites", type=int, default=d.elites)
     p.add_argument("--hof-strictness", type=float, default=d.hof_strictness)
     p.add_argument("--seed-from", action="append", default=[], metavar="SOURCE",
-                   help=f"ancestral seeding for generation 1 (repeatable): {SEED_SOURCES}")
+                   help=f"ancestral seeding for generation 1 (repeatable): {SEED_SOURCES} "
+                        f"(default: {', '.join(d.seed_from)})")
+    p.add_argument("--no-racing", dest="racing", action="store_false",
+                   help="train every trial to the cap (default: racing on)")
+    p.add_argument("--racing-factor", type=float, default=d.racing_factor, metavar="K",
+                   help=f"racing stops trials at S = max(floor, K x the best median so far) (default {d.racing_factor:g})")
+    p.add_argument("--racing-floor", type=int, default=d.racing_floor, metavar="STEPS",
+                   help=f"racing never stops a trial before this step (default {d.racing_floor})")
     p.add_argument("--device", default=d.device)
     p.add_argument("--run-seed", type=int, default=d.run_seed)
     p.add_argument("--run-id", default=None, help="name the run (default: arena-date-time-seed)")

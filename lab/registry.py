@@ -3,7 +3,8 @@
 Layout of the folder (default ``registry/``)::
 
     genomes/<id>.json     one genome per file, named by its content hash, written once
-    trials.jsonl          append-only, one TrialResult per line
+    trials.jsonl          append-only, one TrialResult per line (a "censored" line, a trial racing
+                          stopped, is kept apart and never read as a finished result)
     hall_of_fame.json     {"schema_version", "entries": [...]}, rewritten atomically
     species.json          {"schema_version", "specs": {spec: {"levels", "counts", "computed", "genomes":
                           {id: {level: species name}}}}}: the Phylogeny tab's last taxonomy per spec
@@ -86,6 +87,7 @@ class Registry:
         self._mutex = threading.RLock()  # guards the in-memory caches below
         self._genome_cache: dict[str, tuple[tuple[int, int], Genome]] = {}
         self._trials: dict[tuple[str, str, int], TrialResult] = {}
+        self._censored: dict[tuple[str, str, int], TrialResult] = {}   # racing's stopped trials
         self._trial_offset = 0
         self._trial_line = 0
         self.problems: list[str] = []  # what reading skipped (torn lines, corrupt files), newest last
@@ -266,10 +268,12 @@ class Registry:
         with self._mutex:
             if not self.trials_path.is_file():
                 self._trials, self._trial_offset, self._trial_line = {}, 0, 0
+                self._censored = {}
                 return
             size = self.trials_path.stat().st_size
             if size < self._trial_offset:  # replaced or truncated by hand: start over
                 self._trials, self._trial_offset, self._trial_line = {}, 0, 0
+                self._censored = {}
             if size == self._trial_offset:
                 return
             with open(self.trials_path, "rb") as fh:
@@ -290,13 +294,25 @@ class Registry:
                 except (json.JSONDecodeError, UnicodeDecodeError, TrialError, TypeError) as exc:
                     self._warn(f"{self.trials_path.name} line {self._trial_line}: skipped a corrupt record ({exc})")
                     continue
-                self._trials.setdefault(result.key, result)
+                if result.status == "censored":   # kept apart: never a full result (Smart Fill)
+                    old = self._censored.get(result.key)
+                    if old is None or (result.metrics.get("censored_at") or 0) > (old.metrics.get("censored_at") or 0):
+                        self._censored[result.key] = result
+                else:
+                    self._trials.setdefault(result.key, result)
             self._trial_offset += len(complete) + 1
 
     def trials(self) -> list[TrialResult]:
-        """Every readable trial, one per (genome_id, task_id, seed) (the first recorded wins)."""
+        """Every readable finished trial, one per (genome_id, task_id, seed) (the first recorded wins).
+        Censored trials (stopped by racing) are not finished experiments: see ``censored_trials``."""
         self._load_trials()
         return list(self._trials.values())
+
+    def censored_trials(self) -> list[TrialResult]:
+        """Trials that racing stopped and that no full run has finished since, one per (genome,
+        task, seed): the one stopped latest."""
+        self._load_trials()
+        return [r for key, r in self._censored.items() if key not in self._trials]
 
     def trials_for(self, genome_id: str, task_id: str | None = None) -> list[TrialResult]:
         return sorted((t for t in self.trials() if t.genome_id == genome_id and (task_id is None or t.task_id == task_id)),

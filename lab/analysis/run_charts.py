@@ -106,7 +106,7 @@ def last_generation_steps(history: Sequence[dict[str, Any]]) -> tuple[list[float
         return [], 0, None
     h = history[-1]
     steps = [s for r in h["genomes"] for s in r["steps_to_grok"]]
-    return steps, sum(r["failed"] for r in h["genomes"]), h["generation"]
+    return steps, sum(r["failed"] for r in h["genomes"]), h["generation"]   # censored trials are not failed
 
 
 def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int,

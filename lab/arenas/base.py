@@ -15,8 +15,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from lab import __version__
 
 TRIAL_SCHEMA_VERSION = 1
-# grokked/capped/diverged/cancelled are the grokking arena's; other arenas use ok/failed too
-TRIAL_STATUSES = ("grokked", "capped", "diverged", "cancelled", "ok", "failed")
+# grokked/capped/diverged/cancelled/censored are the grokking arena's; other arenas use ok/failed too.
+# "censored" is a trial that racing stopped (lab.arenas.racing): not grokked by its ``censored_at``
+# step, an unfinished experiment that Smart Fill never takes as a full result.
+TRIAL_STATUSES = ("grokked", "capped", "diverged", "cancelled", "ok", "failed", "censored")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from lab.arenas import get_arena
 from lab.arenas.base import Cancel, TrialResult
+from lab.arenas.racing import CENSORED, Race, censored_key
 from lab.evolution import landscapes
 from lab.evolution.diversity import diversity
 from lab.evolution.hall_of_fame import admitted
@@ -169,16 +170,21 @@ class Evolution:
         emit(GenerationStarted(self.run_id, gen, len(self.population), tuple(seeds)))
         self.registry.add_genomes(self.population)
         unique = list({g.id: g for g in self.population}.values())
+        race = self.race_for(unique, seeds)
+        extra = {"race": race} if race is not None else {}
         results = self.arena.run_trials(unique, seeds, self.task, device=self.settings.device,
-                                        on_event=emit, cancel=cancel, registry=self.registry)
+                                        on_event=emit, cancel=cancel, registry=self.registry, **extra)
         if any(r.status == "cancelled" for r in results) or (cancel is not None and cancel.is_set()):
             self.rng.bit_generator.state = state_before  # so a resume redraws the same seeds
             raise RunInterrupted(f"run {self.run_id} stopped during generation {gen}; "
                                  f"generation {self.generation} is checkpointed")
+        if race is not None:
+            results = race.finalize(results)
         by_genome: dict[str, list[TrialResult]] = {}
         for r in results:
             by_genome.setdefault(r.genome_id, []).append(r)
         record = self._score(gen, seeds, by_genome)
+        record["race"] = _race_record(race, results, self.task.step_cap)
         self.population, self.elite_ids = self._next_population(gen, record, by_genome)
         self.generation = gen
         self.history.append(record)
@@ -186,25 +192,44 @@ class Evolution:
         emit(GenerationSummary(self.run_id, gen, record))
         return record
 
+    def race_for(self, genomes: list[Genome], seeds: list[int]) -> Race | None:
+        """The race of a generation (None when racing is off or the arena cannot stop its trials)."""
+        if not (self.settings.racing and getattr(self.arena, "supports_racing", False)):
+            return None
+        return Race.for_pairs(self.settings.racing_rule(), [(g, s) for g in genomes for s in seeds],
+                              self.task.step_cap, getattr(self.task, "eval_interval", 1))
+
     def _score(self, gen: int, seeds: list[int], by_genome: dict[str, list[TrialResult]]) -> dict[str, Any]:
+        """Fitness per genome and the ranking: genomes whose trials all finished by their fitness,
+        then genomes with a censored trial (racing), by trials grokked and then validation accuracy
+        at the stop step (``racing.censored_key``)."""
         cap = self.task.step_cap
         rows = []
         for g in self.population:
             trials = by_genome[g.id]
             steps = landscapes.trial_steps(trials, cap)
             ok = [t.metrics["steps_to_grok"] for t in trials if t.status in landscapes.SUCCESS]
+            censored = sum(t.status == CENSORED for t in trials)
             rows.append({"id": g.id, "origin": g.origin, "elite": g.id in self.elite_ids,
                          "fitness": landscapes.fitness(self.settings.landscape, trials, cap),
                          "success": landscapes.success_rate(trials),
                          "median_steps": float(np.median(steps)), "steps_to_grok": ok,
-                         "failed": len(trials) - len(ok)})
-        ranked = sorted(range(len(rows)), key=lambda i: (-rows[i]["fitness"], rows[i]["id"]))
+                         "failed": len(trials) - len(ok) - censored, "censored": censored,
+                         "censored_key": list(censored_key(trials))})
+
+        def order(i: int) -> tuple:
+            r = rows[i]
+            if r["censored"]:
+                return (1, -r["censored_key"][0], -r["censored_key"][1], r["id"])
+            return (0, -r["fitness"], 0.0, r["id"])
+
+        ranked = sorted(range(len(rows)), key=order)
         fits = [r["fitness"] for r in rows]
         hof = []
         seen: set[str] = set()
         for i in admitted([rows[i]["success"] for i in ranked], self.settings.hof_strictness):
             row = rows[ranked[i]]
-            if row["id"] in seen:
+            if row["id"] in seen or row["censored"]:   # a censored genome's record is unfinished
                 continue
             seen.add(row["id"])
             evidence = {"run_id": self.run_id, "generation": gen, "landscape": self.settings.landscape,
@@ -226,11 +251,12 @@ class Evolution:
         s = self.settings
         rows = {r["id"]: r for r in record["genomes"]}
         genomes = {g.id: g for g in self.population}
-        # senescence: an elite that failed a trial this generation loses its status and dies
+        # senescence: an elite that failed a trial this generation loses its status and dies (one
+        # that racing stopped is unproven: it is not re-elected, but it is not dead either)
         dead = {gid for gid in self.elite_ids if rows[gid]["failed"] > 0}
         record["died"] = sorted(dead)
         ranked = [genomes[gid] for gid in dict.fromkeys(record["ranking"]) if gid not in dead]
-        elites = [g for g in ranked if rows[g.id]["failed"] == 0][:s.elites]
+        elites = [g for g in ranked if rows[g.id]["failed"] == 0 and not rows[g.id].get("censored")][:s.elites]
         nxt = [clone(g, generation=gen + 1, name=g.name) for g in elites]
         nxt += [random_genome(self.spec, self.rng, generation=gen + 1, name=f"g{gen + 1}-alien{i}")
                 for i in range(s.aliens)]
@@ -245,6 +271,21 @@ class Evolution:
         while not self.done and not (pause is not None and pause.is_set()):
             self.step(on_event, cancel)
         return self.history
+
+
+def _race_record(race: Race | None, results: list[TrialResult], cap: int) -> dict[str, Any] | None:
+    """What racing did in a generation: its rule, stop step, the trials it censored, the member-steps
+    its trials train under the rule, and the member-steps the censored ones did not train (at most
+    cap - S each: a stopped trial might have grokked before the cap). Computed from the rule's labels,
+    so a resumed generation records the same figures (a population that did not yet know a later
+    one's leaders may train a little past S)."""
+    if race is None:
+        return None
+    trained = sum(int(r.metrics.get("steps") or 0) for r in results if r.status != "cancelled")
+    not_trained = sum(cap - int(r.metrics["censored_at"]) for r in results if r.status == CENSORED)
+    return {"factor": race.rule.factor, "floor": race.rule.floor, "stop_step": race.stop_step(),
+            "censored": sum(r.status == CENSORED for r in results), "member_steps": trained,
+            "member_steps_not_trained": not_trained}
 
 
 def _new_run_id(settings: EvolutionSettings) -> str:

@@ -30,7 +30,18 @@ LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
 # population table: column -> (heading, width, numeric)
 COLUMNS = {"rank": ("#", 28, True), "id": ("genome id", 140, False), "name": ("name", 70, False),
            "origin": ("origin", 70, False), "elite": ("elite", 38, False), "fitness": ("fitness", 60, True),
-           "median": ("median", 60, True), "success": ("success", 58, True)}
+           "median": ("median", 60, True), "success": ("success", 58, True),
+           "censored": ("stopped", 52, True)}
+
+
+def racing_note(record: dict[str, Any]) -> str:
+    """"; racing stopped N trials at step S" for a generation record (empty without racing)."""
+    race = record.get("race")
+    if not race:
+        return ""
+    if not race.get("censored"):
+        return "; racing stopped no trial"
+    return f"; racing stopped {race['censored']} trial(s) at step {race['stop_step']}"
 
 
 def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str, int]:
@@ -290,7 +301,7 @@ class EvolutionLabTab:
             r = event.result
             if r.status in SUCCESS and r.metrics.get("steps_to_grok") is not None:
                 steps.append(r.metrics["steps_to_grok"])
-            else:
+            elif r.status != "censored":   # stopped by racing: unfinished, not a failure
                 failed += 1
             self.live = (steps, failed, gen)
             self.gen_bar.step(1)
@@ -304,7 +315,8 @@ class EvolutionLabTab:
             self.live = None
             g = event.record["generation"]
             self.run_bar.configure(value=g / total_gens)
-            self.run_label.configure(text=f"Run {evo.run_id}: generation {g} of {total_gens} done")
+            self.run_label.configure(text=f"Run {evo.run_id}: generation {g} of {total_gens} done"
+                                          f"{racing_note(event.record)}")
             self.redraw()
             self._show_population(event.record)
             self.app.hub.publish("registry_changed", registry=self.app.registry)
@@ -353,9 +365,10 @@ class EvolutionLabTab:
         for r in record["genomes"]:
             self._rows.append({"rank": rank[r["id"]], "id": r["id"], "name": self._name(r["id"]), "origin": r["origin"],
                                "elite": "yes" if r["elite"] else "", "fitness": r["fitness"],
-                               "median": r["median_steps"], "success": r["success"]})
+                               "median": r["median_steps"], "success": r["success"],
+                               "censored": r.get("censored", 0)})
         self.pop_title.configure(text=f"Population of generation {record['generation']} "
-                                      f"(diversity {record['diversity']:.3f})")
+                                      f"(diversity {record['diversity']:.3f}){racing_note(record)}")
         self._fill_table()
         genomes = []
         for r in record["genomes"]:
@@ -376,7 +389,7 @@ class EvolutionLabTab:
                 continue
             seen.add(r["id"])
             values = [r["rank"], r["id"], r["name"], r["origin"], r["elite"], f"{r['fitness']:.1f}",
-                      f"{r['median']:.0f}", f"{r['success']:.0%}"]
+                      f"{r['median']:.0f}", f"{r['success']:.0%}", r["censored"] or ""]
             self.table.insert("", "end", iid=r["id"], values=values)
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:

@@ -44,6 +44,16 @@ SETTING_FIELDS = [
     Field("hof_strictness", "Hall of Fame strictness", "float", D.hof_strictness, 0, 1,
           help="0..1: admitted when the success rate over the generation's seeds is at least s and the genome "
                "ranks in the top (1 - s) of its generation (s = 1: only a flawless best)."),
+    Field("racing", "Racing", "bool", D.racing,
+          help="Stop trials that can no longer matter: once genomes have grokked on most of their seeds, "
+               "every trial still training at step S = max(floor, factor x the best median so far) stops and "
+               "is recorded as censored (not grokked by S), never as a failure at the cap. Censored genomes "
+               "rank below every genome whose trials all finished. Only arenas that can stop a trial mid-way "
+               "(grokking) race; the others ignore it."),
+    Field("racing_factor", "Racing factor", "float", D.racing_factor, 1, 100,
+          help="k in S = max(floor, k x the best median steps_to_grok so far) (>= 1)."),
+    Field("racing_floor", "Racing floor (steps)", "int", D.racing_floor, 0, 1_000_000,
+          help="Racing never stops a trial before this many steps."),
     Field("run_seed", "Run seed", "int", 1, 0, 2**31 - 1, help="Same seed and settings give the same run."),
     Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
           help="auto: the CUDA GPU when there is one, else the CPU."),
@@ -79,7 +89,7 @@ class SettingsPanel(ttk.Frame):
         seed_page = ttk.Frame(self.pages, padding=6)
         ttk.Label(seed_page, text="Generation 1 starts from these ancestors, topped up with random genomes:",
                   wraplength=280, justify="left").pack(anchor="w")
-        self.seed_vars = {key: tk.BooleanVar(self, value=(key == "founders")) for key, _ in SEED_SOURCES}
+        self.seed_vars = {key: tk.BooleanVar(self, value=(key in D.seed_from)) for key, _ in SEED_SOURCES}
         for key, label in SEED_SOURCES:
             ttk.Checkbutton(seed_page, text=label, variable=self.seed_vars[key]).pack(anchor="w")
         ttk.Label(seed_page, text="Registry genomes (id:GENOME_ID or tag:NAME, comma separated):",

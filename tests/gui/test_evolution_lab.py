@@ -112,7 +112,8 @@ def test_pause_stops_between_generations_and_resume_finishes(lab_app, tab):
 @pytest.mark.parametrize("field,value,words", [("population", "0", "below its bound"),
                                                ("population", "abc", "not a whole number"),
                                                ("mutation_rate", "nan", "not a finite number"),
-                                               ("elites", "4", "must leave room")])
+                                               ("elites", "4", "must leave room"),
+                                               ("racing_factor", "0.5", "below its bound")])
 def test_invalid_settings_show_a_message_and_start_nothing(lab_app, tab, field, value, words):
     jobs, runs = len(lab_app.runner.jobs), set(lab_app.registry.run_ids())
     tab.settings_panel.form.set(field, value)
@@ -130,6 +131,23 @@ def test_an_invalid_task_setting_is_named_and_starts_nothing(lab_app, tab):
     assert "not divisible by heads" in lab_app.dialogs.errors()[0][2]
     assert set(lab_app.registry.run_ids()) == runs
     lab_app.dialogs.shown.clear()
+
+
+def test_racing_is_a_setting_with_its_rule_and_each_generation_says_what_it_stopped(lab_app, tab):
+    from lab.gui.evolution_lab import racing_note
+    panel = tab.settings_panel
+    assert panel.form.values()["racing"] is True          # on by default
+    panel.form.set_values({"racing_factor": 3, "racing_floor": 250})
+    s = panel.settings()
+    assert (s.racing, s.racing_factor, s.racing_floor) == (True, 3.0, 250)
+    assert "max(250, 3 x the best median" in s.racing_rule().describe()
+    panel.form.set_values({"racing": False})
+    assert panel.settings().racing is False
+    record = {"race": {"censored": 7, "stop_step": 650}}
+    assert racing_note(record) == "; racing stopped 7 trial(s) at step 650"
+    assert racing_note({"race": {"censored": 0, "stop_step": None}}) == "; racing stopped no trial"
+    assert racing_note({"race": None}) == ""
+    assert "censored" in tab.table.cget("columns") and tab.table.heading("censored", "text") == "stopped"
 
 
 def test_genomes_sent_from_another_tab_become_ancestors(lab_app, tab):

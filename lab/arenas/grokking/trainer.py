@@ -22,6 +22,7 @@ from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, Tr
 from lab.arenas.grokking.model import EMBED_PARAMS, Dropout, forward_population, init_params
 from lab.arenas.grokking.optim import LifeCycle, PopulationAdamW
 from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
+from lab.arenas.racing import Race
 from lab.genome import Genome
 
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
@@ -89,10 +90,12 @@ class _Member:
 def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, device: str = "auto",
                      dtype: torch.dtype = torch.float32, on_event: EventSink | None = None,
                      cancel: Cancel | None = None, record_losses: bool = False,
-                     data: Dataset | None = None) -> list[TrialResult]:
+                     data: Dataset | None = None, race: Race | None = None) -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
-    ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests)."""
+    ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
+    With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
+    still training at an evaluation step where it says stop leave as ``censored``."""
     if not trials:
         return []
     device = resolve_device(device)
@@ -122,6 +125,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     def finish(member: _Member, status: str, step: int) -> None:
         member.status, member.steps = status, step
         member.result = _result(member, task, label, time.perf_counter() - t0, record_losses)
+        if race is not None:
+            race.observe(member.result)
         if on_event:
             on_event(TrialFinished(member.result))
 
@@ -182,6 +187,11 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             status = ("diverged" if m.diverged_step is not None else
                       "grokked" if m.steps_to_grok is not None else "capped")
             finish(m, status, step)
+        if race is not None and len(leaving) < M and race.should_stop(step):
+            for j in range(M):
+                if j not in leaving:
+                    finish(live[j], "censored", step)
+            leaving = set(range(M))
         if leaving:
             keep = [j for j in range(M) if j not in leaving]
             live = [live[j] for j in keep]
@@ -205,5 +215,7 @@ def _result(m: _Member, task: GrokTask, device: str, wall: float, record_losses:
         curve["loss"] = list(m.losses)
     metrics = {"steps_to_grok": m.steps_to_grok, "steps": m.steps, "diverged_step": m.diverged_step,
                **{f"final_{k}": v for k, v in m.final.items()}}
+    if m.status == "censored":
+        metrics.update(censored_at=m.steps, censored_val_acc=m.final.get("val_acc"))
     return TrialResult(genome_id=m.genome.id, task_id=task.task_id, seed=m.seed, status=m.status or "cancelled",
                        metrics=metrics, curve=curve, wall_time=round(wall, 4), device=device, arena="grokking")
