@@ -163,6 +163,9 @@ def test_evolve_runs_checkpoints_and_resumes(run):
     lines = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [line.split()[0] for line in lines] == ["1", "2"]
     assert "done: run cli-run" in out
+    # racing is on by default, with its rule; a 20-step cap is below its floor: nothing is stopped
+    assert "racing: on, stop trials at S = max(400, 2 x the best median" in out and " stopped" in out
+    assert [line.split()[-1] for line in lines] == ["0", "0"]
     reg = Registry(run.registry)
     assert (reg.run_dir("cli-run") / "checkpoint.json").is_file()
     code, out, _ = run("evolve", "--resume", "cli-run")
@@ -178,6 +181,8 @@ def test_evolve_runs_checkpoints_and_resumes(run):
     (["evolve", "--seed-from", "friends"], "seed source 'friends'"),
     (["evolve", "--seed-from", "id:0123456789abcdef", "--step-cap", "5"], "no genome 0123456789abcdef"),
     (["evolve", "--resume", "../escape"], "not a valid run id"),
+    (["evolve", "--racing-factor", "0.5"], "racing factor must be a number >= 1"),
+    (["evolve", "--racing-floor", "-3"], "racing floor must be a whole number"),
 ])
 def test_evolve_bad_input_exits_2_and_writes_no_run(run, argv, fragment):
     reg = Registry(run.registry)
