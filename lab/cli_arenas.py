@@ -37,7 +37,7 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (
         ("archive_size", args.archive_size), ("alpha", args.alpha), ("partner", args.partner),
         ("crossover_rate", args.crossover_rate), ("mutation_sigma", args.mutation_sigma),
-        ("init_sigma", args.init_sigma)) if v is not None}
+        ("init_sigma", args.init_sigma), ("zero_attraction", args.zero_attraction)) if v is not None}
     if args.no_split_point:
         overrides["split_point"] = False
     if args.linear:
@@ -59,6 +59,9 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted at pass {engine.passes}; test accuracy {float(engine.test_acc[0]):.4f}", file=sys.stderr)
+        if args.fitness_log:
+            atomic_write_text(Path(args.fitness_log), engine.fitness_log_csv(0))
+            print(f"fitness log of the {engine.passes} passes run written to {args.fitness_log}", file=sys.stderr)
         return 130
     bar.close()
     seconds = time.perf_counter() - t0
@@ -67,6 +70,9 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     print(f"test accuracy {snap['test_acc']:.4f} (best training accuracy {snap['best_train_acc']:.4f}) after "
           f"{engine.passes} passes in {seconds:.1f} s; target {task.target_acc:g} "
           + (f"reached at pass {reached}" if reached is not None else "not reached"))
+    if args.fitness_log:
+        atomic_write_text(Path(args.fitness_log), engine.fitness_log_csv(0))
+        print(f"fitness log (one row per pass) written to {args.fitness_log}")
     if args.save_model:
         out = Path(args.save_model).with_suffix(".npz")
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +227,7 @@ def cmd_m2n2_specialists(args: argparse.Namespace) -> int:
 
 
 def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from lab.arenas.m2n2.engine import PARTNERS
+    from lab.arenas.m2n2.engine import PARTNERS, ZERO_ATTRACTION
     from lab.arenas.m2n2.task import DATASETS
     from lab.data import DATASET_NAMES
 
@@ -240,6 +246,8 @@ def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--linear", action="store_true", help="linear interpolation instead of SLERP")
     p.add_argument("--mutation-sigma", type=float)
     p.add_argument("--init-sigma", type=float)
+    p.add_argument("--zero-attraction", choices=ZERO_ATTRACTION,
+                   help="partner when no member attracts A: slot0 (default, as the published code) or fitness")
     p.add_argument("--dataset", choices=DATASETS)
     p.add_argument("--data-folder", metavar="DIR", help="folder of MNIST IDX files (with --dataset mnist)")
     p.add_argument("--hidden", type=int)
@@ -247,6 +255,8 @@ def add_arena_parsers(top: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--eval-interval", type=int, help="passes between test evaluations (default 250)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--save-model", metavar="FILE.npz", help="write the reported model (npz + JSON)")
+    p.add_argument("--fitness-log", metavar="FILE.csv", help="write the per-pass fitness log: slot replaced, "
+                   "children accepted, best and mean training accuracy, the reported model's test accuracy")
     p.set_defaults(func=cmd_m2n2)
 
     p = top.add_parser("m2n2-specialists", parents=[common], help="M2N2 from per-class specialists (CIFAR-10 style)",

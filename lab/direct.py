@@ -118,6 +118,9 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interv
     if snapshot["passes"] != engine.passes:  # cancelled between reports: show where it stopped
         snapshot = engine.snapshot()
         report(snapshot)
+    if getattr(engine, "logging", False):   # M2N2's per-pass fitness log, for the window's export
+        snapshot = {**snapshot, "fitness_log": engine.fitness_log_csv(0)}
+        job.emit(EngineReport(arena, snapshot, {k: list(v) for k, v in history.items()}))
     return snapshot
 
 

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from lab.files import temp_beside
 
 SCHEMA_VERSION = 1
 # Gene values are stored and hashed rounded to this many significant digits, so a value
@@ -385,7 +386,7 @@ def _check_meta(meta: Mapping[str, Any]) -> list[str]:
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write a file whole or not at all: temp file in the same folder, fsync, os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -11,6 +11,7 @@ from tests.conftest import PROJECT, snapshot
 
 from lab.arenas.m2n2.engine import mlp_logits
 from lab.data import load_dataset
+from lab.files import _umask
 from lab.registry import Registry
 
 
@@ -18,8 +19,13 @@ from lab.registry import Registry
 
 def test_m2n2_run_and_saved_model(run, tmp_path):
     code, out, err = run("m2n2", "--passes", "200", "--eval-interval", "100", "--seed", "0", "--device", "cpu",
-                         "--save-model", str(tmp_path / "model" / "best.npz"))
+                         "--save-model", str(tmp_path / "model" / "best.npz"),
+                         "--fitness-log", str(tmp_path / "fitness_log.csv"))
     assert code == 0, err
+    log = (tmp_path / "fitness_log.csv").read_text().splitlines()
+    assert log[0] == "pass,replaced_slot,children_accepted,best_train_acc,mean_train_acc,test_acc"
+    assert len(log) == 202 and log[-1].startswith("200,")
+    assert (tmp_path / "fitness_log.csv").stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert "budget 200 forward passes" in out and "after 200 passes" in out and "pass" in err  # the bar
     with np.load(tmp_path / "model" / "best.npz", allow_pickle=False) as f:
         params = f["params"]

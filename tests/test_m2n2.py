@@ -101,22 +101,74 @@ def _engine(settings=(M2N2Settings(),), seeds=(0,), task=SMALL) -> M2N2Engine:
     return M2N2Engine(task, list(settings), list(seeds))
 
 
-def test_zero_attraction_falls_back_to_fitness_without_nan():
-    e = _engine()
+def _zero_attraction_state(e: M2N2Engine) -> None:
     n = e.N
     e.filled[:] = False
     e.scores.zero_()
-    e.scores[0, 0] = 1.0                    # model 0 gets everything right
-    e.scores[0, 1, : n // 2] = 1.0          # model 1 gets a subset: attraction to it from 0 is zero
-    e.filled[0, :2] = True
-    u = torch.tensor([[0.0, 0.999, 0.5, 0.5, 0.5]], dtype=torch.float64)
+    e.scores[:, 0] = 1.0                    # model 0 gets everything right
+    e.scores[:, 1, : n // 2] = 1.0          # model 1 gets a subset: attraction to it from 0 is zero
+    e.filled[:, :2] = True
+
+
+def test_zero_attraction_takes_slot_0_as_published_or_fitness_without_nan():
+    """The published code's partner probabilities are 0/0 = NaN when nothing attracts A, and its
+    sampler then returns slot 0 (A itself here); the "fitness" setting draws B by fitness."""
+    e = _engine(settings=(M2N2Settings(), M2N2Settings(zero_attraction="fitness")), seeds=(0, 0))
+    _zero_attraction_state(e)
+    before = e.zero_attraction_passes.clone()
+    u = torch.tensor([[0.0, 0.999, 0.5, 0.5, 0.5]] * 2, dtype=torch.float64)
     a, b = e.parents(u)
-    assert a.item() == 0
-    assert b.item() == 1                    # drawn by fitness: 1 has the upper part of the CDF
+    assert a.tolist() == [0, 0]
+    assert b.tolist() == [0, 1]             # slot 0; by fitness 1 has the upper part of the CDF
+    assert (e.zero_attraction_passes - before).tolist() == [1, 1]
     # and with no fitness at all, A is drawn uniformly from the models in the archive
     e.scores.zero_()
-    a, b = e.parents(torch.tensor([[0.7, 0.2, 0.5, 0.5, 0.5]], dtype=torch.float64))
-    assert a.item() in (0, 1) and b.item() in (0, 1)
+    a, b = e.parents(torch.tensor([[0.7, 0.2, 0.5, 0.5, 0.5]] * 2, dtype=torch.float64))
+    assert set(a.tolist()) <= {0, 1} and set(b.tolist()) <= {0, 1}
+    with pytest.raises(ValueError, match="zero_attraction 'nan' is not one of slot0, fitness"):
+        M2N2Settings(zero_attraction="nan")
+
+
+@pytest.mark.parametrize("rule", ["slot0", "fitness"])
+def test_the_plain_loop_follows_the_zero_attraction_rule(rule):
+    """A tiny archive on a tiny budget reaches zero attraction often; engine and plain loop agree."""
+    task = dataclasses.replace(SMALL, hidden=2)
+    settings = M2N2Settings(archive_size=2, zero_attraction=rule)
+    data = load_task_data(task)
+    engine = M2N2Engine(task, [settings], [14], data=data)
+    engine.step(150)
+    assert int(engine.zero_attraction_passes[0]) > 0
+    archive, scores = reference_run(task, settings, 14, 150, data)
+    assert torch.equal(scores, engine.scores[0])
+    assert torch.allclose(archive, engine.archive[0], atol=1e-6)
+
+
+def test_fitness_log_has_a_row_per_pass_and_matches_the_run():
+    task = dataclasses.replace(SMALL, passes=300, eval_interval=100)
+    logged = M2N2Engine(task, [M2N2Settings(), GA_BASELINE], [4, 5], fitness_log=True)
+    plain = M2N2Engine(task, [M2N2Settings(), GA_BASELINE], [4, 5])
+    logged.step(300)
+    plain.step(300)
+    assert torch.equal(logged.archive, plain.archive)      # logging changes nothing in the run
+    with pytest.raises(ValueError, match="keeps no fitness log"):
+        plain.fitness_log_csv(0)
+    for r in range(2):
+        lines = logged.fitness_log_csv(r).splitlines()
+        assert lines[0] == "pass,replaced_slot,children_accepted,best_train_acc,mean_train_acc,test_acc"
+        rows = [line.split(",") for line in lines[1:]]
+        assert [int(x[0]) for x in rows] == list(range(301))
+        accepted = [int(x[2]) for x in rows]
+        assert accepted[0] == 2 and accepted[-1] == int(logged.replaced[r])
+        # a pass whose child entered names its slot and counts it; one whose child did not, -1
+        for prev, row in zip(rows, rows[1:]):
+            entered = int(row[1]) >= 0
+            assert int(row[2]) - int(prev[2]) == int(entered)
+        assert float(rows[-1][3]) == pytest.approx(float(logged.train_acc()[r].max()), abs=1e-6)
+        assert float(rows[-1][5]) == pytest.approx(float(logged.test_acc[r]), abs=1e-6)
+        # the test column equals the curve's at every evaluation
+        for step, acc in zip(logged.curve[r]["step"], logged.curve[r]["val_acc"]):
+            assert float(rows[step][5]) == pytest.approx(acc, abs=1e-6)
+        assert all(float(x[4]) <= float(x[3]) + 1e-9 for x in rows)
 
 
 def test_replacement_discards_a_weakest_child_and_never_grows():

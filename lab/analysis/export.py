@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from lab.files import temp_beside
 
 FORMATS = ("png", "pdf", "svg")
 PAPER_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "speciation-lab",
@@ -51,7 +52,7 @@ def write_files(files: Mapping[Path, bytes]) -> list[Path]:
     written = []
     for path, payload in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = temp_beside(path)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)

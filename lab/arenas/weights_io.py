@@ -7,13 +7,14 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lab.files import temp_beside
 
 
 def weight_archive(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -48,7 +49,7 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
     try:
         for path, payload in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temps[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, temps[path] = temp_beside(path)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()

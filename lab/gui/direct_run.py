@@ -313,7 +313,12 @@ class DirectRunWindow:
         s = self.snapshot
         stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s)}"
         paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
-        self.status.configure(text=f"Wrote {len(paths)} chart file(s) to {folder}")
+        if s.get("fitness_log"):   # M2N2: the run's per-pass log, once the run has ended or stopped
+            from lab.genome import atomic_write_text
+            log = Path(folder) / f"{stem}-fitness_log.csv"
+            atomic_write_text(log, s["fitness_log"])
+            paths.append(log)
+        self.status.configure(text=f"Wrote {len(paths)} file(s) to {folder}")
         return paths
 
     # ---- closing -----------------------------------------------------------------------------

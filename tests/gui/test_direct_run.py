@@ -131,7 +131,14 @@ def test_a_small_run_fills_status_progress_and_the_four_charts(lab_app, window, 
     assert attraction.images[-1].get_array().shape == (20, 20)
     assert str(window.start_button.cget("state")) == "normal"
     paths = _export(lab_app, window, tmp_path)
-    assert sorted(p.suffix for p in paths) == [".pdf", ".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+    assert sorted(p.suffix for p in paths) == [".csv", ".pdf", ".png", ".svg"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in paths)   # readable like any file the user makes
+    (log,) = [p for p in paths if p.suffix == ".csv"]
+    assert log.name.endswith("-fitness_log.csv")
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("pass,replaced_slot,children_accepted") and len(lines) == 302   # passes 0..300
+    assert float(lines[-1].split(",")[5]) == pytest.approx(window.snapshot["test_acc"], abs=1e-6)
 
 
 def test_stop_mid_run_cancels_promptly(lab_app, evolution_lab, window):

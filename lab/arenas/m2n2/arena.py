@@ -37,9 +37,10 @@ class M2N2Arena:
 
     def engine(self, task: M2N2Task, genome: Genome | M2N2Settings, seed: int, *, device: str = "auto"
                ) -> M2N2Engine:
-        """A single watchable run (the direct run view and ``python main.py m2n2``)."""
+        """A single watchable run (the direct run view and ``python main.py m2n2``), keeping its
+        per-pass fitness log."""
         settings = genome if isinstance(genome, M2N2Settings) else M2N2Settings.from_genes(genome.genes)
-        return M2N2Engine(task, [settings], [seed], device=resolve_device(device))
+        return M2N2Engine(task, [settings], [seed], device=resolve_device(device), fitness_log=True)
 
     def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: M2N2Task, *,
                    device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,

@@ -20,6 +20,7 @@ import torch
 from lab.arenas.m2n2.task import M2N2Task, TaskData, load_task_data, n_params
 
 PARTNERS = ("attraction", "fitness", "uniform")
+ZERO_ATTRACTION = ("slot0", "fitness")
 SLERP_EPS = 1e-6        # below this sin(omega) the parents are (anti)parallel: interpolate linearly
 UNIFORMS = 5            # per pass and run: parent A, partner B, crossover?, mixing ratio w, split point
 
@@ -40,6 +41,7 @@ class M2N2Settings:
     slerp: bool = True
     mutation_sigma: float = 0.01
     init_sigma: float = 0.01
+    zero_attraction: str = "slot0"
 
     def __post_init__(self) -> None:
         problems = []
@@ -47,6 +49,8 @@ class M2N2Settings:
             problems.append(f"archive_size must be a whole number >= 2, got {self.archive_size!r}")
         if self.partner not in PARTNERS:
             problems.append(f"partner {self.partner!r} is not one of {', '.join(PARTNERS)}")
+        if self.zero_attraction not in ZERO_ATTRACTION:
+            problems.append(f"zero_attraction {self.zero_attraction!r} is not one of {', '.join(ZERO_ATTRACTION)}")
         for name, low, high in (("alpha", 0.0, 10.0), ("crossover_rate", 0.0, 1.0),
                                 ("mutation_sigma", 0.0, 10.0), ("init_sigma", 0.0, 10.0)):
             v = getattr(self, name)
@@ -170,7 +174,7 @@ class M2N2Engine:
     """
 
     def __init__(self, task: M2N2Task, settings: Sequence[M2N2Settings], seeds: Sequence[int], *,
-                 device: str = "cpu", data: TaskData | None = None):
+                 device: str = "cpu", data: TaskData | None = None, fitness_log: bool = False):
         if len(settings) != len(seeds) or not seeds:
             raise ValueError("one settings object per seed, at least one run")
         self.task, self.settings, self.seeds, self.device = task, list(settings), [int(s) for s in seeds], device
@@ -187,6 +191,8 @@ class M2N2Engine:
         self.use_split = torch.tensor([s.split_point for s in settings], device=device)
         self.spherical = torch.tensor([s.slerp for s in settings], device=device)
         self.partner = torch.tensor([PARTNERS.index(s.partner) for s in settings], device=device)
+        self.slot0 = torch.tensor([s.zero_attraction == "slot0" for s in settings], device=device)
+        self.zero_attraction_passes = torch.zeros(R, dtype=torch.int64, device=device)
         self.valid = torch.arange(K, device=device).unsqueeze(0) < torch.tensor(
             [s.archive_size for s in settings], device=device).unsqueeze(1)
         self._x_train_t, self._x_test_t = d.x_train.t().contiguous(), d.x_test.t().contiguous()
@@ -206,10 +212,17 @@ class M2N2Engine:
         self.curve: list[dict[str, list]] = [{"step": [], "train_acc": [], "val_acc": []} for _ in range(R)]
         self.test_acc = torch.zeros(R, dtype=torch.float64, device=device)
         self.passes_to_target: list[int | None] = [None] * R
+        # the per-pass fitness log (fitness_log.csv): kept only on request; slot_test holds each
+        # archive member's test accuracy (computed once, when it enters) so logging costs no pass
+        self.logging = bool(fitness_log)
+        self.slot_test = torch.zeros(R, K, dtype=torch.float64, device=device)
+        self._log: list[torch.Tensor] = []
         init = torch.stack([torch.randn(2, P, generator=g) for g in self.gens]).to(device)
         init = init * torch.tensor([s.init_sigma for s in settings], device=device).view(R, 1, 1)
         for k in range(2):
             self._insert(init[:, k], self._score(init[:, k]))
+        if self.logging:
+            self._log_pass(torch.full((R,), -1, dtype=torch.int64, device=device))
         self.evaluate()
 
     # -- one pass -------------------------------------------------------------------------------
@@ -230,9 +243,10 @@ class M2N2Engine:
     def _score(self, params: torch.Tensor) -> torch.Tensor:
         return (self._predict(params, self._x_train_t) == self.data.y_train).to(torch.float64)
 
-    def _insert(self, child: torch.Tensor, score: torch.Tensor) -> None:
+    def _insert(self, child: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
         """The child replaces the member of lowest fitness over archive plus child, unless it is
-        the lowest itself (ties go to the archive member first, as in the published code)."""
+        the lowest itself (ties go to the archive member first, as in the published code).
+        Returns the slot replaced in each run, -1 where the child did not enter."""
         self._ext[:, self.K] = score
         fit = competition_fitness(self._ext, self.alpha)
         fit[:, :self.K].masked_fill_(~self.valid, math.inf)
@@ -244,21 +258,55 @@ class M2N2Engine:
             self.scores[take, slot] = score[take]
             self.filled[take, slot] = True
             self.replaced[take] += 1
+            if self.logging:
+                self.slot_test[take, slot] = self._test_accuracy(child[take])
+        return torch.where(worst < self.K, worst, torch.full_like(worst, -1))
+
+    def _log_pass(self, slot: torch.Tensor) -> None:
+        """One row per run of the fitness log: slot replaced (-1: the child was the weakest),
+        children accepted so far, the archive's best and mean training accuracy, and the
+        reported model's test accuracy."""
+        acc = self.scores.mean(-1)
+        filled = self.filled & self.valid
+        best = acc.masked_fill(~self.valid, -1.0).argmax(1)
+        self._log.append(torch.stack([
+            slot.to(torch.float64), self.replaced.to(torch.float64), acc.masked_fill(~filled, -1.0).max(1).values,
+            (acc * filled).sum(1) / filled.sum(1).clamp_min(1), self.slot_test[self.rows, best]], 1))
+
+    FITNESS_LOG_COLUMNS = ("pass", "replaced_slot", "children_accepted", "best_train_acc", "mean_train_acc",
+                           "test_acc")
+
+    def fitness_log_csv(self, r: int = 0) -> str:
+        """Run r's fitness log as CSV text, one row per pass (pass 0: the two initial models in),
+        like the reference implementation's fitness_log.csv. Needs ``fitness_log=True``."""
+        if not self.logging:
+            raise ValueError("this engine keeps no fitness log (build it with fitness_log=True)")
+        rows = torch.stack([row[r] for row in self._log]).cpu().tolist() if self._log else []
+        lines = [",".join(self.FITNESS_LOG_COLUMNS)]
+        for i, (slot, accepted, best, mean, test) in enumerate(rows):
+            lines.append(f"{i},{int(slot)},{int(accepted)},{best:.6f},{mean:.6f},{test:.6f}")
+        return "\n".join(lines) + "\n"
 
     def parents(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Parent A in proportion to fitness; partner B by attraction to A (or fitness, or uniform).
         Zero total fitness draws A uniformly from the archive's models; zero attraction (A already
-        gets right every point another model gets right) draws B in proportion to fitness."""
+        gets right every point another model gets right) takes slot 0 as the published code does,
+        or, with ``zero_attraction="fitness"``, draws B in proportion to fitness."""
         rewards = shared_rewards(self.scores, self.alpha)
         fit = rewards.sum(-1)
         occupied = self.filled.to(fit.dtype)
         by_fit = torch.where(fit.sum(1, keepdim=True) > 0, fit, occupied)
         a = sample_index(by_fit, u[:, 0])
         pull = attraction(rewards, a)
-        pull = torch.where(pull.sum(1, keepdim=True) > 0, pull, by_fit)
-        weights = torch.where((self.partner == 0).unsqueeze(1), pull,
+        none = pull.sum(1) <= 0
+        pull = torch.where(none.unsqueeze(1), by_fit, pull)
+        by_attraction = self.partner == 0
+        weights = torch.where(by_attraction.unsqueeze(1), pull,
                               torch.where((self.partner == 1).unsqueeze(1), by_fit, occupied))
-        return a, sample_index(weights, u[:, 1])
+        b = sample_index(weights, u[:, 1])
+        fallback = by_attraction & none
+        self.zero_attraction_passes += fallback
+        return a, torch.where(fallback & self.slot0, torch.zeros_like(b), b)
 
     def _pass(self) -> None:
         u, noise = self._draw()
@@ -268,8 +316,10 @@ class M2N2Engine:
         bred = crossover(x, y, u[:, 3], split, spherical=self.spherical)
         child = torch.where((u[:, 2] < self.xrate).unsqueeze(1), bred, x)
         child = child + self.sigma.unsqueeze(1) * noise
-        self._insert(child, self._score(child))
+        slot = self._insert(child, self._score(child))
         self.passes += 1
+        if self.logging:
+            self._log_pass(slot)
 
     def step(self, n: int = 1) -> int:
         """Run up to n passes of every run (never past the task's budget); returns passes run."""

@@ -64,7 +64,10 @@ def reference_run(task: M2N2Task, settings: M2N2Settings, seed: int, passes: int
             a = _pick(by_fit, u[0])
             if s.partner == "attraction":
                 pull = (fm - fm[a]).clamp_min(0).sum(1)
-                b = _pick(pull if pull.sum() > 0 else by_fit, u[1])
+                if pull.sum() > 0:
+                    b = _pick(pull, u[1])
+                else:
+                    b = 0 if s.zero_attraction == "slot0" else _pick(by_fit, u[1])
             elif s.partner == "fitness":
                 b = _pick(by_fit, u[1])
             else:
