@@ -215,10 +215,14 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for t in reg.trials():
         counts[t.genome_id] = counts.get(t.genome_id, 0) + 1
-    print(f"{'id':<16}  {'name':<24} {'spec':<10} {'origin':<10} {'trials':>6}  tags")
-    for g in genomes:
-        print(f"{g.id:<16}  {g.name[:24]:<24} {g.spec.name:<10} {g.origin:<10} {counts.get(g.id, 0):>6}  "
-              f"{','.join(g.tags)}")
+    aliases = reg.aliases()   # other names users saved a genome under (README: The registry)
+    rows = [(g.id, g.name or "-", ", ".join(aliases.get(g.id, [])) or "-", g.spec.name, g.origin,
+             str(counts.get(g.id, 0)), ",".join(g.tags)) for g in genomes]
+    head = ("id", "name", "also named", "spec", "origin", "trials", "tags")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        print("  ".join(cell.rjust(w) if i == 5 else cell.ljust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
     print(f"{len(genomes)} genome(s) in {reg.root}")
     for problem in reg.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -354,9 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = registry.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = rsub.add_parser("list", parents=[common], help="list genomes")
     p.add_argument("--spec", choices=specs)
-    p.add_argument("--tag")
+    p.add_argument("--tag", help="genomes with this tag (tags given on a later save count too)")
     p.add_argument("--origin")
-    p.add_argument("--name", help="substring of the name")
+    p.add_argument("--name", help="substring of any of the genome's names")
     p.add_argument("--hall-of-fame", action="store_true", help="only Hall of Fame genomes")
     p.set_defaults(func=cmd_registry_list)
 

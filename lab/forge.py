@@ -3,7 +3,8 @@
 A :class:`ForgeSession` holds a recipient, a donor, the genes ticked for transfer from the donor
 (:func:`lab.genome.splice` semantics), hand edits typed as text, and an undo/redo history of all of
 it; ``result()`` is the edited genome or one GenomeError naming every problem. The helpers below
-save a result as a custom genome, search genome lists, and round-trip a genome through an editor.
+save a result as a custom genome (saying first when its genes are those of a genome already known),
+search genome lists, and round-trip a genome through an editor.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from lab.genome import Gene, Genome, GenomeError, GeneSpec, now_iso, splice
 from lab.genome import diff as genome_diff
-from lab.registry import Registry, read_genome_file
+from lab.registry import Registry, RegistryError, read_genome_file
 
 UNDO_LIMIT = 500
 SOURCES = ("recipient", "donor", "edited", "invalid")
@@ -141,8 +142,11 @@ class ForgeSession:
         keys = [k for k in self.spec.keys if k in self.spliced]
         base = splice(r, d, keys) if keys and d is not None else r
         parents = tuple(dict.fromkeys((r.id, d.id))) if keys and d is not None else (r.id,)
-        return Genome(self.spec, {**base.genes, **values}, origin="forge", parents=parents, generation=None,
-                      created=now_iso(), **meta)
+        genome = Genome(self.spec, {**base.genes, **values}, origin="forge", parents=parents, generation=None,
+                        created=now_iso(), **meta)
+        if genome.id in parents:   # the result is one of its parents: a genome is never its own parent
+            genome = genome.replace(parents=tuple(p for p in parents if p != genome.id))
+        return genome
 
     def diff(self) -> list[tuple[str, float | int, float | int, str]]:
         """(gene, recipient value, result value, source) for every gene the preview changes."""
@@ -294,9 +298,45 @@ def _same_file(a: dict, b: dict) -> bool:
     return strip(a) == strip(b)
 
 
+def known_genome(genome: Genome, registry: Registry, known: Iterable[Genome] = ()) -> Genome | None:
+    """The genome with ``genome``'s genes (its id) that the registry holds, else the one among ``known``
+    (e.g. the founders), else None. An unreadable registry file counts as not holding it."""
+    try:
+        if registry.has_genome(genome.id):
+            return registry.get_genome(genome.id)
+    except (GenomeError, RegistryError):
+        pass
+    return next((g for g in known if g.id == genome.id), None)
+
+
+def saving_adds(result: Genome, existing: Genome, registry: Registry) -> tuple[list[str], list[str], list[str]]:
+    """(names, tags, notes) that saving ``result`` adds to ``existing``, the genome with its genes."""
+    names = registry.names(existing.id) if registry.has_genome(existing.id) else [existing.name]
+    return Registry.new_metadata(existing, result, names)
+
+
+def same_genes_note(result: Genome, existing: Genome, registry: Registry) -> str:
+    """What saving ``result`` does to ``existing``, the genome that already has its genes (one
+    paragraph for the Gene Forge to show before saving)."""
+    stored = registry.has_genome(existing.id)
+    new_names, new_tags, new_notes = saving_adds(result, existing, registry)
+    head = (f"The result has the genes of the {existing.origin} genome {existing.label}"
+            f"{', already in the registry' if stored else ''}, so it is that genome.")
+    added = ([f"the name {new_names[0]!r}"] if new_names else []) + \
+        ([f"the tag{'s' * (len(new_tags) > 1)} {', '.join(new_tags)}"] if new_tags else []) + \
+        (["your notes"] if new_notes else [])
+    if not added:
+        return head + " Saving adds nothing new to it in the registry."
+    return (head + f"\n\nSaving adds {' and '.join(added)} to {existing.name or existing.id[:8]} (whose name "
+            "stays); search finds it by any of them.")
+
+
 def save_custom(genome: Genome, folder: str | os.PathLike[str], registry: Registry,
-                overwrite: bool = False) -> tuple[Path, bool]:
-    """Write ``genome`` to the custom folder (atomically) and add it to the registry.
+                overwrite: bool = False, same_as: Genome | None = None) -> tuple[Path, bool]:
+    """Write ``genome`` to the custom folder (atomically) and add it to the registry (where a genome
+    already stored with its genes gains its name, tags and notes: see ``Registry.add_genome``).
+    ``same_as``: the genome with the same genes the caller named to the user (``known_genome``);
+    if it is not in the registry yet (a founder) it is stored first, so its name stays the name.
     Returns (path, whether the file was written: False when it already held this genome).
     Raises SaveConflict, writing nothing, when the file holds something else and not ``overwrite``."""
     path = custom_path(genome, folder)
@@ -312,9 +352,11 @@ def save_custom(genome: Genome, folder: str | os.PathLike[str], registry: Regist
             other = (f"genome {existing.get('id')} ({existing.get('name') or 'no name'})"
                      if isinstance(existing, dict) else "a file that is not a genome")
             raise SaveConflict(path, other)
+    if same_as is not None and same_as.id == genome.id and not registry.has_genome(same_as.id):
+        registry.add_genome(same_as)
+    registry.add_genome(genome)   # first: a registry that refuses (a damaged names.json) leaves no file
     if written:
         genome.save(path)
-    registry.add_genome(genome)
     return path, written
 
 

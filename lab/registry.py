@@ -8,6 +8,8 @@ Layout of the folder (default ``registry/``)::
     hall_of_fame.json     {"schema_version", "entries": [...]}, rewritten atomically
     species.json          {"schema_version", "specs": {spec: {"levels", "counts", "computed", "genomes":
                           {id: {level: species name}}}}}: the Phylogeny tab's last taxonomy per spec
+    names.json            {"schema_version", "genomes": {id: {"names", "tags", "notes"}}}: what users gave a
+                          genome after its file was written (see :meth:`Registry.add_genome`)
     runs/<run-id>/        run config, checkpoints, engine state (owned by the evolution engine)
     trash/                deleted genomes (and their Hall of Fame entries), restorable
 
@@ -32,6 +34,7 @@ from filelock import FileLock, Timeout
 
 from lab.arenas.base import TrialError, TrialResult
 from lab.genome import SCHEMA_VERSION, Genome, GenomeError, atomic_write_text, now_iso
+from lab.genome_names import NAME_FIELDS, NAMES_SCHEMA_VERSION, parse_names, with_names
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +84,13 @@ class Registry:
         self.trials_path = self.root / "trials.jsonl"
         self.hof_path = self.root / "hall_of_fame.json"
         self.species_path = self.root / "species.json"
+        self.names_path = self.root / "names.json"
         self.runs_dir = self.root / "runs"
         self.trash_dir = self.root / "trash"
         self._lock = FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S, preserve_lock_file=True)
         self._mutex = threading.RLock()  # guards the in-memory caches below
         self._genome_cache: dict[str, tuple[tuple[int, int], Genome]] = {}
+        self._names_cache: tuple[tuple[int, int], dict[str, dict[str, list[str]]], list[str]] | None = None
         self._trials: dict[tuple[str, str, int], TrialResult] = {}
         self._censored: dict[tuple[str, str, int], TrialResult] = {}   # racing's stopped trials
         self._trial_offset = 0
@@ -136,18 +141,59 @@ class Registry:
         return self.genome_path(genome_id).is_file()
 
     def add_genome(self, genome: Genome) -> Genome:
-        """Store a genome (written once: if its id is already here, the stored one is kept and returned)."""
+        """Store a genome and return it as the registry now holds it.
+
+        A genome's file is written once, under its id (the hash of its spec and genes). When the id
+        is already here the stored genome keeps its name, origin and parents, and what ``genome``
+        brings that the registry does not hold yet is kept in ``names.json``: another name becomes
+        an alias, tags join the genome's tags, notes are added to its notes. Nothing a user typed is
+        dropped; search and ``registry list`` find a genome by any of its names and tags.
+        Raises RegistryError (writing nothing) if ``names.json`` must grow but cannot be read."""
         path = self.genome_path(genome.id)
         with self._mutex, self._acquire():
-            if path.exists():
-                return self.get_genome(genome.id)
-            atomic_write_text(path, genome.to_json())
-        return genome
+            if not path.exists():
+                atomic_write_text(path, genome.to_json())
+                record = self._read_names()[0].get(genome.id)   # a genome restored by hand, say
+                return with_names(genome, record) if record else genome
+            held = self.get_genome(genome.id)
+            names, tags, notes = self.new_metadata(held, genome, self.names(genome.id))
+            if not (names or tags or notes):
+                return held
+            records, problems = self._read_names(fresh=True)   # under the lock: what other writers added too
+            if problems:
+                raise RegistryError(f"{self.names_path} cannot be read ({problems[0]}); fix or move it: the "
+                                    f"name and tags of {genome.label} were not stored, nothing was changed")
+            records = {gid: {k: list(v) for k, v in r.items()} for gid, r in records.items()}  # not the cache's
+            record = records.setdefault(genome.id, {key: [] for key in NAME_FIELDS})
+            for key, new in zip(NAME_FIELDS, (names, tags, notes)):
+                record[key] = list(dict.fromkeys(record.get(key, []) + new))
+            text = json.dumps({"schema_version": NAMES_SCHEMA_VERSION, "genomes": records}, indent=1,
+                              sort_keys=True, ensure_ascii=False)
+            atomic_write_text(self._inside(self.names_path), text + "\n")
+            return self.get_genome(genome.id)
+
+    @staticmethod
+    def new_metadata(held: Genome, given: Genome, known_names: Iterable[str] = ()) -> tuple[list[str], list[str],
+                                                                                            list[str]]:
+        """(names, tags, notes) that ``given`` would add to ``held``, the genome of the same id as the
+        registry holds it, whose names are ``known_names`` (see ``names``)."""
+        known = {held.name, *known_names}
+        names = [given.name] if given.name.strip() and given.name not in known else []
+        tags = [t for t in dict.fromkeys(given.tags) if t not in held.tags]
+        notes = [given.notes] if given.notes.strip() and given.notes not in held.notes else []
+        return names, tags, notes
 
     def add_genomes(self, genomes: Iterable[Genome]) -> list[Genome]:
         return [self.add_genome(g) for g in genomes]
 
     def get_genome(self, genome_id: str) -> Genome:
+        """The genome as stored, with the tags and notes ``names.json`` adds (see ``add_genome``); all
+        its names are ``names(genome_id)``."""
+        genome = self._stored_genome(genome_id)
+        record = self._read_names()[0].get(genome_id)
+        return with_names(genome, record) if record else genome
+
+    def _stored_genome(self, genome_id: str) -> Genome:
         path = self.genome_path(genome_id)
         with self._mutex:
             try:
@@ -164,6 +210,44 @@ class Registry:
                                     "import the file instead)")
             self._genome_cache[genome_id] = (stamp, genome)
             return genome
+
+    def names(self, genome_id: str) -> list[str]:
+        """Every name a genome has in this registry: its own first, then the others users gave it."""
+        genome = self.get_genome(genome_id)
+        record = self._read_names()[0].get(genome_id) or {"names": []}
+        return [n for n in dict.fromkeys((genome.name, *record["names"])) if n]
+
+    def aliases(self) -> dict[str, list[str]]:
+        """genome id -> its other names (beyond ``genome.name``), for every genome that has some."""
+        out = {}
+        for gid in self._read_names()[0]:
+            try:
+                others = self.names(gid)[1:] if self.has_genome(gid) else []
+            except (GenomeError, RegistryError):
+                continue
+            if others:
+                out[gid] = others
+        return out
+
+    def _read_names(self, fresh: bool = False) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+        """(valid records by genome id, problems). A problem is also reported in ``problems``; the
+        caller that would rewrite the file must refuse, so a damaged file is never overwritten.
+        ``fresh``: read the file even if it looks unchanged (a writer, whose stamp may be stale)."""
+        with self._mutex:
+            try:
+                st = self.names_path.stat()
+            except FileNotFoundError:
+                self._names_cache = None
+                return {}, []
+            stamp = (st.st_mtime_ns, st.st_size)
+            if not fresh and self._names_cache is not None and self._names_cache[0] == stamp:
+                return self._names_cache[1], self._names_cache[2]
+            records, problems = parse_names(self.names_path, st.st_size, MAX_IMPORT_BYTES)
+            self._names_cache = (stamp, records, problems)
+            for problem in problems:
+                self._warn(f"{self.names_path}: {problem} (other names and tags read from it may be missing; "
+                           "fix or move the file)")
+            return records, problems
 
     def resolve(self, ref: str) -> str:
         """A full genome id from an id or a unique id prefix."""
@@ -185,9 +269,10 @@ class Registry:
 
     def list_genomes(self, spec: str | None = None, tag: str | None = None, origin: str | None = None,
                      name: str | None = None) -> list[Genome]:
-        """Every readable genome, oldest first, filtered by spec, tag, origin and name (substring,
-        case-insensitive). Unreadable files are skipped and reported in ``problems``."""
+        """Every readable genome, oldest first, filtered by spec, tag, origin and name (substring of
+        any of its names, case-insensitive). Unreadable files are skipped and reported in ``problems``."""
         out = []
+        aliases = self.aliases() if name else {}
         for gid in self.genome_ids():
             try:
                 g = self.get_genome(gid)
@@ -196,7 +281,8 @@ class Registry:
                 continue
             if spec and g.spec.name != spec or origin and g.origin != origin:
                 continue
-            if tag and tag not in g.tags or name and name.lower() not in g.name.lower():
+            if tag and tag not in g.tags or name and not any(name.lower() in n.lower()
+                                                              for n in (g.name, *aliases.get(gid, ()))):
                 continue
             out.append(g)
         return sorted(out, key=lambda g: (g.created, g.id))
@@ -443,12 +529,16 @@ class Registry:
             except GenomeError as exc:
                 report.failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
         for genome in staged:
-            if self.has_genome(genome.id) or genome.id in report.imported:
-                if genome.id not in report.imported:
-                    report.already_present.append(genome.id)
+            present = self.has_genome(genome.id)
+            try:
+                self.add_genome(genome)   # a genome already here keeps the file's name and tags as well
+            except RegistryError as exc:
+                report.failures.append((genome.label, str(exc)))
                 continue
-            self.add_genome(genome)
-            report.imported.append(genome.id)
+            if not present:
+                report.imported.append(genome.id)
+            elif genome.id not in report.imported and genome.id not in report.already_present:
+                report.already_present.append(genome.id)
         return report
 
     def export_genomes(self, genome_ids: Iterable[str], dest: str | os.PathLike[str]) -> list[Path]:

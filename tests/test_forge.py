@@ -7,10 +7,10 @@ import json
 import pytest
 
 import lab.genome as genome_module
-from lab.forge import (ForgeSession, SaveConflict, custom_path, editor_command, parse_value, read_edited,
-                       save_custom, search_genomes, write_for_editing)
+from lab.forge import (ForgeSession, SaveConflict, custom_path, editor_command, known_genome, parse_value,
+                       read_edited, same_genes_note, save_custom, saving_adds, search_genomes, write_for_editing)
 from lab.genome import Gene, Genome, GenomeError, GeneSpec, splice
-from lab.registry import founders
+from lab.registry import RegistryError, founders
 from tests.conftest import snapshot
 
 
@@ -40,7 +40,12 @@ def test_transfer_of_a_group_and_a_gene_follows_splice(session, founder):
     expected = splice(recipient, donor, ["Life Cycle", "learning_rate"])
     result = session.result()
     assert dict(result.genes) == dict(expected.genes)
-    assert result.parents == (recipient.id, donor.id) and result.origin == "forge"
+    # high-lr is classic-adamw with its own learning rate and life cycle: the result IS the donor,
+    # and a genome never lists itself among its parents
+    assert result.id == donor.id and result.parents == (recipient.id,) and result.origin == "forge"
+    session.set_transfer(["Life Cycle"], False)
+    assert session.result().parents == (recipient.id, donor.id)
+    session.set_transfer(["Life Cycle"], True)
     assert session.spliced == {"warmup_steps", "decay_trigger_var", "decay_rate", "learning_rate"}
     assert {k for k, *_ in session.diff()} == {k for k, a, b in genome_module.diff(recipient, expected)}
     assert all(src == "donor" for *_x, src in session.diff())
@@ -242,6 +247,47 @@ def test_save_writes_the_custom_file_and_the_registry_and_asks_before_replacing(
     assert (snapshot(custom), snapshot(registry.root)) == before
     save_custom(other, custom, registry, overwrite=True)
     assert Genome.load(path) == other and registry.has_genome(other.id)
+
+
+def test_a_result_with_the_genes_of_a_founder_is_named_before_saving_and_keeps_the_users_name(
+        session, founder, registry, tmp_path):
+    """Issue 21, item 1: classic-adamw with high-lr's learning rate and life cycle is high-lr."""
+    session.set_transfer(["Metabolic Rate", "Life Cycle"], True)
+    result = session.result(name="newcomer-lr3", tags=("newcomer", "test"))
+    assert result.id == founder["high-lr"].id and result.parents == (founder["classic-adamw"].id,)
+    # said before saving: which genome it is, and what saving adds to it
+    known = known_genome(result, registry, founders("grokking"))
+    assert known is not None and known.name == "high-lr" and known.origin == "founder"
+    note = same_genes_note(result, known, registry)
+    assert "founder genome high-lr (31b0ca78)" in note and "'newcomer-lr3'" in note and "newcomer, test" in note
+    assert saving_adds(result, known, registry) == (["newcomer-lr3"], ["newcomer", "test"], [])
+    custom = tmp_path / "custom"
+    path, written = save_custom(result, custom, registry, same_as=known)
+    # the file holds what the user typed, and is not its own parent
+    saved = json.loads(path.read_text())
+    assert written and path.name == "newcomer-lr3.json" and saved["name"] == "newcomer-lr3"
+    assert saved["tags"] == ["newcomer", "test"] and saved["id"] not in saved["parents"]
+    # the registry: the founder keeps its name, the user's name and tags are kept and found
+    assert registry.get_genome(result.id).name == "high-lr"
+    assert registry.names(result.id) == ["high-lr", "newcomer-lr3"]
+    assert [g.id for g in registry.list_genomes(tag="newcomer")] == [result.id]
+    assert search_genomes(registry.list_genomes(), "newcomer", species=registry.aliases()) == [known]
+    # once kept, saving it again adds nothing and says so
+    again = known_genome(result, registry)
+    assert saving_adds(result, again, registry) == ([], [], []) and "adds nothing new" in same_genes_note(
+        result, again, registry)
+    assert known_genome(session.result().replace(genes={"dropout": 0.3}), registry, founders("grokking")) is None
+
+
+def test_a_damaged_names_file_stops_the_save_before_any_file_is_written(session, founder, registry, tmp_path):
+    registry.add_genome(founder["high-lr"])
+    registry.names_path.write_text("{oops")
+    session.set_transfer(["Metabolic Rate", "Life Cycle"], True)
+    custom = tmp_path / "custom"
+    before = snapshot(registry.root)
+    with pytest.raises(RegistryError, match="names.json"):
+        save_custom(session.result(name="newcomer-lr3"), custom, registry)
+    assert not custom.exists() and snapshot(registry.root) == before
 
 
 def test_custom_file_names_stay_inside_the_folder(session, tmp_path):

@@ -55,7 +55,10 @@ def test_genome_files_are_written_once(registry, spec):
     registry.add_genome(g)
     before = snapshot(registry.root)
     kept = registry.add_genome(Genome(spec, spec.defaults(), name="second, same genes"))
-    assert kept.name == "first" and snapshot(registry.root) == before
+    after = snapshot(registry.root)
+    assert kept.name == "first", "the genome keeps the name it was stored under"
+    assert after.pop("names.json") and after == before, "its file is written once; the new name goes to names.json"
+    assert registry.names(g.id) == ["first", "second, same genes"]
 
 
 def test_a_fresh_registry_object_sees_what_another_wrote(populated):
@@ -172,6 +175,118 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert len(lines) == 3000 and all(json.loads(line)["schema_version"] == 1 for line in lines)
     for w in range(6):
         assert reg.missing_seeds(f"{w:016x}", "t", range(500)) == []
+
+
+# ---- names and tags given to a genome already stored --------------------------------------------
+def _high_lr():
+    return next(g for g in founders("grokking") if g.name == "high-lr")
+
+
+def test_a_second_name_tags_and_notes_for_the_same_genes_are_kept_and_found(registry, run):
+    founder = _high_lr()
+    registry.add_genome(founder)
+    genome_file = registry.genome_path(founder.id).read_bytes()
+    mine = founder.replace(name="newcomer-lr3", tags=("newcomer", "test"), notes="lr from high-lr",
+                           origin="forge", parents=("c264a55f74bcda83",))
+    held = registry.add_genome(mine)
+    # the id and the stored genome stay; nothing the user gave is dropped
+    assert held.id == founder.id and held.name == "high-lr" and held.origin == "founder" and held.parents == ()
+    assert held.tags == ("founder", "newcomer", "test") and "lr from high-lr" in held.notes
+    assert registry.genome_path(founder.id).read_bytes() == genome_file, "genome files are written once"
+    assert registry.names(founder.id) == ["high-lr", "newcomer-lr3"]
+    assert registry.aliases() == {founder.id: ["newcomer-lr3"]}
+    assert [g.id for g in registry.list_genomes(tag="newcomer")] == [founder.id]
+    assert [g.id for g in registry.list_genomes(name="NEWCOMER")] == [founder.id]
+    assert [g.id for g in registry.list_genomes(name="high-lr")] == [founder.id]
+    # a fresh object (another process) sees the same; saving the same again writes nothing
+    assert Registry(registry.root).get_genome(founder.id).tags == held.tags
+    before = snapshot(registry.root)
+    assert registry.add_genome(mine) == held and snapshot(registry.root) == before
+    # `registry list --tag newcomer` lists it, with both names
+    code, out, _ = run("registry", "list", "--tag", "newcomer", "--registry", str(registry.root), registry=False)
+    assert code == 0 and "1 genome(s)" in out
+    (row,) = [line for line in out.splitlines() if line.startswith(founder.id)]
+    assert "high-lr" in row and "newcomer-lr3" in row and "founder,newcomer,test" in row
+    code, out, _ = run("registry", "list", "--name", "newcomer", "--registry", str(registry.root), registry=False)
+    assert founder.id in out
+
+
+def test_a_genome_stored_without_a_name_takes_the_first_name_given(registry, spec):
+    registry.add_genome(Genome(spec, spec.defaults()))
+    held = registry.add_genome(Genome(spec, spec.defaults(), name="defaults", tags=("baseline",)))
+    assert held.name == "defaults" and held.tags == ("baseline",)
+    assert registry.names(held.id) == ["defaults"] and registry.aliases() == {}
+
+
+def test_importing_a_file_with_known_genes_keeps_its_name(registry, tmp_path):
+    registry.add_genome(_high_lr())
+    _high_lr().replace(name="from a colleague", tags=("shared",)).save(tmp_path / "colleague.json")
+    report = registry.import_paths([tmp_path / "colleague.json"])
+    assert report.ok and report.already_present == [_high_lr().id] and not report.imported
+    assert registry.names(_high_lr().id) == ["high-lr", "from a colleague"]
+    assert "shared" in registry.get_genome(_high_lr().id).tags
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("{not json", "not valid JSON"),
+    ('{"schema_version": 9, "genomes": {}}', "not a names file of schema_version 1"),
+    ('["a list"]', "not a names file"),
+    ('{"schema_version": 1, "genomes": {"../../etc": {"names": ["x"]}, "31b0ca782570aff4": {"names": [3]}}}',
+     "2 record(s) are not"),
+    ('{"schema_version": 1, "genomes": {"31b0ca782570aff4": {"names": ["bell\\u0007"], "evil": []}}}',
+     "1 record(s) are not"),
+])
+def test_a_damaged_or_hostile_names_file_is_named_in_one_line_and_loses_nothing(registry, content, fragment):
+    founder = _high_lr()
+    registry.add_genome(founder)
+    registry.names_path.write_text(content)
+    before = snapshot(registry.root)
+    # reading goes on without it, and says so once, in one line
+    fresh = Registry(registry.root)
+    assert [g.id for g in fresh.list_genomes()] == [founder.id] and fresh.get_genome(founder.id).name == "high-lr"
+    (problem,) = fresh.problems
+    assert "names.json" in problem and fragment in problem and "\n" not in problem
+    # adding what the file would have to hold is refused: the file is never overwritten
+    with pytest.raises(RegistryError) as err:
+        fresh.add_genome(founder.replace(name="newcomer-lr3"))
+    assert "names.json" in str(err.value) and "nothing was changed" in str(err.value) and "\n" not in str(err.value)
+    assert fresh.add_genome(founder) == founder, "adding nothing new needs no names file"
+    assert snapshot(registry.root) == before
+
+
+def test_a_good_record_beside_a_bad_one_is_still_read(registry):
+    founder = _high_lr()
+    registry.add_genome(founder)
+    registry.names_path.write_text(json.dumps({"schema_version": 1, "genomes": {
+        founder.id: {"names": ["kept"], "tags": ["t1"], "notes": []}, "zz": {"names": ["x"]}}}))
+    assert registry.names(founder.id) == ["high-lr", "kept"]
+    assert registry.get_genome(founder.id).tags == ("founder", "t1")
+    assert len(registry.problems) == 1 and "1 record(s)" in registry.problems[0]
+
+
+def _name_many(root: str, worker: int, n: int) -> None:
+    reg = Registry(root)
+    for i in range(n):
+        reg.add_genome(_high_lr().replace(name=f"w{worker}-{i}", tags=(f"w{worker}",)))
+
+
+def test_concurrent_namers_lose_no_name(tmp_path):
+    root = str(tmp_path / "reg")
+    Registry(root).add_genome(_high_lr())
+    threads = [threading.Thread(target=_name_many, args=(root, w, 15)) for w in range(3)]
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_name_many, args=(root, w, 15)) for w in (3, 4)]
+    for t in threads + procs:
+        t.start()
+    for t in threads:
+        t.join()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    reg = Registry(root)
+    assert sorted(reg.names(_high_lr().id)[1:]) == sorted(f"w{w}-{i}" for w in range(5) for i in range(15))
+    assert set(reg.get_genome(_high_lr().id).tags) == {"founder"} | {f"w{w}" for w in range(5)}
+    assert reg.problems == []
 
 
 # ---- Hall of Fame -------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from tkinter import ttk
 
 from matplotlib.figure import Figure
 
-from lab.forge import (ForgeSession, SaveConflict, editor_command, format_value, launch_detached, read_edited,
-                       save_custom, write_for_editing)
+from lab.forge import (ForgeSession, SaveConflict, editor_command, format_value, known_genome, launch_detached,
+                       read_edited, same_genes_note, save_custom, saving_adds, write_for_editing)
 from lab.genome import Genome, GenomeError, distance
 from lab.gui.widgets import descendants
 from lab.gui.widgets.form import Field, Form
@@ -37,6 +37,7 @@ class GeneForgeTab:
         self.launcher: Callable[[list[str]], object] = launch_detached
         self.external_path: Path | None = None
         self.founders = founders(SPEC)
+        self._order: list[str] = []   # the pickers' rows, top to bottom: kept when the registry changes
         registry_genomes = self._registry_genomes()
         self.session = ForgeSession(registry_genomes[0] if registry_genomes else self.founders[0])
 
@@ -166,10 +167,13 @@ class GeneForgeTab:
         else:
             donor = sum(src == "donor" for *_x, src in changes)
             edited = sum(src == "edited" for *_x, src in changes)
+            known = known_genome(preview, self.app.registry, self.founders)
+            same = (f" Same genes as the {known.origin} genome {known.label}: saving adds your name and tags "
+                    "to it (its name stays).") if known else ""
             self.result_label.configure(
                 text=f"Result {preview.id[:8]}: {donor} gene(s) from the donor, {edited} edited by hand; distance "
-                     f"{distance(s.recipient, preview):.3f} from the recipient (0 = same, 1 = opposite corners).",
-                style="TLabel")
+                     f"{distance(s.recipient, preview):.3f} from the recipient (0 = same, 1 = opposite corners)."
+                     + same, style="TLabel")
         valid = "disabled" if problems else "normal"
         for b in (self.save_button, self.export_button, self.external_button, self.evolution_button,
                   self.stress_button):
@@ -181,11 +185,34 @@ class GeneForgeTab:
         return list(reversed(self.app.registry.list_genomes(spec=SPEC)))  # newest first
 
     def _candidates(self) -> list[Genome]:
-        return self._registry_genomes() + self.founders
+        """Registry genomes (newest first) and the founders, in a stable order: genomes already listed
+        keep their places when the registry changes (a generation landing, a founder stored), new
+        ones go on top."""
+        fresh: dict[str, Genome] = {}
+        for g in self._registry_genomes() + self.founders:
+            fresh.setdefault(g.id, g)
+        listed = set(self._order)
+        self._order = [gid for gid in fresh if gid not in listed] + [gid for gid in self._order if gid in fresh]
+        return [fresh[gid] for gid in self._order]
 
     def refresh_pickers(self) -> None:
-        self.recipient_picker.refresh()
-        self.donor_picker.refresh()
+        """Refill both lists, keeping each one's selection (a click not yet handled included) and what
+        is in view: a list scrolled down keeps its top row; one at the top shows the new genomes
+        unless they would push the selected row out of view."""
+        for picker in (self.recipient_picker, self.donor_picker):
+            rows, tree = picker.rows(), picker.tree
+            selected = tree.selection()
+            first, last = tree.yview()
+            in_view = max(1, round((last - first) * len(rows)))
+            top = rows[min(len(rows) - 1, round(first * len(rows)))] if rows else None
+            picker.refresh()
+            rows = picker.rows()
+            if selected and selected[0] in rows and tree.selection() != selected:
+                picker.select(selected[0])   # a click that arrived just before the refresh
+            sel = tree.selection()
+            follow_top = first <= 0 and (not sel or rows.index(sel[0]) < in_view)
+            if top in rows and not follow_top:
+                tree.yview_moveto(rows.index(top) / len(rows))
 
     # ---- actions -----------------------------------------------------------------------------
     def _act(self, title: str, action: Callable[[], object]) -> bool:
@@ -272,19 +299,29 @@ class GeneForgeTab:
         genome = self._result("Save genome")
         if genome is None:
             return None
+        registry = self.app.registry
         try:
+            known = known_genome(genome, registry, self.founders)
+            if known is not None and any(saving_adds(genome, known, registry)):
+                if not self.app.dialogs.ask_yes_no("Same genes as an existing genome",
+                                                   same_genes_note(genome, known, registry) + "\n\nSave?"):
+                    self.app.status_message.set(f"not saved: {known.label} was left as it was")
+                    return None
             try:
-                path, written = save_custom(genome, self.custom_dir, self.app.registry)
+                path, written = save_custom(genome, self.custom_dir, registry, same_as=known)
             except SaveConflict as exc:
                 if not self.app.dialogs.ask_yes_no("Replace file?", f"{exc}.\nReplace it with {genome.label}?"):
                     self.app.status_message.set("not saved: the existing file was kept")
                     return None
-                path, written = save_custom(genome, self.custom_dir, self.app.registry, overwrite=True)
+                path, written = save_custom(genome, self.custom_dir, registry, overwrite=True, same_as=known)
         except (OSError, RegistryError) as exc:
             self.app.show_error("Save genome", f"Could not save {genome.label}: {exc}")
             return None
-        self.app.status_message.set(f"saved {genome.label} to {path}" if written else
-                                    f"{path.name} already holds {genome.label}; added to the registry")
+        held = registry.get_genome(genome.id)
+        what = (f"{genome.name} as another name of {held.label}" if genome.name and held.name != genome.name
+                else genome.label)
+        self.app.status_message.set(f"saved {what} to {path}" if written else
+                                    f"saved {what}; {path.name} already held this genome")
         self.app.hub.publish("registry_changed", registry=self.app.registry)
         return path
 
@@ -349,6 +386,9 @@ class GeneForgeTab:
         if genome is None:
             return None
         try:
+            known = known_genome(genome, self.app.registry, self.founders)
+            if known is not None and not self.app.registry.has_genome(known.id):
+                self.app.registry.add_genome(known)   # a founder keeps its name; the result's joins it
             self.app.registry.add_genome(genome)
         except (OSError, RegistryError) as exc:
             self.app.show_error("Send genome", f"Could not store {genome.label} in the registry: {exc}")

@@ -321,3 +321,102 @@ def test_the_radar_exports_for_papers(lab_app, forge, tmp_path):
     paths = forge.export_charts(tmp_path)
     assert sorted(p.suffix for p in paths) == [".pdf", ".png", ".svg"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+# ---- a result that is an existing genome; the lists when the registry changes (issue 21) ----------
+def test_a_result_equal_to_an_existing_genome_is_said_before_saving_and_the_users_name_is_kept(lab_app, forge):
+    high_lr = FOUNDERS["high-lr"]
+    for group in ("Metabolic Rate", "Life Cycle"):   # classic-adamw + these two groups of high-lr = high-lr
+        forge.editor.group_buttons[group].invoke()
+    lab_app.root.update()
+    assert forge.session.preview().id == high_lr.id
+    assert "Same genes as the founder genome high-lr (31b0ca78)" in forge.result_label.cget("text")
+    forge.meta.set_values({"name": "newcomer-lr3", "notes": "", "tags": "newcomer, test"})
+    before = files_and_registry(forge, lab_app)
+    lab_app.dialogs.answers["yes_no"] = False
+    forge.save_button.invoke()
+    kind, title, message = lab_app.dialogs.shown[-1]
+    assert kind == "ask" and title == "Same genes as an existing genome"
+    assert "high-lr (31b0ca78)" in message and "'newcomer-lr3'" in message and "newcomer, test" in message
+    assert files_and_registry(forge, lab_app) == before, "'no' writes nothing"
+    assert "not saved" in lab_app.status_message.get()
+    lab_app.dialogs.answers["yes_no"] = True
+    path = forge.save()
+    saved = json.loads(path.read_text())
+    assert path.name == "newcomer-lr3.json" and saved["tags"] == ["newcomer", "test"]
+    assert saved["parents"] == [FOUNDERS["classic-adamw"].id], "never its own parent"
+    registry = lab_app.registry
+    assert registry.get_genome(high_lr.id).name == "high-lr"
+    assert registry.names(high_lr.id) == ["high-lr", "newcomer-lr3"]
+    assert [g.id for g in registry.list_genomes(tag="newcomer")] == [high_lr.id]
+    status = lab_app.status_message.get()
+    assert "newcomer-lr3" in status and "high-lr (31b0ca78)" in status
+    # both pickers find it by the new name and the new tag
+    for picker in (forge.recipient_picker, forge.donor_picker):
+        for query in ("newcomer", "newcomer-lr3", "test"):
+            picker.query.set(query)
+            assert picker.rows() == [high_lr.id], query
+        picker.query.set("")
+    # saving it once more: nothing new to add, no question
+    asked = len([d for d in lab_app.dialogs.shown if d[0] == "ask"])
+    forge.save_button.invoke()
+    assert len([d for d in lab_app.dialogs.shown if d[0] == "ask"]) == asked
+
+
+def _land_a_generation(app, n=20, seed=0):
+    """What an evolution generation does to the registry: founders stored as clones (created now) and
+    new genomes, then registry_changed."""
+    import numpy as np
+
+    from lab.genome import clone, random_genome
+
+    rng = np.random.default_rng(seed)
+    spec = FOUNDERS["high-lr"].spec
+    population = [clone(g, generation=1, name=g.name) for g in FOUNDERS.values()]
+    population += [random_genome(spec, rng, generation=1, name=f"g1-{i:02d}") for i in range(n)]
+    app.registry.add_genomes(population)
+    app.hub.publish("registry_changed", registry=app.registry)
+    app.root.update()
+    return [g.id for g in population[len(FOUNDERS):]]
+
+
+def test_the_lists_keep_their_order_selection_and_view_when_a_generation_lands(lab_app, forge):
+    picker, tree = forge.recipient_picker, forge.recipient_picker.tree
+    founders_order = picker.rows()
+    assert len(founders_order) == 6 and tree.selection() == (FOUNDERS["classic-adamw"].id,)
+    first = _land_a_generation(lab_app, seed=1)   # the founders are stored now, created this second
+    assert picker.rows()[-6:] == founders_order, "the founders did not move among the new genomes"
+    assert tree.selection() == (FOUNDERS["classic-adamw"].id,) and tree.bbox(FOUNDERS["classic-adamw"].id)
+    order = picker.rows()
+    chosen = first[7]
+    assert picker.select(chosen) and forge.session.recipient.id == chosen
+    tree.see(chosen)
+    lab_app.root.update()
+    top = order[round(tree.yview()[0] * len(order))]
+    assert tree.bbox(chosen), "the chosen row is in view"
+    new = _land_a_generation(lab_app, seed=2)
+    rows = picker.rows()
+    assert rows[:len(new)] != [] and set(rows[:len(new)]) == set(new), "new genomes on top"
+    assert rows[len(new):] == order, "every row already listed keeps its place"
+    assert tree.selection() == (chosen,) and forge.session.recipient.id == chosen
+    assert rows[round(tree.yview()[0] * len(rows))] == top and tree.bbox(chosen), "the view did not move"
+    assert forge.donor_picker.rows() == rows and forge.donor_picker.tree.selection() == (FOUNDERS["high-lr"].id,)
+    # a click that lands just before the refresh is not undone by it
+    other = order[3]
+    tree.selection_set(other)          # the click; its <<TreeviewSelect>> is not handled yet
+    _land_a_generation(lab_app, seed=3)
+    wait_until(lab_app.root, lambda: forge.session.recipient.id == other, timeout=5)
+    assert tree.selection() == (other,)
+
+
+def test_a_list_at_the_top_shows_a_new_genome_and_keeps_the_selected_row_in_view(lab_app, forge):
+    picker, tree = forge.recipient_picker, forge.recipient_picker.tree
+    lab_app.root.update()
+    assert tree.yview()[0] == 0 and tree.selection() == (FOUNDERS["classic-adamw"].id,)
+    forge.editor.texts["dropout"].set("0.15")
+    forge.meta.set_values({"name": "wetter"})
+    path = forge.save()
+    saved = json.loads(path.read_text())["id"]
+    lab_app.root.update()
+    assert picker.rows()[0] == saved and tree.yview()[0] == 0 and tree.bbox(saved), "the new genome is in view"
+    assert tree.selection() == (FOUNDERS["classic-adamw"].id,) and tree.bbox(FOUNDERS["classic-adamw"].id)

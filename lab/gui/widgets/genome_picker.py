@@ -115,10 +115,15 @@ def hall_of_fame_ids(app) -> set[str]:
 
 
 def species_names(app) -> dict[str, list[str]]:
-    """genome id -> its species names at every level (the Phylogeny tab's last map), for searching; an
-    unreadable species file is said in the status bar and counts as empty."""
+    """genome id -> its species names at every level (the Phylogeny tab's last map) and the other
+    names users saved it under (``Registry.aliases``), for searching; an unreadable species file is
+    said in the status bar and counts as empty."""
+    out: dict[str, list[str]] = {gid: list(names) for gid, names in app.registry.aliases().items()}
     try:
-        return {gid: list(levels.values()) for gid, levels in app.registry.species_labels().items()}
+        labels = app.registry.species_labels()
     except RegistryError as exc:
         app.status_message.set(str(exc))
-        return {}
+        return out
+    for gid, levels in labels.items():
+        out.setdefault(gid, []).extend(levels.values())
+    return out
