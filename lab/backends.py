@@ -37,6 +37,7 @@ from typing import Any
 
 from lab.arenas.base import (Cancel, EventSink, TaskConfig, TrialFinished, TrialProgress, TrialResult, check_spec,
                              in_pair_order, split_known)
+from lab.progress import WorkTally, work_used
 
 log = logging.getLogger("lab.backends")
 
@@ -520,6 +521,11 @@ class DistributedArena:
         batches = [[(g.to_dict(), s) for g, s in todo[a:b]] for a, b in plan_batches(len(todo), workers, cap)]
         attempts = [0] * len(batches)
         total = len(todo)
+        # A batch is one plain-data call on a worker: nothing comes back while it trains. So the work
+        # of a batch (its trials' member-steps, passes or generations) counts when the batch returns,
+        # and until then every pending trial is expected to spend its whole budget; the bar moves
+        # in steps of a batch, and the time left is measured from whole batches.
+        tally = WorkTally.for_task(task, total, every=0.0)
         done: dict[tuple[str, int], TrialResult] = {}
         pending: dict[concurrent.futures.Future, int] = {}
 
@@ -534,8 +540,8 @@ class DistributedArena:
 
         for i in range(len(batches)):
             submit(i)
-        emit(TrialProgress(self.name, 0, 0, total, 0, total, message=f"{len(batches)} batch(es) on {workers} "
-                                                                    f"worker(s) ({backend.config.label})"))
+        emit(TrialProgress(self.name, 0, 0, total, message=f"{len(batches)} batch(es) on {workers} "
+                                                           f"worker(s) ({backend.config.label})", **tally.fields()))
         try:
             while pending:
                 if cancel is not None and cancel.is_set():
@@ -555,7 +561,7 @@ class DistributedArena:
                     if exc is not None:
                         broken.append((i, exc))
                         continue
-                    self._accept(future.result(), done, registry, emit, total)
+                    self._accept(future.result(), done, registry, emit, task, tally)
                 if broken:
                     retry = []
                     for i, exc in broken:
@@ -583,8 +589,8 @@ class DistributedArena:
         return done
 
     def _accept(self, payload: dict[str, Any], done: dict[tuple[str, int], TrialResult], registry,
-                emit: EventSink, total: int) -> None:
-        """A batch came back: record each new trial once, then tell the listeners."""
+                emit: EventSink, task: TaskConfig, tally: WorkTally) -> None:
+        """A batch came back: record each new trial once, count its work, then tell the listeners."""
         fresh = []
         for data in payload["trials"]:
             r = TrialResult.from_dict(data)
@@ -592,11 +598,12 @@ class DistributedArena:
                 continue  # a batch that ran twice (resubmitted, then both came back) counts once
             done[(r.genome_id, r.seed)] = r
             fresh.append(r)
+            tally.finish(work_used(r, task), counted=False)
         if registry is not None:
             registry.record_trials([r for r in fresh if r.status != "cancelled"])
         for r in fresh:
             emit(TrialFinished(r))
         grokked = sum(r.status == "grokked" for r in done.values())
-        emit(TrialProgress(self.name, 0, 0, total - len(done), len(done), total, grokked=grokked,
+        emit(TrialProgress(self.name, 0, 0, tally.trials - len(done), grokked=grokked,
                            message=f"batch of {len(fresh)} from {payload.get('worker', '?')} in "
-                                   f"{payload.get('seconds', 0):.1f} s"))
+                                   f"{payload.get('seconds', 0):.1f} s", **tally.fields()))

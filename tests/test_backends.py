@@ -4,6 +4,7 @@ dies, and clear, bounded errors for bad settings and unreachable schedulers."""
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -343,3 +344,39 @@ def test_the_window_can_start_on_a_backend(monkeypatch, capsys):
     assert started == [BackendConfig("dask", cluster="local:2"), BackendConfig()]
     assert main(["gui", "--cluster", "bogus"]) == 2 and started[2:] == []
     assert "is not an address like tcp://HOST:8786" in capsys.readouterr().err
+
+
+class _ThreadPoolBackend(backends.ExecutorBackend):
+    """Batches shipped as plain data, as to worker processes, but to a pool of threads (cheap to start)."""
+
+    def __init__(self, workers: int = 2):
+        super().__init__(BackendConfig())
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers)
+        self.workers = workers
+
+    def executor(self, gpu):
+        return self.pool
+
+    def worker_slots(self):
+        return self.workers, 0
+
+    def retryable(self, exc):
+        return False
+
+    def close(self):
+        self.pool.shutdown()
+
+
+def test_batches_count_their_work_when_they_come_back_and_the_count_ends_at_full():
+    events = []
+    with _ThreadPoolBackend(2) as backend:
+        todo = pairs((1,))
+        results = backend.wrap(ARENA).run_pairs(todo, TASK, device="cpu", on_event=events.append)
+    progress = [e for e in events if isinstance(e, TrialProgress)]
+    assert len(progress) == 3, "one at the start, one per batch (workers say nothing while a batch trains)"
+    first, last = progress[0], progress[-1]
+    assert (first.work_done, first.work_total, first.unit) == (0, len(todo) * TASK.step_cap, "member-steps")
+    assert [e.work_done for e in progress] == sorted(e.work_done for e in progress)
+    assert 0 < progress[1].work_done < progress[1].work_total
+    assert last.work_done == last.work_total == sum(r.metrics["steps"] for r in results)
+    assert (last.finished, last.total) == (len(todo), len(todo))

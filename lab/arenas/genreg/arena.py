@@ -19,6 +19,7 @@ from lab.arenas.genreg.engine import GenregEngine, GenregSettings
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
 from lab.genome import Genome, GeneSpec
+from lab.progress import WorkTally
 
 
 class GenregArena:
@@ -52,22 +53,27 @@ class GenregArena:
         from it and each new finished result is recorded as it ends (cancelled ones are not)."""
         check_spec(pairs, GENREG_SPEC.name, self.name)
         device = resolve_device(device)
+        tally = WorkTally.for_task(task)   # generations of every run; its trials are added by the first run
         return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total: self._run_one(
-            genome, seed, task, device, load_genreg_data(task, device), on_event, cancel, done, total))
+            genome, seed, task, device, load_genreg_data(task, device), on_event, cancel, done, total, tally))
 
     def _run_one(self, genome: Genome, seed: int, task: GenregTask, device: str, data, on_event, cancel,
-                 done: int, total: int) -> TrialResult:
+                 done: int, total: int, tally: WorkTally) -> TrialResult:
         t0 = time.perf_counter()
+        if done == 0:
+            tally.add_trials(total)
         engine = GenregEngine(task, GenregSettings.from_genes(genome.genes), seed, device=device, data=data)
         while not engine.done:
             if cancel is not None and cancel.is_set():
                 return TrialResult(genome.id, task.task_id, seed, "cancelled", arena=self.name)
-            engine.step(task.eval_interval)
-            if on_event is not None:
-                on_event(TrialProgress(self.name, engine.generation, task.generations, 1, done, total,
+            tally.advance(engine.step(task.eval_interval))
+            if engine.done:
+                tally.finish(engine.generation)
+            if on_event is not None and tally.due(force=engine.done and done + 1 == total):
+                on_event(TrialProgress(self.name, engine.generation, task.generations, 1,
                                        grokked=int(engine.generations_to_target is not None),
                                        message=f"GENREG run {done + 1} of {total}, generation {engine.generation}, "
-                                               f"test accuracy {engine.test_acc:.3f}"))
+                                               f"test accuracy {engine.test_acc:.3f}", **tally.fields()))
         finite = all(math.isfinite(float(v.abs().max())) for v in engine.params.values())
         reached = engine.generations_to_target
         status = "diverged" if not finite else ("ok" if reached is not None else "capped")

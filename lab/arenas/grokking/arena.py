@@ -12,6 +12,7 @@ from lab.arenas.grokking.task import GrokTask, make_dataset
 from lab.arenas.grokking.trainer import train_population
 from lab.arenas.racing import Race
 from lab.genome import Genome, GeneSpec
+from lab.progress import WorkTally
 
 # members per population: enough to amortise per-step overhead, bounded for memory
 MAX_MEMBERS = {"cpu": 512, "cuda": 2048}
@@ -54,12 +55,13 @@ class GrokkingArena:
                 race.observe(r)
         cap = max_members or MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"]
         data = make_dataset(task)
+        tally = WorkTally.for_task(task, len(todo))  # one count of member-steps over every population
         for start in range(0, len(todo), cap):
             if cancel is not None and cancel.is_set():
                 break
             chunk = todo[start:start + cap]
             results = train_population(chunk, task, device=device, dtype=dtype, on_event=on_event,
-                                       cancel=cancel, data=data, race=race)
+                                       cancel=cancel, data=data, race=race, tally=tally)
             if registry is not None:
                 registry.record_trials([r for r in results if r.status != "cancelled"])
             known.update({(r.genome_id, r.seed): r for r in results})

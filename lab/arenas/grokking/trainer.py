@@ -24,6 +24,7 @@ from lab.arenas.grokking.optim import LifeCycle, PopulationAdamW
 from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
 from lab.arenas.racing import Race
 from lab.genome import Genome
+from lab.progress import WorkTally
 
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
 EVAL_CHUNK = 2048    # evaluation examples per forward
@@ -90,21 +91,25 @@ class _Member:
 def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, device: str = "auto",
                      dtype: torch.dtype = torch.float32, on_event: EventSink | None = None,
                      cancel: Cancel | None = None, record_losses: bool = False,
-                     data: Dataset | None = None, race: Race | None = None) -> list[TrialResult]:
+                     data: Dataset | None = None, race: Race | None = None,
+                     tally: WorkTally | None = None) -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
     ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
     With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
-    still training at an evaluation step where it says stop leave as ``censored``."""
+    still training at an evaluation step where it says stop leave as ``censored``.
+    Progress (TrialProgress, a few a second) counts member-steps in ``tally``: a caller that
+    trains several populations for one request shares one tally among them."""
     if not trials:
         return []
+    if tally is None:
+        tally = WorkTally(task.step_cap, "member-steps", len(trials))
     device = resolve_device(device)
     tune_allocator()
     data = (data or make_dataset(task)).to(device)
     genomes = [g for g, _ in trials]
     members = [_Member(i, g, int(s), BatchOrder(int(s), len(data.train_x), task.batch_size))
                for i, (g, s) in enumerate(trials)]
-    total = len(members)
     t0 = time.perf_counter()
 
     inits = [init_params(task, g.genes, s, dtype) for g, s in trials]
@@ -122,14 +127,21 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     live = list(members)
     label = device_label(device)
 
+    def progress(step: int, force: bool = False) -> None:
+        if on_event and tally.due(force):
+            on_event(TrialProgress("grokking", step, task.step_cap, len(live), grokked=sum(
+                m.status == "grokked" for m in members), **tally.fields()))
+
     def finish(member: _Member, status: str, step: int) -> None:
         member.status, member.steps = status, step
+        tally.finish(step)  # the steps it will not train leave the expected work
         member.result = _result(member, task, label, time.perf_counter() - t0, record_losses)
         if race is not None:
             race.observe(member.result)
         if on_event:
             on_event(TrialFinished(member.result))
 
+    progress(0, force=True)
     step = 0
     for step in range(1, task.step_cap + 1):
         if cancel is not None and cancel.is_set():
@@ -150,6 +162,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
         torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
         opt.step(lr_now)
         life.record(step, loss)
+        tally.advance(M)
         loss_list = loss.detach().tolist()
         if record_losses:
             for m, value in zip(live, loss_list):
@@ -201,9 +214,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                 opt.keep(k, P)
                 life.keep(k)
                 layer_scale, dropout_p, seeds = layer_scale[k], dropout_p[k], seeds[k]
-        if on_event and (leaving or step % task.eval_interval == 0):
-            on_event(TrialProgress("grokking", step, task.step_cap, len(live), total - len(live), total,
-                                   grokked=sum(m.status == "grokked" for m in members)))
+        progress(step, force=not live)
         if not live:
             break
     return [m.result for m in members]

@@ -19,6 +19,7 @@ from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, load_task_data
 from lab.genome import Genome, GeneSpec
+from lab.progress import WorkTally
 
 # runs per engine: each run is a [archive, parameters] slab; enough to amortise per-pass overhead
 MAX_RUNS = {"cpu": 16, "cuda": 512}
@@ -59,32 +60,34 @@ class M2N2Arena:
         known, todo = split_known(pairs, task, registry)
         cap = max_runs or MAX_RUNS["cuda" if device.startswith("cuda") else "cpu"]
         data = load_task_data(task, device) if todo else None
-        done = 0
+        tally = WorkTally.for_task(task, len(todo))  # passes of every run, over every chunk
         for start in range(0, len(todo), cap):
             if cancel is not None and cancel.is_set():
                 break
             chunk = todo[start:start + cap]
-            results = self._run_chunk(chunk, task, device, data, on_event, cancel, done, len(todo))
-            done += len(chunk)
+            results = self._run_chunk(chunk, task, device, data, on_event, cancel, tally)
             if registry is not None:
                 registry.record_trials([r for r in results if r.status != "cancelled"])
             known.update({(r.genome_id, r.seed): r for r in results})
         return in_pair_order(pairs, known, task, self.name)
 
-    def _run_chunk(self, chunk, task: M2N2Task, device: str, data, on_event, cancel, done: int,
-                   total: int) -> list[TrialResult]:
+    def _run_chunk(self, chunk, task: M2N2Task, device: str, data, on_event, cancel,
+                   tally: WorkTally) -> list[TrialResult]:
         t0 = time.perf_counter()
         engine = M2N2Engine(task, [M2N2Settings.from_genes(g.genes) for g, _ in chunk], [s for _, s in chunk],
                             device=device, data=data)
         while not engine.done:
             if cancel is not None and cancel.is_set():
                 return [TrialResult(g.id, task.task_id, s, "cancelled", arena=self.name) for g, s in chunk]
-            engine.step(task.eval_interval)
-            if on_event is not None:
+            tally.advance(engine.step(task.eval_interval) * len(chunk))  # every run of the chunk passes at once
+            if engine.done:
+                for _ in chunk:
+                    tally.finish(engine.passes)
+            if on_event is not None and tally.due(force=engine.done):
                 reached = sum(p is not None for p in engine.passes_to_target)
-                on_event(TrialProgress(self.name, engine.passes, task.passes, len(chunk), done, total,
-                                       grokked=reached, message=f"{len(chunk)} M2N2 runs, best test accuracy "
-                                       f"{float(engine.test_acc.max()):.3f}"))
+                on_event(TrialProgress(self.name, engine.passes, task.passes, len(chunk), grokked=reached,
+                                       message=f"{len(chunk)} M2N2 runs, best test accuracy "
+                                       f"{float(engine.test_acc.max()):.3f}", **tally.fields()))
         wall = (time.perf_counter() - t0) / len(chunk)
         label = device_label(device)
         train = engine.train_acc().max(1).values
