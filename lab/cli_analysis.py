@@ -94,7 +94,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lab.analysis.stress import plan_stress, run_stress, stress_frame, stress_summary
-    from lab.arenas.base import TrialFinished, device_label, resolve_device
+    from lab.arenas.base import device_label, resolve_device
+    from lab.progress import TqdmWork
 
     reg = _registry(args)
     arena, task = _arena_and_task(args)
@@ -104,16 +105,14 @@ def cmd_stress(args: argparse.Namespace) -> int:
     reg.add_genomes(from_files)  # so the Stress Chamber and `charts` find them by name later
     print(f"{len(plan.genomes)} genome(s) x seeds {plan.seeds[0]}-{plan.seeds[-1]} on task {task.task_id} "
           f"({device_label(device)}): {plan.existing} trials exist, {plan.to_run} will run")
-    bar = tqdm(total=plan.to_run, unit="trial", file=sys.stderr, disable=plan.to_run == 0)
+    # the bar counts work (member-steps, passes, generations), so it moves while a population trains
+    # and tqdm's time left comes from the rate of work; the trials finished stand beside it
+    bar = TqdmWork(plan.task, plan.to_run)
     stop = threading.Event()
-
-    def on_event(event) -> None:
-        if isinstance(event, TrialFinished) and event.result.status != "cancelled":
-            bar.update(1)
     interrupted = False
     try:
         with _first_ctrl_c_cancels(stop, tqdm.write), open_backend(args) as backend:
-            run_stress(reg, arena, plan, device=device, on_event=on_event, cancel=stop, backend=backend)
+            run_stress(reg, arena, plan, device=device, on_event=bar.update, cancel=stop, backend=backend)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -151,9 +150,51 @@ def _writable_folder(out: Path) -> tuple[Path, bool]:
     return Path(probe), created
 
 
+def _task_words(reg: Registry, arena, task) -> str:
+    from lab.tasks import describe
+    if not hasattr(task, "to_dict"):   # chosen by --task-id, settings not remembered
+        return "a task whose settings this registry does not know"
+    return describe(task, arena.default_task())
+
+
+def _no_trials_message(reg: Registry, arena, genomes: list[Genome], task, some_seeds: bool) -> str:
+    """Why there is nothing to draw, and, where these genomes have trials on other tasks (another step
+    cap is another task), which tasks those are and how to choose one."""
+    from lab.tasks import task_choices
+
+    where = f"on task {task.task_id} ({_task_words(reg, arena, task)}){' for those seeds' if some_seeds else ''}"
+    others = [c for c in task_choices(reg, arena.name, [g.id for g in genomes])
+              if c.trials and c.task_id != task.task_id]
+    if not others:
+        return f"no recorded trials of these {len(genomes)} genome(s) {where}; run `python main.py stress` first"
+    listed = "; ".join(f"{c.task_id} ({c.text}): {c.trials} trial{'s' * (c.trials != 1)}" for c in others[:6])
+    more = f"; and {len(others) - 6} more" if len(others) > 6 else ""
+    return (f"no recorded trials of these {len(genomes)} genome(s) {where}, but they have trials on other tasks: "
+            f"{listed}{more}; choose one with --task-id ID")
+
+
+def _task_by_id(reg: Registry, arena, genomes: list[Genome], ref: str):
+    """The task ``ref`` (a task id or a unique prefix of one) among the tasks these genomes have trials
+    on and those the registry knows; its settings where known, else just its id (the step cap is then
+    read from the trials)."""
+    from lab.tasks import known_tasks, task_choices
+
+    choices = {c.task_id: c for c in task_choices(reg, arena.name, [g.id for g in genomes])}
+    known = {tid: t for tid, (owner, t) in known_tasks(reg).items() if owner == arena.name}
+    ids = sorted(set(choices) | set(known))
+    found = [tid for tid in ids if tid == ref] or [tid for tid in ids if tid.startswith(ref)]
+    if len(found) != 1:
+        listed = ", ".join(f"{c.task_id} ({c.trials} trials)" for c in choices.values() if c.trials) or "none"
+        why = "matches no task" if not found else f"matches {len(found)} tasks"
+        raise UsageError(f"--task-id {ref!r} {why} of arena {arena.name} (tasks with trials of these genomes: "
+                         f"{listed})")
+    task = known.get(found[0]) or (choices[found[0]].task if found[0] in choices else None)
+    return task if task is not None else argparse.Namespace(task_id=found[0], step_cap=0)
+
+
 def cmd_charts(args: argparse.Namespace) -> int:
     from lab.analysis.charts import CHARTS, ChartData, ChartStyle, check_export_options, export_chart
-    from lab.analysis.phylogeny import LEVELS
+    from lab.analysis.phylogeny import LEVELS, default_level_of_labels
     from lab.analysis.stress import GROUPING_NAMES, group_genomes
 
     kinds = _names(args.kind, "all")
@@ -164,19 +205,23 @@ def cmd_charts(args: argparse.Namespace) -> int:
     formats = check_export_options(_names(args.format, "pdf"), args.size, args.dpi)
     if args.group_by not in GROUPING_NAMES:
         raise UsageError(f"unknown grouping {args.group_by!r} (groupings: {', '.join(GROUPING_NAMES)})")
-    if args.level not in LEVELS:
+    if args.level is not None and args.level not in LEVELS:
         raise UsageError(f"unknown taxonomy level {args.level!r} (levels: {', '.join(LEVELS)})")
+    if args.task_id is not None and args.step_cap is not None:
+        raise UsageError("give --task-id or --step-cap, not both (a task id already fixes the step cap)")
     reg = _registry(args)
     arena, task = _arena_and_task(args)
     genomes, _ = _genomes(args, reg, arena.gene_spec.name)
+    if args.task_id is not None:
+        task = _task_by_id(reg, arena, genomes, args.task_id)
     if args.runs is not None and args.runs < 1:
         raise UsageError(f"--runs must be >= 1, got {args.runs}")
     seeds = (range(args.seed_start, args.seed_start + args.runs) if args.runs is not None
              else _parse_seeds(args.seeds) if args.seeds else None)
-    data = ChartData.from_registry(reg, genomes, task, seeds, group_genomes(args.group_by, genomes, reg, args.level), args.hide)
+    level = args.level or default_level_of_labels(reg.species_labels(arena.gene_spec.name))
+    data = ChartData.from_registry(reg, genomes, task, seeds, group_genomes(args.group_by, genomes, reg, level), args.hide)
     if data.trials.empty:
-        raise UsageError(f"no recorded trials of these {len(genomes)} genome(s) on task {task.task_id}"
-                         f"{' for those seeds' if seeds is not None else ''}; run `python main.py stress` first")
+        raise UsageError(_no_trials_message(reg, arena, genomes, task, seeds is not None))
     if args.gene is not None and f"gene:{args.gene}" not in data.trials.columns:
         genes = [c.removeprefix("gene:") for c in data.trials.columns if c.startswith("gene:")]
         raise UsageError(f"unknown gene {args.gene!r} (genes: {', '.join(genes)})")
@@ -196,7 +241,8 @@ def cmd_charts(args: argparse.Namespace) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     groups = data.visible_groups
     print(f"{len(data.visible())} trial(s) of {len(genomes)} genome(s) in {len(groups)} group(s) on task "
-          f"{task.task_id}: wrote {len(kinds)} chart(s) x {len(formats)} format(s) + CSV to {out}")
+          f"{task.task_id} ({_task_words(reg, arena, task)}): wrote {len(kinds)} chart(s) x {len(formats)} "
+          f"format(s) + CSV to {out}")
     for path in files:
         print(f"  {out / path.name}")
     return 0
@@ -210,7 +256,7 @@ def cmd_phylogeny(args: argparse.Namespace) -> int:
     load_gene_specs()
     if args.spec not in spec_names():
         raise UsageError(f"unknown gene spec {args.spec!r} (specs: {', '.join(spec_names())})")
-    if args.level not in LEVELS:
+    if args.level is not None and args.level not in LEVELS:
         raise UsageError(f"unknown taxonomy level {args.level!r} (levels: {', '.join(LEVELS)})")
     scope, tag = ("tag", args.tag) if args.tag is not None else ("hall", "") if args.hall_of_fame else ("all", "")
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
@@ -220,16 +266,18 @@ def cmd_phylogeny(args: argparse.Namespace) -> int:
         phylo, perf = map_registry(reg, args.spec, scope, tag)
     except PhylogenyError as exc:
         raise UsageError(str(exc)) from None
+    level = args.level or phylo.default_level()
     ex = ", ".join(f"PC{i + 1} {v:.0%}" for i, v in enumerate(phylo.explained))
     print(f"{len(phylo.genomes)} {args.spec} genomes mapped (explained variance: {ex}); species stored in {reg.root}")
     print("  ".join(f"{lv} {k}" for lv, k in zip(LEVELS, phylo.counts())))
-    print(f"\n{args.level}:")
-    for sp in phylo.level_species(args.level):
-        parent = "" if sp.parent is None else f"  (in {phylo.species[LEVELS[LEVELS.index(args.level) - 1]][sp.parent].name})"
+    why = "" if args.level else " (the finest level whose median species has 2+ members; --level for another)"
+    print(f"\n{level}{why}:")
+    for sp in phylo.level_species(level):
+        parent = "" if sp.parent is None else f"  (in {phylo.species[LEVELS[LEVELS.index(level) - 1]][sp.parent].name})"
         print(f"  {sp.size:>4}  {sp.name}{parent}")
     if args.html is not None:
         from lab.analysis.phylogeny_html import write_html
-        path = write_html(args.html, phylo, perf, args.level)
+        path = write_html(args.html, phylo, perf, level)
         print(f"\nwrote {path} (open it in a browser, or: python -m lab.analysis.webview {path})")
     return 0
 
@@ -244,7 +292,8 @@ def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.Argum
     which = p.add_mutually_exclusive_group()
     which.add_argument("--hall-of-fame", action="store_true", help="map the Hall of Fame only")
     which.add_argument("--tag", default=None, help="map the registry's genomes with this tag only")
-    p.add_argument("--level", default="Genus", help="level whose species are listed (default Genus)")
+    p.add_argument("--level", default=None, help="level whose species are listed (default: the finest level whose "
+                   "median species has two or more members)")
     p.add_argument("--html", default=None, metavar="FILE", help="also write the interactive 3D page")
     p.set_defaults(func=cmd_phylogeny)
 
@@ -277,8 +326,12 @@ def add_analysis_parsers(top: argparse._SubParsersAction, common: argparse.Argum
     p.add_argument("--group-by", default="genome", metavar="GROUPING",
                    help=f"{' or '.join(GROUPING_NAMES)} (default genome; tag: a genome's first tag; species: "
                         "as the Phylogeny tab last classified them, see --level)")
-    p.add_argument("--level", default="Genus", help="taxonomy level of --group-by species: Domain, Kingdom, "
-                                                     "Phylum, Class, Order, Family or Genus (default Genus)")
+    p.add_argument("--level", default=None, help="taxonomy level of --group-by species: Domain, Kingdom, Phylum, "
+                   "Class, Order, Family or Genus (default: the finest whose median species has 2+ members)")
     p.add_argument("--hide", action="append", default=[], metavar="GROUP", help="leave a group out (repeatable)")
     p.add_argument("--gene", default=None, help="the gene of the genes chart's scatter (default: most correlated)")
+    p.add_argument("--task-id", default=None, metavar="ID",
+                   help="chart the trials of this task (an id or a unique prefix; default: the arena's default "
+                        "task, or --step-cap's); with no trials on the chosen task, the tasks that have some "
+                        "are listed")
     p.set_defaults(func=cmd_charts)

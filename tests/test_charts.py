@@ -2,6 +2,7 @@
 said plainly, paper export deterministic and editable, and the ``charts`` command."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -229,3 +230,115 @@ def test_phylogeny_bad_input_exits_2_and_stores_nothing(cli, argv, fragment):
     code, _, err = cli(*argv)
     assert code == 2 and fragment in err
     assert not cli.registry.species_path.exists()
+
+
+# ---- ready for a paper ------------------------------------------------------------------------------
+def _grouped(trials: list[tuple[str, float | None]], cap: int = CAP) -> ChartData:
+    """ChartData from (group, steps_to_grok or None for not grokked) pairs, one genome per trial."""
+    rows = [{"genome_id": f"{i:016x}", "name": g, "label": g, "group": g, "seed": i,
+             "status": "grokked" if s else "capped",
+             "success": s is not None, "steps_to_grok": float("nan") if s is None else float(s)}
+            for i, (g, s) in enumerate(trials)]
+    return ChartData(pd.DataFrame(rows), {}, cap)
+
+
+def test_survival_is_kaplan_meier_with_a_log_log_band_only_where_it_is_defined():
+    data = _grouped([("half", 100), ("half", 200), ("half", None), ("half", None),
+                     ("none", None), ("none", None), ("none", None), ("none", None),
+                     ("all", 50), ("all", 150), ("all", 250), ("all", 350)])
+    table = survival_data(data).set_index(["group", "step"])
+    # half: S(100) = 3/4, Greenwood 1/(4*3); log-log interval S^exp(+-z sqrt(V)/|ln S|)
+    s, v = 0.75, 1 / 12
+    half = 1.959964 * np.sqrt(v) / abs(np.log(s))
+    row = table.loc[("half", 100)]
+    assert row["share_grokked"] == pytest.approx(0.25)
+    assert row["ci_low"] == pytest.approx(1 - s ** np.exp(-half))
+    assert row["ci_high"] == pytest.approx(1 - s ** np.exp(half))
+    assert table.loc[("half", CAP), "share_grokked"] == pytest.approx(0.5)
+    # 0 of 4 grokked: the share is 0 all along, with no band (it was a Wilson block 0..49% over the plot)
+    none = table.loc["none"]
+    assert (none["share_grokked"] == 0).all() and none["ci_low"].isna().all() and none["ci_high"].isna().all()
+    # 4 of 4: a band while some are at risk, none once all grokked
+    every = table.loc["all"]
+    assert every.loc[150, "ci_low"] < 0.5 < every.loc[150, "ci_high"]
+    assert every.loc[350:, "ci_low"].isna().all() and every.loc[CAP, "share_grokked"] == 1
+    # the drawn bands: light, and none spans the plot for the group that never grokked
+    fig = draw_chart("survival", Figure(figsize=(5, 4)), data)
+    ax = fig.axes[0]
+    bands = [c for c in ax.collections if len(c.get_paths())]
+    assert bands and all(c.get_alpha() <= 0.15 for c in bands)
+    colours = data.colours()
+    none_colour = np.array(colours["none"])
+    assert not any(np.allclose(c.get_facecolor()[0][:3], none_colour) for c in bands), "a band for 0 of 4 grokked"
+
+
+def test_genes_heatmap_text_reads_on_every_cell_and_shows_n(data):
+    from matplotlib.colors import to_rgb
+
+    def luminance(rgb):
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    fig = draw_chart("genes", Figure(figsize=(7, 4)), data)
+    heat = fig.axes[1]
+    image = heat.images[0]
+    matrix = image.get_array()
+    assert heat.texts
+    for text in heat.texts:
+        col, row = (int(round(v)) for v in text.get_position())
+        cell = image.cmap.get_bad() if np.ma.is_masked(matrix[row, col]) else image.cmap(image.norm(matrix[row, col]))
+        lighter, darker = sorted([luminance(to_rgb(cell)), luminance(to_rgb(text.get_color()))], reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, f"{text.get_text()} on {cell}: contrast too low"
+    ticks = [t.get_text() for t in heat.get_xticklabels()]
+    grokked, trials = int(data.trials["success"].sum()), len(data.trials)
+    assert ticks == [f"steps to grok\nn={grokked} grokked", f"success\nn={trials} trials"]
+    assert "Learning rate" in [t.get_text() for t in heat.get_yticklabels()]   # gene words, not keys
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+def test_charts_speak_words_not_keys_hashes_or_penalties(data, name):
+    text = _texts(draw_chart(name, Figure(figsize=(7, 4)), data))
+    assert "steps_to_grok" not in text and "learning_rate" not in text
+    assert not re.search(r"\b[0-9a-f]{8}\b", text), "a hash id where the genome's name belongs"
+    assert str(2 * CAP) not in text   # a failed trial's penalty is never a step count
+    assert {"g0", "g1", "g2"} <= set(data.groups)
+
+
+def test_pdf_export_logs_no_font_subsetting_lines(data, tmp_path, caplog):
+    import logging
+    for name in ("fontTools", "fontTools.subset"):
+        logging.getLogger(name).setLevel(logging.NOTSET)   # as if something had reset them
+    caplog.set_level(logging.DEBUG)
+    export_chart("success", data, tmp_path, formats=["pdf"])
+    chatter = [r for r in caplog.records if r.name.startswith("fontTools") and r.levelno < logging.WARNING]
+    assert not chatter, f"{len(chatter)} fontTools lines, e.g. {chatter[0].getMessage()}"
+    assert (tmp_path / "success.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_export_message_names_count_kinds_and_folder(tmp_path):
+    from pathlib import Path
+
+    from lab.analysis.export import written_message
+    text = written_message([Path("a/x.png"), Path("a/x.csv")], tmp_path, "speed")
+    assert text.startswith("exported 2 speed files to ") and text.endswith(tmp_path.name)
+    deep = written_message([Path("x.pdf")], tmp_path / ("deep/" * 30) / "end")
+    assert deep.startswith("exported 1 file to …") and deep.endswith("deep/end") and len(deep) <= 60
+
+
+def test_charts_on_a_task_without_trials_lists_the_tasks_that_have_some(cli, tmp_path):
+    code, _, err = cli("charts", "g0", "--step-cap", "7", "--out", str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1
+    assert "step cap 7" in err and f"{TINY.task_id} (" in err and ": 5 trials" in err and "--task-id" in err
+    assert "run `python main.py stress` first" not in err
+    code, out, err = cli("charts", "g0", "--task-id", TINY.task_id[:6], "--kind", "speed", "--format", "png",
+                         "--dpi", "50", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    assert f"5 trial(s) of 1 genome(s) in 1 group(s) on task {TINY.task_id}" in out
+    code, _, err = cli("charts", "g0", "--task-id", "zz", "--out", str(tmp_path / "out"))
+    assert code == 2 and "--task-id 'zz' matches no task" in err and f"{TINY.task_id} (15 trials)" not in err
+    code, _, err = cli("charts", "g0", "--task-id", "ab", "--step-cap", "9", "--out", str(tmp_path / "out"))
+    assert code == 2 and "not both" in err
+    # with no trials anywhere, the old advice stands
+    code, _, err = cli("charts", "g0", "--task-id", TINY.task_id, "--runs", "2", "--seed-start", "50",
+                       "--out", str(tmp_path / "out"))
+    assert code == 2 and "for those seeds" in err

@@ -240,3 +240,53 @@ def test_the_window_process_reports_a_missing_webview_backend(tmp_path, monkeypa
     assert webview.main([str(page)]) == EXIT_NO_BACKEND
     message = json.loads(capsys.readouterr().out)
     assert message["event"] == "failed" and "pywebview is not installed" in message["reason"]
+
+
+# ---- the default level and the map's legend ---------------------------------------------------------
+def test_the_default_level_is_the_finest_whose_median_species_has_two_members(spec):
+    from lab.analysis.phylogeny import default_level, default_level_of_labels
+    assert default_level({"Domain": [5, 5], "Kingdom": [4, 3, 3], "Phylum": [3, 2, 2, 2, 1],
+                          "Class": [2, 2, 1, 1, 1, 1, 1, 1]}) == "Phylum"
+    assert default_level({"Domain": [1, 1]}) == "Domain"   # two genomes: nothing to group, the coarsest level
+    ten = build_phylogeny(random_population(spec, 10, seed=3))
+    level = ten.default_level()
+    sizes = [s.size for s in ten.species[level]]
+    assert float(np.median(sizes)) >= 2, (level, sizes)
+    assert ten.counts()[LEVELS.index("Family")] == 10            # what the tab used to open at: 10 of one
+    finer = LEVELS[LEVELS.index(level) + 1:]
+    assert all(float(np.median([s.size for s in ten.species[lv]])) < 2 for lv in finer)
+    many = build_phylogeny(random_population(spec, 120, seed=4))
+    assert many.default_level() == "Genus"                      # 34 species of 120: Genus groups them
+    assert default_level_of_labels(ten.labels()) == level       # the same rule on a stored taxonomy
+
+
+@pytest.mark.parametrize("n, size", [(10, (6.0, 5.0)), (30, (4.0, 3.5)), (40, (9.0, 5.0))])
+def test_the_map_legend_sits_beside_the_axes_not_on_them(spec, n, size):
+    from matplotlib.figure import Figure
+
+    from lab.analysis.phylogeny_plot import LEGEND_MAX, draw_phylogeny, legend_overlaps_axes
+    phylo = build_phylogeny(random_population(spec, n, seed=n))
+    fig = Figure(figsize=size)
+    level = phylo.default_level()
+    draw_phylogeny(fig, phylo, level)
+    assert not legend_overlaps_axes(fig)
+    if size[0] >= 6:   # room for a legend: beside the map or below it (on a small figure it may go away)
+        assert len(fig.legends) == (1 if len(phylo.species[level]) <= LEGEND_MAX else 0)
+    for key in fig.legends:
+        texts = [t.get_text() for t in key.get_texts()]
+        assert texts == [f"{s.name} ({s.size})" for s in phylo.species[level]]
+
+
+def test_the_phylogeny_command_lists_the_default_level_when_none_is_given(run, spec):
+    from lab.registry import Registry
+    reg = Registry(run.registry)
+    reg.add_genomes(random_population(spec, 10, seed=3))
+    code, out, err = run("phylogeny", "--tag", "none-such")
+    assert code == 2
+    code, out, err = run("phylogeny")
+    assert code == 0, err
+    listed = out.split("\n\n")[1].splitlines()
+    level = listed[0].split(" ")[0]
+    assert level in LEVELS and "the finest level whose median species has 2+ members" in listed[0]
+    sizes = [int(line.split()[0]) for line in listed[1:] if line.strip()]
+    assert float(np.median(sizes)) >= 2

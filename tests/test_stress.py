@@ -180,7 +180,7 @@ def test_stress_frame_curves_and_summary(registry, spec):
     assert list(frame.columns[:8]) == ["genome_id", "name", "label", "group", "seed", "status", "success",
                                        "steps_to_grok"]
     assert [c for c in frame.columns if c.startswith("gene:")] == [f"gene:{k}" for k in spec.keys]
-    assert list(frame["group"]) == ["A"] * 4 + [g1.label] * 4 and list(frame["seed"]) == [0, 1, 2, 3] * 2
+    assert list(frame["group"]) == ["A"] * 4 + [g1.name] * 4 and list(frame["seed"]) == [0, 1, 2, 3] * 2
     assert list(frame["success"][:4]) == [True, False, True, False]
     assert frame["steps_to_grok"][0] == 10 and math.isnan(frame["steps_to_grok"][1])
     assert frame["gene:learning_rate"][4] == g1.genes["learning_rate"]
@@ -190,7 +190,7 @@ def test_stress_frame_curves_and_summary(registry, spec):
     summary = stress_summary(frame)
     assert list(summary["runs"]) == [4, 4] and list(summary["success_rate"]) == [0.5, 0.5]
     assert list(summary["median_steps_to_grok"]) == [11.0, 11.0]
-    assert list(stress_summary(frame, by="group")["group"]) == ["A", g1.label]
+    assert list(stress_summary(frame, by="group")["group"]) == ["A", g1.name]
 
 
 def test_a_small_real_grokking_stress_lands_in_the_registry(registry):
@@ -210,6 +210,39 @@ def test_a_small_real_grokking_stress_lands_in_the_registry(registry):
     frame = stress_frame(registry, genomes, TINY.task_id)
     assert len(frame) == 4
     assert stress_curves(registry, genomes, TINY.task_id)[(genomes[0].id, 0)]["step"] == [20, 40, 60]
+
+
+def test_the_time_left_at_a_third_of_the_work_is_within_a_factor_of_two(registry):
+    """A real grokking stress batch of a few seconds: the time left that the progress reader (the one
+    the Stress Chamber, the Evolution Lab and the CLI bars show) gives at 30-50% of the member-steps
+    is within a factor of two of the time the batch then really took."""
+    import time
+
+    from lab.arenas import get_arena
+    from lab.arenas.base import TrialProgress
+    from lab.progress import ProgressReader
+    from lab.registry import founders
+
+    task = dataclasses.replace(TINY, step_cap=1000, eval_interval=25)
+    plan = plan_stress(registry, founders("grokking")[:3], task, runs=2)
+    reader = ProgressReader(plan.to_run, task)
+    seen = []
+
+    def on_event(event):
+        if reader.update(event):
+            seen.append((time.monotonic(), reader.fraction, reader.seconds_left(), event))
+    run_stress(registry, get_arena("grokking"), plan, device="cpu", on_event=on_event)
+    end = time.monotonic()
+    fractions = [f for _, f, _, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len([f for f in fractions if 0 < f < 1]) >= 5, "progress moves while the population trains"
+    middle = [(t, f, left) for t, f, left, _ in seen if 0.3 <= f <= 0.5 and left is not None]
+    assert middle, f"no estimate between 30% and 50% of the work: {fractions}"
+    t, f, left = middle[0]
+    actual = end - t
+    assert 0.5 <= left / actual <= 2.0, f"at {f:.0%}: {left:.1f} s left said, {actual:.1f} s taken"
+    units = {e.unit for _, _, _, e in seen}
+    assert units == {"member-steps"}
 
 
 # ---- the stress command ---------------------------------------------------------------------------
@@ -270,3 +303,11 @@ def test_first_ctrl_c_asks_the_run_to_stop_and_a_second_interrupts():
             assert stop.is_set() and "finished trials are recorded" in said[0]
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_stress_bar_counts_member_steps_with_the_trials_beside_them(cli):
+    files = [str(PROJECT / "genomes" / "high-lr.json")]
+    code, _, err = cli("stress", *files, "--runs", "2", "--device", "cpu")
+    assert code == 0
+    # two trials of TINY are 2 x 60 member-steps at most (fewer when one groks early)
+    assert "member-steps" in err and "2 of 2 trials finished" in err and "100%" in err, err

@@ -46,6 +46,7 @@ class ChartData:
     curves: Mapping[tuple[str, int], Mapping[str, Sequence[float]]] = dataclasses.field(default_factory=dict)
     step_cap: int = 0
     hidden: frozenset[str] = frozenset()
+    gene_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)   # gene key -> its words
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", frozenset(self.hidden))
@@ -56,8 +57,13 @@ class ChartData:
         """The recorded trials of ``genomes`` on ``task`` (only ``seeds`` if given), grouped by ``groups``."""
         seeds = None if seeds is None else list(seeds)
         frame = stress_frame(registry, genomes, task.task_id, seeds, groups)
+        labels = {gene.key: gene.label for g in genomes for gene in g.spec.genes}
         return cls(frame, registry_curves(registry, genomes, task.task_id, seeds),
-                   int(getattr(task, "step_cap", 0) or 0), frozenset(hidden))
+                   int(getattr(task, "step_cap", 0) or 0), frozenset(hidden), labels)
+
+    def gene_label(self, key: str) -> str:
+        """The gene's words for a chart ("Weight decay"), its key where no label is known."""
+        return self.gene_labels.get(key, key.replace("_", " "))
 
     @property
     def groups(self) -> list[str]:
@@ -212,20 +218,38 @@ def curves_data(data: ChartData, style: ChartStyle = ChartStyle()) -> pd.DataFra
 
 
 def survival_data(data: ChartData, style: ChartStyle = ChartStyle()) -> pd.DataFrame:
-    """Per group: the share of trials grokked by each step (an ECDF of steps_to_grok in which a
-    failed trial is censored at the cap, so the curve ends below 1 when any failed), with a Wilson
-    95% interval at each step."""
+    """Per group: the share of trials grokked by each step, ``1 - S(t)`` of the Kaplan-Meier estimate
+    in which a failed trial is censored at the cap (so the curve ends below 1 when any failed), with
+    a log-log (Kalbfleisch-Prentice) 95% interval from Greenwood's variance. The interval is NaN where
+    it is undefined: before a group's first event (nothing has grokked yet, S = 1) and once every
+    trial at risk has grokked (S = 0); a group with 0 of n or n of n grokked is not "uncertain over
+    the whole run", it simply has no band there."""
     rows = []
     cap = data.cap()
     for group, trials in _by_group(data):
         steps = np.sort(trials["steps_to_grok"].dropna().to_numpy())
         n = len(trials)
-        for step in [0.0, *np.unique(steps), float(cap)]:
-            rows.append({"group": group, "step": int(step), "trials": n, "grokked": int(np.sum(steps <= step))})
-    frame = pd.DataFrame(rows, columns=["group", "step", "trials", "grokked"]).drop_duplicates(["group", "step"])
-    frame["share_grokked"] = frame["grokked"] / frame["trials"] if len(frame) else []
-    frame["ci_low"], frame["ci_high"] = wilson_interval(frame["grokked"].to_numpy(), frame["trials"].to_numpy())
+        survival, greenwood, at_risk = 1.0, 0.0, n
+        for step in np.unique([0.0, *steps, float(max(cap, *steps, 0))]):
+            events = int(np.sum(steps == step))
+            if events and at_risk:
+                survival *= 1 - events / at_risk
+                greenwood = greenwood + events / (at_risk * (at_risk - events)) if at_risk > events else math.inf
+                at_risk -= events
+            low, high = km_loglog_interval(survival, greenwood)
+            rows.append({"group": group, "step": int(step), "trials": n, "grokked": int(np.sum(steps <= step)),
+                         "share_grokked": 1 - survival, "ci_low": 1 - high, "ci_high": 1 - low})
+    frame = pd.DataFrame(rows, columns=["group", "step", "trials", "grokked", "share_grokked", "ci_low", "ci_high"])
     return frame.reset_index(drop=True)
+
+
+def km_loglog_interval(survival: float, greenwood: float, z: float = Z95) -> tuple[float, float]:
+    """95% interval of a Kaplan-Meier S(t) on the log(-log S) scale (it stays inside [0, 1]);
+    ``greenwood`` is Greenwood's sum of d / (n (n - d)). (NaN, NaN) where S is 0 or 1."""
+    if not 0 < survival < 1 or not math.isfinite(greenwood):
+        return math.nan, math.nan
+    half = z * math.sqrt(greenwood) / abs(math.log(survival))
+    return survival ** math.exp(half), survival ** math.exp(-half)
 
 
 def genes_data(data: ChartData, style: ChartStyle = ChartStyle()) -> pd.DataFrame:

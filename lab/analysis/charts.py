@@ -29,6 +29,8 @@ NO_TRIALS = "no trials: run a stress test on these genomes first"
 ALL_HIDDEN = "no trials to show: every group is hidden"
 NO_CURVES = "no trials with learning curves recorded"
 FAILED = "#7f7f7f"
+STEPS_TO_GROK = "steps to grok"   # chart words for the metric steps_to_grok (CSV columns keep the key)
+NOT_GROKKED = "not grokked"       # a failed trial has no step count: charts say so, never show its penalty
 SIZES = {"single": 3.5, "double": 7.2}  # figure widths in inches: one and two journal columns
 _HEIGHTS = {("single", 1): 2.7, ("single", 2): 5.0, ("double", 1): 3.3, ("double", 2): 3.3}
 _SIDE_BY_SIDE_IN = 5.0  # two-panel charts stack their panels on figures narrower than this
@@ -89,6 +91,15 @@ def _group_axis(ax: Axes, labels: Sequence[str]) -> None:
     ax.set_ylim(len(labels) - 0.5, -0.5)
 
 
+def _ink_on(rgba) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgba`` (WCAG relative luminance)."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(float(c)) for c in mpl.colors.to_rgba(rgba)[:3])
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if luminance > 0.179 else "white"
+
+
 def _jitter(i: int, n: int, width: float = 0.3) -> np.ndarray:
     # seeded per group so a chart is the same picture every time, whatever else is hidden
     return np.random.default_rng([7, i]).uniform(-width / 2, width / 2, n)
@@ -111,7 +122,7 @@ def _cap_line(ax: Axes, cap: int) -> None:
 def draw_phase(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
     """Phase transition: validation accuracy against training loss (log, decreasing to the right,
     so time runs left to right) and validation loss over steps; one line per genome (its mean over
-    seeds) or per trial (``style.per_seed``)."""
+    seeds) or per trial ("one line per seed")."""
     if (empty := _nothing(fig, "phase", data)) is not None:
         return empty
     table = phase_data(data, style)
@@ -141,7 +152,7 @@ def draw_phase(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -
 
 
 def draw_speed(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
-    """Convergence speed: a box of steps_to_grok per group, grokked trials only, n per box."""
+    """Convergence speed: a box of the steps to grok per group, grokked trials only, n per box."""
     if (empty := _nothing(fig, "speed", data)) is not None:
         return empty
     ax = _start(fig, "speed")[0]
@@ -161,7 +172,7 @@ def draw_speed(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -
     if not table["grokked"].any():
         ax.text(0.5, 0.5, "no trial grokked", ha="center", va="center", transform=ax.transAxes, color="#666666",
                 fontsize="small")
-    _finish(ax, None, "steps_to_grok", "", grid="x")
+    _finish(ax, None, STEPS_TO_GROK, "", grid="x")
     return fig
 
 
@@ -190,7 +201,7 @@ def draw_success(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle())
 
 def draw_curves(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
     """Learning curves: validation accuracy over steps, the mean per group with its 95% band;
-    ``show_points`` adds each trial's own curve, faint."""
+    the points toggle adds each trial's own curve, faint."""
     if (empty := _nothing(fig, "curves", data)) is not None:
         return empty
     table = curves_data(data, style)
@@ -215,17 +226,19 @@ def draw_curves(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) 
 
 
 def draw_survival(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
-    """Share of trials grokked by each step (ECDF of steps_to_grok); failed trials are censored at
-    the cap (dotted line), so a group with failures ends below 100%."""
+    """Share of trials grokked by each step (Kaplan-Meier, failed trials censored at the cap, dotted
+    line), so a group with failures ends below 100%; the log-log 95% band is drawn light, and only
+    where it is defined (not before a group's first grok, nor after its last trial grokked)."""
     if (empty := _nothing(fig, "survival", data)) is not None:
         return empty
     ax = _start(fig, "survival")[0]
     colours, table = data.colours(), survival_data(data, style)
     for group, rows in table.groupby("group", sort=False):
         steps, share = rows["step"].to_numpy(), 100 * rows["share_grokked"].to_numpy(dtype=float)
-        if style.show_ci:
+        if style.show_ci:  # no band where the interval is undefined (nothing grokked yet, or all grokked)
             low, high = (100 * rows[k].to_numpy(dtype=float) for k in ("ci_low", "ci_high"))
-            ax.fill_between(steps, low, high, step="post", color=colours[group], alpha=0.15, lw=0)
+            ax.fill_between(steps, np.nan_to_num(low), np.nan_to_num(high), where=np.isfinite(low) & np.isfinite(high),
+                            step="post", color=colours[group], alpha=0.12, lw=0, clip_on=True)
         if style.show_lines:
             ax.step(steps, share, where="post", color=colours[group], lw=1.4)
         if style.show_points:  # the censored end: share grokked at the cap
@@ -233,14 +246,16 @@ def draw_survival(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()
     _cap_line(ax, data.cap())
     ax.set_xlim(0, data.cap() * 1.02)
     ax.set_ylim(-2, 102)
-    _finish(ax, None, "step (failed trials censored at the cap)", "trials grokked (%)")
+    _finish(ax, None, "training step (not grokked: censored at the cap)",
+            "trials grokked (%)" + (", 95% CI" if style.show_ci else ""))
     _legend(ax, data)
     return fig
 
 
 def draw_genes(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
-    """Gene against speed: steps_to_grok of each trial over one gene (failed trials as grey crosses
-    at the cap), and the Spearman correlation of every gene with steps_to_grok and with success."""
+    """Gene against speed: each trial's steps to grok over one gene (trials that did not grok as grey
+    crosses at the cap), and the Spearman correlation of every gene with the steps to grok and with
+    success (n under each column)."""
     if (empty := _nothing(fig, "genes", data)) is not None:
         return empty
     table = genes_data(data, style)
@@ -258,16 +273,20 @@ def draw_genes(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -
         scatter.set_xscale("log")
     scatter.axhline(cap, color=FAILED, lw=0.8, ls=":")
     scatter.set_ylim(0, cap * 1.05)
-    _finish(scatter, f"{gene} against speed", gene, "steps_to_grok (x: failed)")
+    label = data.gene_label(gene)
+    _finish(scatter, f"{label} against speed", label, f"{STEPS_TO_GROK} (x: {NOT_GROKKED})")
     _legend(scatter, data)
 
     matrix = table[["spearman_steps_to_grok", "spearman_success"]].to_numpy(dtype=float)
     cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="#eeeeee")  # no correlation (constant gene): grey
     image = heat.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
     for (r, c), value in np.ndenumerate(matrix):
-        heat.text(c, r, "–" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=5)
-    heat.set_xticks([0, 1], ["steps_to_grok", "success"], fontsize="x-small")
-    heat.set_yticks(range(len(table)), table["gene"], fontsize="xx-small")
+        heat.text(c, r, "–" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=5,
+                  color=_ink_on(cmap(image.norm(value)) if np.isfinite(value) else cmap.get_bad()))
+    grokked, trials = (int(table[k].iloc[0]) if len(table) else 0 for k in ("grokked", "trials"))
+    heat.set_xticks([0, 1], [f"{STEPS_TO_GROK}\nn={grokked} grokked", f"success\nn={trials} trials"],
+                    fontsize="xx-small")
+    heat.set_yticks(range(len(table)), [data.gene_label(g) for g in table["gene"]], fontsize="xx-small")
     for label, chosen in zip(heat.get_yticklabels(), table["chosen"]):
         label.set_fontweight("bold" if chosen else "normal")
     heat.set_title("Spearman ρ per gene", fontsize="small")
@@ -276,8 +295,8 @@ def draw_genes(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -
 
 
 def draw_spread(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) -> Figure:
-    """Per-seed spread: each trial's steps_to_grok as a point per group (failed trials as grey
-    crosses at the cap), over a violin of the grokked ones; ``show_lines`` marks the median."""
+    """Per-seed spread: each trial's steps to grok as a point per group (trials that did not grok as
+    grey crosses at the cap), over a violin of the grokked ones; the lines toggle marks the median."""
     if (empty := _nothing(fig, "spread", data)) is not None:
         return empty
     ax = _start(fig, "spread")[0]
@@ -298,7 +317,7 @@ def draw_spread(fig: Figure, data: ChartData, style: ChartStyle = ChartStyle()) 
     _cap_line(ax, cap)
     _group_axis(ax, groups)
     ax.set_xlim(0, cap * 1.04)
-    _finish(ax, None, "steps_to_grok (x: failed, at the cap)", "", grid="x")
+    _finish(ax, None, f"{STEPS_TO_GROK} (x: {NOT_GROKKED}, drawn at the cap)", "", grid="x")
     return fig
 
 
@@ -324,7 +343,7 @@ CHARTS: dict[str, ChartKind] = {k.name: k for k in (
     ChartKind("survival", "Survival: trials grokked by step", draw_survival, survival_data, 1,
               ("show_lines", "show_ci", "show_points")),
     ChartKind("genes", "Genes against speed", draw_genes, genes_data, 2, ("gene",)),
-    ChartKind("spread", "Per-seed spread of steps_to_grok", draw_spread, spread_data, 1,
+    ChartKind("spread", "Per-seed spread of steps to grok", draw_spread, spread_data, 1,
               ("show_lines", "show_boxes", "show_points")),
 )}
 

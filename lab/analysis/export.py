@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,8 +41,23 @@ def check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
+# matplotlib subsets fonts for PDF with fontTools, which logs about 55 INFO lines per file; where
+# the app or a script logs INFO to the terminal, each export flooded it
+QUIET_LOGGERS = ("fontTools", "fontTools.subset", "fontTools.ttLib")
+
+
+def quiet_font_logs() -> None:
+    """Set fontTools' loggers to WARNING (its warnings and errors still show)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_font_logs()   # also for the chart toolbar's own Save button, which does not come through here
+
+
 def figure_bytes(fig: Figure, fmt: str, dpi: int) -> bytes:
     """The figure saved as ``fmt`` (call inside :func:`paper_context`)."""
+    quiet_font_logs()
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=METADATA[fmt])
     return buffer.getvalue()
@@ -75,3 +91,19 @@ def export_figure(draw: Callable[[Figure], object], folder: str | Path, stem: st
         draw(fig)
         files = {folder / f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi=dpi) for fmt in check_formats(list(formats))}
     return write_files(files)
+
+
+def short_folder(folder: str | Path, width: int = 48) -> str:
+    """``folder`` for a status line: the home folder as ``~``, and at most ``width`` characters
+    (the start elided: the end of a path is the part that tells folders apart)."""
+    text = str(Path(folder).expanduser().resolve())
+    home = str(Path.home())
+    if text == home or text.startswith(home + os.sep):
+        text = "~" + text[len(home):]
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def written_message(paths: Sequence[Path], folder: str | Path, what: str = "") -> str:
+    """One short status line (the status bar is shared and narrow): how many files of what, and where."""
+    n = len(paths)
+    return f"exported {n} {what + ' ' if what else ''}file{'s' if n != 1 else ''} to {short_folder(folder, 40)}"

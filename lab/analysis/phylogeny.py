@@ -17,6 +17,8 @@
    and when the genes run out a numeral ("Typical II"). Species are numbered and named in a fixed
    order (largest first, ties by the smallest member id) and the genomes are sorted by id first, so
    the same genomes always give the same species and names, in whatever order they were listed.
+6. **Default level.** Views open at the finest level whose median species has two or more members
+   (``default_level``): with 10 genomes Family and Genus would be 10 one-genome species.
 """
 from __future__ import annotations
 
@@ -89,6 +91,30 @@ class Phylogeny:
 
     def counts(self) -> list[int]:
         return [len(self.species[level]) for level in LEVELS]
+
+    def default_level(self) -> str:
+        """The level a view opens at: see :func:`default_level`."""
+        return default_level({level: [sp.size for sp in self.species[level]] for level in LEVELS})
+
+
+def default_level(sizes: Mapping[str, Sequence[int]]) -> str:
+    """The finest level whose median species has at least two members, else Domain. The level
+    counts are fixed (2, 3, 5, ... 34) and capped by the number of genomes, so with a few genomes the
+    fine levels are one genome per species, which says nothing; with many, Genus groups them."""
+    for level in reversed(LEVELS):
+        members = sorted(sizes.get(level, ()))
+        if members and float(np.median(members)) >= 2:
+            return level
+    return LEVELS[0]
+
+
+def default_level_of_labels(labels: Mapping[str, Mapping[str, str]]) -> str:
+    """:func:`default_level` of a stored taxonomy (genome id -> {level: species name})."""
+    sizes: dict[str, list[int]] = {}
+    for level in LEVELS:
+        names = [row[level] for row in labels.values() if level in row]
+        sizes[level] = [names.count(n) for n in dict.fromkeys(names)]
+    return default_level(sizes)
 
 
 def standardise(units: np.ndarray) -> np.ndarray:

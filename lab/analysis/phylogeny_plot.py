@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from lab.analysis.phylogeny import Performance, Phylogeny, marker_sizes, species_colours
 
 NO_GENOMES = "No genomes mapped yet: choose which genomes and press Map."
+LEGEND_MAX = 13   # more species than this get no legend (the species list beside the map names them)
 
 
 @dataclasses.dataclass
@@ -58,11 +59,42 @@ def draw_phylogeny(fig: Figure, phylo: Phylogeny | None, level: str, perf: dict[
     ax.set_title(f"{level}: {len(species)} species of {len(ids)} genomes", fontsize=10)
     if view is not None:
         ax.view_init(elev=view[0], azim=view[1])
-    if legend and len(species) <= 13:
-        ax.legend(handles=[a for a, _ in pickable], loc="upper left", bbox_to_anchor=(-0.02, 1.0), fontsize=7,
-                  frameon=False, markerscale=0.6)
-    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.02, top=0.94)
+    ax.set_position(_place_legend(fig, [a for a, _ in pickable]) if legend and len(species) <= LEGEND_MAX
+                    else [0.0, 0.02, 1.0, 0.92])
     return artists
+
+
+def _place_legend(fig: Figure, handles: list) -> list[float]:
+    """A figure legend in its own strip, never on the axes (inside a 3D axes it covered points):
+    left of the map where that leaves the map most of the width, else below it in columns, else
+    none (the species list beside the map names them). Returns the map's [left, bottom, width, height]."""
+    style = dict(fontsize=7, frameon=False, markerscale=0.6, title="species (genomes)", title_fontsize=7)
+    key = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.005, 0.93), alignment="left", **style)
+    _even_markers(key)
+    left = key.get_window_extent().width / fig.bbox.width + 0.015
+    if left <= 0.45:
+        return [left, 0.02, 1.0 - left, 0.92]
+    key.remove()
+    key = fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2, **style)
+    _even_markers(key)
+    bottom = key.get_window_extent().height / fig.bbox.height + 0.02
+    if bottom <= 0.4 and key.get_window_extent().width <= fig.bbox.width:
+        return [0.0, bottom, 1.0, 0.94 - bottom]
+    key.remove()
+    return [0.0, 0.02, 1.0, 0.92]
+
+
+def _even_markers(key) -> None:
+    """One marker size in the legend: on the map size is fitness, in the key it would hide colours."""
+    for handle in key.legend_handles:
+        handle.set_sizes([25.0])
+
+
+def legend_overlaps_axes(fig: Figure) -> bool:
+    """Whether a figure legend's box overlaps the drawing area of an axes (the test of the layout)."""
+    legends = [leg.get_window_extent() for leg in fig.legends]
+    boxes = [ax.get_position().transformed(fig.transFigure) for ax in fig.axes]
+    return any(leg.overlaps(box) for leg in legends for box in boxes)
 
 
 def ring_genomes(artists: MapArtists, ids: Iterable[str]) -> int:

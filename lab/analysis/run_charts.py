@@ -21,7 +21,7 @@ from lab.analysis.export import FORMATS, export_figure
 
 CHARTS = {
     "fitness": "Fitness per generation (best, mean, median)",
-    "steps": "steps_to_grok this generation",
+    "steps": "Steps to grok this generation",
     "success": "Success rate per generation",
     "diversity": "Population diversity per generation",
 }
@@ -64,7 +64,7 @@ def draw_steps(ax: Axes, steps_to_grok: Sequence[float], failed: int, step_cap: 
         ax.hist(list(steps_to_grok), bins=bins, color=COLOURS["bar"], alpha=0.85)
     ax.set_xlim(0, step_cap)
     ax.set_title(f"{title}: {len(steps_to_grok)} grokked, {failed} failed", fontsize=9)
-    ax.set_xlabel("steps_to_grok", fontsize=8)
+    ax.set_xlabel("steps to grok (grokked trials)", fontsize=8)
     ax.set_ylabel("trials", fontsize=8)
     ax.grid(alpha=0.3)
     return ax

@@ -68,9 +68,17 @@ def _genome_by_ref(registry: Registry, ref: str, spec: str) -> Genome:
 
 
 # ---- groups ---------------------------------------------------------------------------------------
+def display_names(genomes: Iterable[Genome]) -> dict[str, str]:
+    """genome id -> the words a chart shows for it: its name where no other of ``genomes`` has the
+    same name, else its label ("name (id prefix)"); an unnamed genome has only its id prefix."""
+    genomes = list({g.id: g for g in genomes}.values())
+    taken = [g.name for g in genomes if g.name]
+    return {g.id: g.name if g.name and taken.count(g.name) == 1 else g.label for g in genomes}
+
+
 def groups_by_genome(genomes: Iterable[Genome]) -> dict[str, str]:
-    """Each genome its own group, named by its label (the default)."""
-    return {g.id: g.label for g in genomes}
+    """Each genome its own group, named by its name (the default; see :func:`display_names`)."""
+    return display_names(genomes)
 
 
 def groups_by_tag(genomes: Iterable[Genome]) -> dict[str, str]:
@@ -162,6 +170,8 @@ def run_stress(registry: Registry, arena: Any, plan: StressPlan, *, device: str 
     missing = [(g, s) for g, s in plan.missing if not registry.has_trial(g.id, task_id, s)]
     if not missing:
         return []
+    from lab.tasks import remember
+    remember(registry, plan.task)  # so the views can name the task these trials are on
     recorder = _Recorder(registry)
 
     def forward(event: Any) -> None:
@@ -235,10 +245,11 @@ def stress_frame(registry: Registry, genomes: Sequence[Genome], task_id: str,
     # which is what a table of measured steps_to_grok needs
     steps = trial_steps([t for _, t in pairs], math.nan)
     gene_keys = list(dict.fromkeys(k for g in genomes for k in g.spec.keys))
+    shown = display_names(genomes)
     rows = []
     for (g, t), s in zip(pairs, steps):
         row = {"genome_id": g.id, "name": g.name, "label": g.label,
-               "group": (groups or {}).get(g.id, g.label), "seed": int(t.seed), "status": t.status,
+               "group": (groups or {}).get(g.id, shown[g.id]), "seed": int(t.seed), "status": t.status,
                "success": t.status in SUCCESS, "steps_to_grok": float(s)}
         row.update({f"gene:{k}": g.genes.get(k, math.nan) for k in gene_keys})
         rows.append(row)

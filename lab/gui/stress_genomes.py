@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from tkinter import ttk
 
-from lab.analysis.stress import select_genomes
+from lab.analysis.stress import display_names, select_genomes
 from lab.genome import Genome, GenomeError
 from lab.gui.widgets.genome_picker import GenomePicker, hall_of_fame_ids, species_names
 from lab.gui.widgets.tooltip import Tooltip
@@ -234,7 +234,8 @@ class GenomeChoice(ttk.Frame):
 
     def groups(self) -> dict[str, str]:
         """genome id -> group for the "user groups" grouping; a genome in no user group is its own group."""
-        return {gid: self.user_groups.get(gid, g.label) for gid, g in self.chosen.items()}
+        shown = display_names(self.chosen.values())   # as the other groupings name a genome
+        return {gid: self.user_groups.get(gid, shown[gid]) for gid in self.chosen}
 
     # ---- reading -----------------------------------------------------------------------------------
     def genomes(self) -> list[Genome]:

@@ -29,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--registry", default=None)
-    ap.add_argument("--level", default="Class")
+    ap.add_argument("--level", default=None, help="default: the level the tab opens at")
     ap.add_argument("--window", default=None, help="also grab the interactive 3D window to this file")
     args = ap.parse_args()
     registry = Registry(args.registry or tempfile.mkdtemp(prefix="lab-shot-"))
@@ -41,13 +41,14 @@ def main() -> None:
     app = App(root, registry, dialogs=RecordingDialogs(), device="cpu")
     root.geometry("1280x770+0+0")
     tab = app.tabs["Phylogeny"]
-    tab.level.set(args.level)
+    if args.level:
+        tab.choose_level(args.level)
     app.notebook.select(tab.frame)
     wait_until(root, lambda: tab.phylo is not None and tab.job is None, timeout=300)
     tab.species_tree.selection_set(tab.species_tree.get_children()[1])   # a species chosen: ringed on the map
     root.update()
     grab(root, args.out)
-    print(f"wrote {args.out}: {len(tab.phylo.ids)} genomes, {args.level} {len(tab.phylo.species[args.level])} species")
+    print(f"wrote {args.out}: {len(tab.phylo.ids)} genomes, {tab.level.get()} {len(tab.phylo.species[tab.level.get()])} species")
     if args.window:
         tab.open_button.invoke()
         wait_until(root, lambda: tab.webview_rendered or not tab.webview.alive, timeout=120)
