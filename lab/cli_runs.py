@@ -51,10 +51,9 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def cmd_trials_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from lab.arenas import get_arena
-    from lab.arenas.base import TrialFinished, device_label, resolve_device, with_cap
+    from lab.arenas.base import device_label, resolve_device, with_cap
+    from lab.progress import TqdmWork
 
     reg = _registry(args)
     genomes = [_load_ref(ref, args) for ref in args.refs]
@@ -65,10 +64,13 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
     seeds = _parse_seeds(args.seeds)
     device = resolve_device(args.device)
     todo = sum(len(reg.missing_seeds(g.id, task.task_id, seeds)) for g in genomes)
+    if todo:
+        from lab.tasks import remember
+        remember(reg, task)  # so the views can name the task these trials are on
     print(f"{len(genomes)} genome(s) x {len(seeds)} seed(s) on task {task.task_id} ({device_label(device)}): "
           f"{len(genomes) * len(seeds) - todo} already recorded, {todo} to run")
-    bar = tqdm(total=todo, unit="trial", file=sys.stderr, disable=todo == 0)
-    on_event = lambda e: bar.update(1) if isinstance(e, TrialFinished) else None  # noqa: E731
+    bar = TqdmWork(task, todo)   # work units (member-steps, passes, generations), trials beside them
+    on_event = bar.update
     with open_backend(args) as backend:
         results = backend.wrap(arena).run_trials(genomes, seeds, task, device=device, on_event=on_event,
                                                  registry=reg)
@@ -115,9 +117,9 @@ def cmd_evolve(args: argparse.Namespace) -> int:
 def _evolve(args: argparse.Namespace, reg, backend) -> int:
     from tqdm import tqdm
 
-    from lab.arenas.base import TrialFinished
     from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
     from lab.evolution.settings import EvolutionSettings
+    from lab.progress import TqdmWork
 
     if args.resume:
         evo = Evolution.resume(reg, args.resume, backend=backend)
@@ -154,19 +156,20 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
     def on_event(event) -> None:
         nonlocal bar
         if isinstance(event, GenerationStarted):
-            bar = tqdm(total=event.genomes * len(event.seeds), desc=f"generation {event.generation}",
-                       unit="trial", file=sys.stderr, leave=False)
-        elif isinstance(event, TrialFinished) and bar is not None:
-            bar.update(1)
+            bar = TqdmWork(evo.task, event.genomes * len(event.seeds), desc=f"generation {event.generation}",
+                           leave=False)
         elif isinstance(event, GenerationSummary):
             if bar is not None:
                 bar.close()
+                bar = None
             r = event.record
             best = next(x for x in r["genomes"] if x["id"] == r["best_id"])
             tqdm.write(f"{r['generation']:>4} {r['best_fitness']:>10.1f} {r['mean_fitness']:>10.1f} "
                        f"{r['median_fitness']:>10.1f} {r['success_rate']:>8.0%} {r['diversity']:>8.3f}  "
                        f"{r['best_id']} (median {best['median_steps']:.0f}) {len(r['hall_of_fame_added']):>4} "
                        f"{len(r.get('died', [])):>4} {_stopped(r):>7}")
+        elif bar is not None:
+            bar.update(event)   # the generation's work, so the bar moves while its population trains
     try:
         evo.run(on_event=on_event)
     except (KeyboardInterrupt, RunInterrupted):

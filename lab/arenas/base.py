@@ -30,6 +30,11 @@ class TaskConfig:
 
     CAP_FIELD: ClassVar[str] = "step_cap"
     CAP_LABEL: ClassVar[str] = "Step cap"
+    # what the forms offer: the fields that are a choice (the same tuples the task validates
+    # against), the bounds of numeric fields (inclusive, None: open) and a line of help each
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
+    HELP: ClassVar[dict[str, str]] = {}
 
     @property
     def task_id(self) -> str:
@@ -128,7 +133,11 @@ def _finite(obj: Any) -> Any:
 # ---- events and the arena protocol -------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TrialProgress:
-    """Progress of a batch of trials: sent by ``run_trials`` through ``on_event``."""
+    """Progress of one call that runs trials (every chunk or batch of it), sent through ``on_event``
+    at most a few times a second while it trains (lab.progress). ``work_done`` of ``work_total``
+    ``unit``s is the progress: grokking member-steps, M2N2 passes, GENREG/NEAT generations; a trial
+    that ends early takes its unspent budget out of ``work_total``. ``steps_done`` of ``step_cap``
+    is where the population training now is (0 of 0 where the work runs elsewhere)."""
 
     arena: str
     steps_done: int
@@ -138,6 +147,9 @@ class TrialProgress:
     total: int
     grokked: int = 0
     message: str = ""
+    work_done: int = 0
+    work_total: int = 0  # 0: the emitter counts no work (the reader then keeps what it had)
+    unit: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

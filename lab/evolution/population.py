@@ -172,6 +172,8 @@ class Evolution:
         unique = list({g.id: g for g in self.population}.values())
         race = self.race_for(unique, seeds)
         extra = {"race": race} if race is not None else {}
+        from lab.tasks import remember
+        remember(self.registry, self.task)  # so the views can name the task these trials are on
         results = self.arena.run_trials(unique, seeds, self.task, device=self.settings.device,
                                         on_event=emit, cancel=cancel, registry=self.registry, **extra)
         if any(r.status == "cancelled" for r in results) or (cancel is not None and cancel.is_set()):

@@ -3,7 +3,9 @@ table, a status bar (device, registry, running job), a log panel, the event hub 
 through, and the job runner whose events the Tk thread drains every 50 ms.
 
 Tabs are modules with ``build(app, parent) -> tab`` (an object with a ``frame``; optionally
-``export_charts(folder) -> [paths]`` and ``close()``); a tab not built yet shows what it will hold.
+``export_charts(folder) -> [paths]``, ``close()``, ``load_prefs(prefs)`` / ``store_prefs(prefs)`` for
+the settings kept between sessions (lab.gui.prefs), and ``quit_note()``, what closing now keeps of
+its running job); a tab not built yet shows what it will hold.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from tkinter import filedialog, messagebox, ttk
 from lab import __version__
 from lab.backends import Backend, BackendConfig, BackendError, make_backend
 from lab.gui.hub import EventHub
+from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
+from lab.gui.shortcuts import ShortcutsDialog, shortcut_groups
+from lab.gui.theme import apply_theme, colours
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
 
@@ -54,11 +59,12 @@ COMMANDS = [
     Command("import_genomes", "File", "Import genomes...", "Ctrl+I", "<Control-i>"),
     Command("export_genome", "File", "Export selected genome...", "Ctrl+E", "<Control-e>"),
     Command("export_charts", "File", "Export charts of this tab...", "Ctrl+Shift+E", "<Control-E>"),
+    Command("reset_settings", "File", "Reset settings to defaults..."),
     Command("quit", "File", "Quit", "Ctrl+Q", "<Control-q>"),
     *[Command(f"show_tab_{i + 1}", "View", title, f"Ctrl+{i + 1}", f"<Control-Key-{i + 1}>")
       for i, title in enumerate(TABS)],
     Command("toggle_log", "View", "Show or hide the log", "Ctrl+L", "<Control-l>"),
-    Command("toggle_theme", "View", "Switch the lab theme on or off", "Ctrl+T", "<Control-t>"),
+    Command("toggle_theme", "View", "Switch between light and dark theme", "Ctrl+T", "<Control-t>"),
     Command("start_run", "Run", "Start evolution", "F5", "<F5>"),
     Command("pause_run", "Run", "Pause after this generation", "F6", "<F6>"),
     Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5", "<Shift-F5>"),
@@ -69,7 +75,7 @@ COMMANDS = [
     Command("about", "Help", "About Speciation Lab"),
 ]
 MENUS = ("File", "View", "Run", "Help")
-LAB_THEME = "clam"
+DEFAULT_SIZE = (1280, 760)   # the window's size on a first start (then the size it was closed at)
 
 
 class Dialogs:
@@ -115,7 +121,10 @@ class App:
     """The window and the services the tabs share (registry, hub, runner, dialogs, commands)."""
 
     def __init__(self, root: tk.Tk, registry: Registry, *, runner: JobRunner | None = None,
-                 dialogs: Dialogs | None = None, device: str | None = None):
+                 dialogs: Dialogs | None = None, device: str | None = None, settings: SettingsFile | None = None,
+                 loaded: tuple[Prefs, str | None] | None = None):
+        """``settings``: the file the window's settings are kept in (default: the user's, see
+        lab.gui.prefs); ``loaded``: what ``settings.load()`` returned, when the caller read it first."""
         self.root = root
         self.registry = registry
         self.dialogs = dialogs or Dialogs(root)
@@ -136,18 +145,30 @@ class App:
 
         root.title(f"Speciation Lab {__version__}")
         root.minsize(1100, 700)
+        self.settings_file = settings or SettingsFile()
+        self.prefs, settings_problem = loaded or self.settings_file.load()
         self.style = ttk.Style(root)
-        self._system_theme = self.style.theme_use()
-        self.lab_theme = True
-        self._apply_theme()
+        self.theme = self.prefs.theme
+        self.theme_in_use = apply_theme(root, self.theme)
         self._build_menu()
         self._build_status(device)
         self.paned = ttk.PanedWindow(root, orient="vertical")
         self.paned.pack(fill="both", expand=True)
         self.notebook = ttk.Notebook(self.paned)
         self.paned.add(self.notebook, weight=1)
-        self.log_text = tk.Text(self.paned, height=6, state="disabled", wrap="word", font=("TkFixedFont", 9))
+        # the log pane's height is set in pixels (a frame that does not propagate), so showing it
+        # takes a known share of the window and the tab's own controls stay on screen
+        self.log_pane = ttk.Frame(self.paned, height=self.prefs.log_height)
+        self.log_pane.pack_propagate(False)
+        self.log_text = tk.Text(self.log_pane, height=4, state="disabled", wrap="word", font=("TkFixedFont", 9),
+                                borderwidth=0, highlightthickness=0, padx=4, pady=2)
+        log_scroll = ttk.Scrollbar(self.log_pane, orient="vertical", command=self.log_text.yview)
+        self.log_text.configure(yscrollcommand=log_scroll.set)
+        log_scroll.pack(side="right", fill="y")
+        self.log_text.pack(side="left", fill="both", expand=True)
+        self._colour_log()
         self.log_visible = False
+        self._shortcuts: ShortcutsDialog | None = None
         self.tabs: dict[str, object] = {}
         for title, (module, purpose) in TABS.items():
             frame = ttk.Frame(self.notebook)
@@ -157,6 +178,7 @@ class App:
             "choose_registry": self.choose_registry, "import_genomes": self.import_genomes,
             "export_genome": self.export_genome, "export_charts": self.export_charts, "quit": self.request_quit,
             "toggle_log": self.toggle_log, "toggle_theme": self.toggle_theme, "shortcuts": self.show_shortcuts,
+            "reset_settings": self.reset_settings,
             "about": self.show_about, "backend_settings": self.show_backend_dialog,
             **{f"show_tab_{i + 1}": (lambda i=i: self.notebook.select(i)) for i in range(len(TABS))},
         })
@@ -164,19 +186,14 @@ class App:
         self.hub.subscribe("status", lambda text: self.status_message.set(text))
         root.protocol("WM_DELETE_WINDOW", self.request_quit)
         self._poll_id = root.after(POLL_MS, self._poll)
+        self._load_tab_prefs(self.prefs)
+        if self.prefs.log_visible:
+            self.toggle_log()
+        if settings_problem:
+            log.warning("%s", settings_problem)
+            self.status_message.set(settings_problem)
 
     # ---- construction ------------------------------------------------------------------------
-    def _apply_theme(self) -> None:
-        if self.lab_theme:
-            self.style.theme_use(LAB_THEME)
-            self.style.configure("TNotebook.Tab", padding=(14, 4))
-            self.style.configure("Treeview", rowheight=20)
-            self.style.configure("Heading.TLabel", font=("TkDefaultFont", 11, "bold"))
-        else:
-            self.style.theme_use(self._system_theme)
-        self.style.configure("Error.TLabel", foreground="#b00020")
-        self.style.configure("Muted.TLabel", foreground="#666666")
-
     def _build_menu(self) -> None:
         menubar = tk.Menu(self.root)
         self.menus = {name: tk.Menu(menubar, tearoff=False) for name in MENUS}
@@ -198,8 +215,10 @@ class App:
         self.device_label = ttk.Label(bar, text=f"Device: {device}")
         self.device_label.pack(side="left")
         ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
-        self.registry_label = ttk.Label(bar, text=f"Registry: {self.registry.root}")
+        self.registry_label = ttk.Label(bar, text=f"Registry: {elide(str(self.registry.root))}")
         self.registry_label.pack(side="left")
+        from lab.gui.widgets.tooltip import Tooltip
+        self.registry_tip = Tooltip(self.registry_label, str(self.registry.root))   # the whole path
         ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
         self.backend_label = ttk.Label(bar, text="Trials: threads")
         self.backend_label.pack(side="left")
@@ -261,8 +280,11 @@ class App:
             self.show_error("Registry", str(exc))
             return
         self.registry = registry
-        self.registry_label.configure(text=f"Registry: {registry.root}")
+        self.registry_label.configure(text=f"Registry: {elide(str(registry.root))}")
+        self.registry_tip.text = str(registry.root)
         log.info("registry is now %s", registry.root)
+        self.prefs.registry = str(registry.root)
+        self.save_settings()
         self.hub.publish("registry_changed", registry=registry)
 
     def choose_registry(self) -> None:
@@ -295,12 +317,22 @@ class App:
             written = self.registry.export_genomes([self.selected_genome], dest)
             self.status_message.set(f"exported {', '.join(p.name for p in written)}")
 
+    def ask_export_folder(self, title: str) -> str | None:
+        """The folder picker for exports: it opens in the last export folder (while it exists), and
+        the folder chosen is remembered for next time."""
+        last = self.prefs.export_folder
+        folder = self.dialogs.ask_directory(title, last if last and os.path.isdir(last) else None)
+        if folder:
+            self.prefs.export_folder = str(folder)
+            self.save_settings()
+        return folder
+
     def export_charts(self) -> None:
         tab = self.tabs[self.notebook.tab(self.notebook.select(), "text")]
         if tab is None or not hasattr(tab, "export_charts"):
             self.show_error("Export charts", "This tab has no charts to export.")
             return
-        folder = self.dialogs.ask_directory("Export charts to folder")
+        folder = self.ask_export_folder("Export charts to folder")
         if folder:
             paths = tab.export_charts(Path(folder))
             self.status_message.set(f"wrote {len(paths)} chart file(s) to {folder}")
@@ -308,20 +340,47 @@ class App:
     # ---- View and Help -----------------------------------------------------------------------
     def toggle_log(self) -> None:
         if self.log_visible:
-            self.paned.forget(self.log_text)
+            self.prefs.log_height = self._log_height()
+            self.paned.forget(self.log_pane)
         else:
-            self.paned.add(self.log_text, weight=0)
+            self.log_pane.configure(height=self.prefs.log_height)
+            self.paned.add(self.log_pane, weight=0)
         self.log_visible = not self.log_visible
 
+    def _log_height(self) -> int:
+        """The log pane's height as the user left it (dragging the sash), within its bounds."""
+        height = self.log_pane.winfo_height() if self.log_visible else self.prefs.log_height
+        return int(min(max(height, LOG_HEIGHT.low), LOG_HEIGHT.high)) if height > 1 else self.prefs.log_height
+
     def toggle_theme(self) -> None:
-        self.lab_theme = not self.lab_theme
-        self._apply_theme()
+        self.set_theme("dark" if self.theme == "light" else "light")
+
+    def set_theme(self, name: str) -> None:
+        """Show the ``light`` or ``dark`` look and remember the choice."""
+        self.theme = name
+        self.theme_in_use = apply_theme(self.root, name)
+        self._colour_log()
+        if not self.theme_in_use.startswith("sun-valley") and name == "dark":
+            self.status_message.set("the dark theme needs the sv-ttk package (pip install sv-ttk)")
+        self.prefs.theme = name
+        self.save_settings()
+
+    def _colour_log(self) -> None:
+        c = colours(self.root, self.theme)
+        self.log_text.configure(background=c["text_bg"], foreground=c["text_fg"], insertbackground=c["text_fg"])
 
     def shortcuts_text(self) -> str:
-        return "\n".join(f"{c.shortcut:<14} {c.menu} > {c.label}" for c in COMMANDS if c.shortcut)
+        """The shortcuts as plain text, one per line grouped by menu (for the log and tests)."""
+        return "\n".join(f"{menu}:\n" + "\n".join(f"  {key:<14} {label}" for key, label in rows)
+                         for menu, rows in shortcut_groups(COMMANDS, MENUS))
 
-    def show_shortcuts(self) -> None:
-        self.dialogs.info("Keyboard shortcuts", self.shortcuts_text())
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help > Keyboard shortcuts: a window with a table of shortcut and command, by menu."""
+        if self._shortcuts is not None and self._shortcuts.exists():
+            self._shortcuts.window.lift()
+        else:
+            self._shortcuts = ShortcutsDialog(self.root, shortcut_groups(COMMANDS, MENUS))
+        return self._shortcuts
 
     def show_about(self) -> None:
         self.dialogs.info("About Speciation Lab", f"Speciation Lab {__version__}\nA desktop laboratory for "
@@ -355,7 +414,8 @@ class App:
             return
         job = jobs[0]
         fraction, text = job.progress
-        self.job_label.configure(text=f"{job.title}: {text}" if text else job.title)
+        title = elide(job.title, 30)   # the status message beside it keeps room to be read
+        self.job_label.configure(text=f"{title}: {text}" if text else title)
         self.job_progress.configure(value=fraction)
 
     def _drain_log(self) -> None:
@@ -431,18 +491,82 @@ class App:
         (an evolution run keeps its last checkpoint) while the window keeps updating."""
         jobs = self.runner.active_jobs()
         if jobs:
-            names = ", ".join(j.title for j in jobs)
-            if not self.dialogs.ask_yes_no("Quit", f"{names} is running. Stop it (the last finished generation "
-                                           "stays checkpointed and can be resumed) and quit?"):
+            if not self.dialogs.ask_yes_no("Quit", self.quit_question(jobs)):
                 return
             for job in jobs:
                 job.cancel()
-            self.job_label.configure(text="Stopping; saving the checkpoint...")
+            self.job_label.configure(text="Stopping the running job; the window closes when it has ended...")
         self._closing = True
         if not jobs:
             self._destroy()
 
+    def quit_question(self, jobs) -> str:
+        """What Quit asks with ``jobs`` running: each tab says what closing now keeps of its work
+        (an evolution run with no finished generation has nothing checkpointed yet)."""
+        names = ", ".join(j.title for j in jobs)
+        notes = [note for tab in self.tabs.values() if (note := getattr(tab, "quit_note", lambda: "")())]
+        kept = " ".join(notes) if notes else "Trials that have finished stay in the registry."
+        return f"{names} {'is' if len(jobs) == 1 else 'are'} running. {kept}\n\nStop and quit?"
+
+    # ---- settings kept between sessions ------------------------------------------------------
+    def _load_tab_prefs(self, prefs: Prefs) -> None:
+        for tab in self.tabs.values():
+            load = getattr(tab, "load_prefs", None)
+            if load:
+                load(prefs)
+
+    def collect_settings(self) -> Prefs:
+        """The settings as the window shows them now (forms, theme, log pane, geometry)."""
+        for tab in self.tabs.values():
+            store = getattr(tab, "store_prefs", None)
+            if store:
+                store(self.prefs)
+        self.prefs.theme = self.theme
+        self.prefs.log_visible = self.log_visible
+        self.prefs.log_height = self._log_height()
+        self.prefs.registry = str(self.registry.root)
+        if self.root.winfo_ismapped():
+            self.prefs.geometry = self.root.geometry()
+        return self.prefs
+
+    def save_settings(self) -> bool:
+        """Write the settings file now; a folder that cannot be written is said in one line."""
+        try:
+            self.settings_file.save(self.collect_settings())
+        except OSError as exc:
+            message = f"settings not saved to {self.settings_file.path}: {exc.strerror or exc}"
+            log.warning("%s", message)
+            self.status_message.set(message)
+            return False
+        return True
+
+    def reset_settings(self) -> bool:
+        """File > Reset settings to defaults: after a yes, every form, the theme, the log pane and
+        the export choices show their defaults, and the settings file says so. The registry folder
+        and the window's size stay as they are."""
+        if self.runner.active_jobs():
+            self.show_error("Reset settings", "A job is running; stop it before resetting the settings.")
+            return False
+        if not self.dialogs.ask_yes_no("Reset settings", "Put every setting (each arena's Evolution, Task and "
+                                       "Stress settings, theme, log pane, export folder and formats) back to its "
+                                       f"default?\n\nThey are kept in {self.settings_file.path}."):
+            return False
+        geometry = self.root.geometry() if self.root.winfo_ismapped() else self.prefs.geometry
+        self.prefs = Prefs(registry=str(self.registry.root), geometry=geometry)
+        self._load_tab_prefs(self.prefs)
+        if self.log_visible:
+            self.toggle_log()
+        self.prefs.log_height = LOG_HEIGHT.default
+        self.set_theme(self.prefs.theme)   # saves the file
+        self.status_message.set("settings reset to their defaults")
+        log.info("settings reset to their defaults (%s)", self.settings_file.path)
+        return True
+
     def _destroy(self) -> None:
+        try:
+            self.save_settings()
+        except Exception as exc:  # noqa: BLE001 - the window must close even if a form cannot be read
+            log.warning("settings not saved: %s", exc)
         for tab in self.tabs.values():
             close = getattr(tab, "close", None)
             if close:
@@ -459,6 +583,11 @@ class App:
         except tk.TclError:
             pass
         self.root.destroy()
+
+
+def elide(text: str, width: int = 40) -> str:
+    """``text`` cut in the middle to at most ``width`` characters (the status bar's long paths and ids)."""
+    return text if len(text) <= width else text[: width // 2 - 1] + "\u2026" + text[-(width - width // 2):]
 
 
 def no_display_reason() -> str | None:
@@ -484,11 +613,24 @@ def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -
     configure_torch_threads()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("distributed").setLevel(logging.WARNING)  # a LocalCluster's scheduler lives in this process
-    app = App(root, Registry(registry))
+    settings = SettingsFile()
+    loaded = settings.load()
+    # --registry, else $SPECIATION_REGISTRY, else the folder used last (while it is one), else registry/
+    last, gone = loaded[0].registry, ""
+    if registry is None and not os.environ.get("SPECIATION_REGISTRY") and last:
+        if os.path.isdir(last):
+            registry = last
+        else:
+            gone = f"the last registry folder {last} is gone; using the default one"
+    app = App(root, Registry(registry), settings=settings, loaded=loaded)
+    if gone:
+        log.info("%s", gone)
+        app.status_message.set(gone)
     if backend is not None and backend.kind != "threads":
         app.apply_backend(backend)  # connects in a quick job; an unreachable cluster says so in a dialog
     # the menu bar sits above the geometry on X11: leave it and the window frame room on screen
-    width, height = min(1280, root.winfo_screenwidth()), min(800, root.winfo_screenheight()) - 40
-    root.geometry(f"{width}x{height}+0+0")
+    screen = root.winfo_screenwidth(), root.winfo_screenheight()
+    width, height = min(DEFAULT_SIZE[0], screen[0]), min(DEFAULT_SIZE[1] + 40, screen[1]) - 40
+    root.geometry(fit_geometry(loaded[0].geometry, *screen) or f"{width}x{height}+0+0")
     root.mainloop()
     return 0

@@ -20,7 +20,7 @@ from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
 from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings, snapshot_unit
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import Field, Form, FormError, task_fields
+from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
 from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.jobs import Job, JobEnded
 from lab.registry import RegistryError
@@ -71,7 +71,7 @@ class DirectRunWindow:
         self.history: dict[str, list[float]] = {}
         # an arena may start its task form from other values than its default task (NEAT: "auto"
         # fields, so that choosing another task there takes that task's defaults)
-        self.task: Any = getattr(self.arena, "form_task", self.arena.default_task)()
+        self.task: Any = self.arena.default_task()
         self.outcome = ""
         self.closed = False
         self._draw_after: str | None = None
@@ -136,6 +136,7 @@ class DirectRunWindow:
         box.pack(fill="x", pady=(4, 0))
         self.task_form = Form(box, task_fields(self.task))
         self.task_form.pack(fill="x")
+        follow_task_defaults(self.task_form, self.task)
         if "data_folder" in self.task_form.fields:
             self.folder_button = ttk.Button(box, text="Choose data folder...", command=self.choose_data_folder)
             self.folder_button.pack(anchor="e", pady=(2, 0))
@@ -307,7 +308,7 @@ class DirectRunWindow:
         if self.snapshot is None:
             self.app.show_error("Export charts", "Start a run first: there is nothing to draw yet.")
             return []
-        folder = self.app.dialogs.ask_directory("Export the direct run's charts to folder")
+        folder = self.app.ask_export_folder("Export the direct run's charts to folder")
         if not folder:
             return []
         s = self.snapshot

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import tkinter as tk
+import tkinter.font as tkfont
 from pathlib import Path
 from tkinter import ttk
 from typing import Any
@@ -23,15 +24,47 @@ from lab.gui.evolution_settings import SettingsPanel
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.diversity_grid import DiversityGrid
 from lab.gui.widgets.form import FormError
+from lab.gui.widgets.table import HeadingTips, fit_columns
 from lab.jobs import Job, JobEnded
+from lab.progress import ProgressReader
 from lab.registry import RegistryError
 
 LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
 # population table: column -> (heading, width, numeric)
 COLUMNS = {"rank": ("#", 28, True), "id": ("genome id", 140, False), "name": ("name", 70, False),
            "origin": ("origin", 70, False), "elite": ("elite", 38, False), "fitness": ("fitness", 60, True),
-           "median": ("median", 60, True), "success": ("success", 58, True),
+           "median": ("median steps", 60, True), "success": ("success", 58, True),
            "censored": ("stopped", 52, True)}
+COLUMN_TIPS = {
+    "rank": "Rank in this generation (by the landscape's fitness; an elite and its clone share a row).",
+    "id": "The genome's id: the hash of its genes (same genes, same id).",
+    "name": "The genome's name (founders and Forge saves have one; evolved genomes usually not).",
+    "origin": "How the genome was made: founder, crossover, clone, mutation, alien, elite, forge.",
+    "elite": "Cloned into this generation as one of the best of the last (senescence: it must re-prove itself).",
+    "fitness": "The landscape's fitness over this generation's seeds (higher is better).",
+    "median": "Median steps to success over this generation's seeds. 'failed': most of its trials did not "
+              "succeed within the budget (the landscapes count a failure as twice the budget).",
+    "success": "Share of THIS generation's seeds on which it succeeded (the Hall of Fame shows the share in the "
+               "generation that admitted it).",
+    "censored": "Trials that racing stopped early this generation (censored: not finished, never failures).",
+}
+HOF_TIPS = {
+    "#0": "The genome's id: the hash of its genes.",
+    "name": "The genome's name.",
+    "success": "Share of the seeds on which it succeeded in the generation that admitted it (not this "
+               "generation's: see the population table for that).",
+    "run": "The run and generation that admitted it.",
+}
+
+
+def median_text(median: float | None, budget: float | None) -> str:
+    """A median steps cell: the number, or "failed" where the median is a failure's penalty (beyond
+    the budget) rather than a step count."""
+    if median is None or (isinstance(median, float) and median != median):
+        return "failed"
+    if budget and median > budget:
+        return "failed"
+    return f"{median:,.0f}"
 
 
 def racing_note(record: dict[str, Any]) -> str:
@@ -63,6 +96,8 @@ class EvolutionLabTab:
         self.pause_flag = threading.Event()
         self.history: list[dict[str, Any]] = []
         self.live: tuple[list[float], int, int | None] | None = None
+        self.gen_progress = ProgressReader()   # the running generation's work done over expected, time left
+        self.gen_finished = 0
         self.step_cap = 1
         self.outcome = ""
         self._sort = ("rank", False)
@@ -97,7 +132,7 @@ class EvolutionLabTab:
     # ---- layout ------------------------------------------------------------------------------
     def _build_left(self, left: ttk.Frame) -> None:
         self.settings_panel = SettingsPanel(left)
-        self.settings_panel.pack(fill="x")
+        self.settings_panel.pack(fill="both", expand=True)   # it gives room back when the window is short
         # beside the arena picker: watch the chosen arena's own engine (arenas that have one)
         self.direct_button = ttk.Button(self.settings_panel.arena_box.master, text="Direct run...",
                                         command=lambda: self.app.invoke("direct_run"))
@@ -116,6 +151,7 @@ class EvolutionLabTab:
         ttk.Label(saved, text="Saved run").pack(side="left")
         self.run_choice = tk.StringVar(left, value="")
         self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=14)
+        self.run_box.bind("<Button-1>", lambda _e: self._widen_run_list(), add="+")
         self.run_box.pack(side="left", fill="x", expand=True, padx=4)
         self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
@@ -142,6 +178,8 @@ class EvolutionLabTab:
         for col, (heading, width, numeric) in COLUMNS.items():
             self.table.heading(col, text=heading, command=lambda c=col: self.sort_by(c))
             self.table.column(col, width=width, anchor="e" if numeric else "w", stretch=col == "name")
+        HeadingTips(self.table, COLUMN_TIPS)
+        fit_columns(self.table)      # the headings are never cut, even before a population lands
         scroll = ttk.Scrollbar(table, orient="vertical", command=self.table.yview)
         self.table.configure(yscrollcommand=scroll.set)
         self.table.pack(side="left", fill="both", expand=True)
@@ -176,13 +214,15 @@ class EvolutionLabTab:
         self.hof = ttk.Treeview(hof, columns=("name", "success", "run"), show="tree headings", height=5)
         self.hof.heading("#0", text="genome id")
         self.hof.heading("name", text="name")
-        self.hof.heading("success", text="success")
+        self.hof.heading("success", text="success when admitted")
         self.hof.heading("run", text="admitted")
         self.hof.column("#0", width=130)
         self.hof.column("name", width=90)
         self.hof.column("success", width=60, anchor="e")
         self.hof.column("run", width=90)
         self.hof.pack(fill="both", expand=True)
+        HeadingTips(self.hof, HOF_TIPS)
+        fit_columns(self.hof)
         self.hof.bind("<<TreeviewSelect>>", lambda _e: self.hof.selection() and self.select_genome(self.hof.selection()[0]))
         self.side = side
 
@@ -231,7 +271,7 @@ class EvolutionLabTab:
         return True
 
     def resume(self) -> bool:
-        run_id = self.run_choice.get().split(" ")[0]
+        run_id = self.run_choice.get().split(":")[0]
         if self.running or not run_id:
             self.app.status_message.set("choose a saved run that is not running")
             return False
@@ -289,13 +329,14 @@ class EvolutionLabTab:
         total_gens = evo.settings.generations
         if isinstance(event, GenerationStarted):
             self.live = ([], 0, event.generation)
-            self.gen_bar.configure(maximum=event.genomes * len(event.seeds), value=0)
-            self.gen_label.configure(text=f"Generation {event.generation}: 0 of {event.genomes * len(event.seeds)} trials")
+            self.gen_progress.reset(event.genomes * len(event.seeds), evo.task)
+            self.gen_finished = 0
+            self.gen_bar.configure(maximum=1.0, value=0)
+            self._show_generation()
             self.redraw()
         elif isinstance(event, TrialProgress) and self.live:
-            where = f"step {event.steps_done}" if event.step_cap else event.message  # a cluster reports batches
-            self.gen_label.configure(text=f"Generation {self.live[2]}: {event.finished} of {event.total} trials, "
-                                          f"{where}, {event.live} training")
+            self.gen_progress.update(event)
+            self._show_generation()
         elif isinstance(event, TrialFinished) and self.live:
             steps, failed, gen = self.live
             r = event.result
@@ -304,11 +345,9 @@ class EvolutionLabTab:
             elif r.status != "censored":   # stopped by racing: unfinished, not a failure
                 failed += 1
             self.live = (steps, failed, gen)
-            self.gen_bar.step(1)
-            done = float(self.gen_bar.cget("value")) / max(1.0, float(self.gen_bar.cget("maximum")))
-            fraction = (gen - 1 + done) / total_gens
-            self.run_bar.configure(value=fraction)
-            self.job.progress = (fraction, f"generation {gen} of {total_gens}")
+            if r.status != "cancelled":
+                self.gen_finished += 1
+            self._show_generation()
             self.redraw(throttle=True)
         elif isinstance(event, GenerationSummary):
             self.history.append(event.record)
@@ -322,6 +361,18 @@ class EvolutionLabTab:
             self.app.hub.publish("registry_changed", registry=self.app.registry)
         elif isinstance(event, JobEnded):
             self._ended(event)
+
+    def _show_generation(self) -> None:
+        """The generation's bar is its work (member-steps, passes, generations of its trials) over the
+        work expected, with the time left; the trials finished come beside it (they move late)."""
+        r, gen, total_gens = self.gen_progress, self.live[2], self.evo.settings.generations
+        self.gen_bar.configure(value=r.fraction)
+        where = f", {r.steps_text}" if r.steps_text else ""   # a cluster reports whole batches
+        self.gen_label.configure(text=f"Generation {gen}: {r.work_text()}\n"
+                                      f"{r.trials_text(self.gen_finished)}{where}")
+        fraction = (gen - 1 + r.fraction) / total_gens
+        self.run_bar.configure(value=fraction)
+        self.job.progress = (fraction, f"generation {gen} of {total_gens}: {r.short_text()}")
 
     def _ended(self, event: JobEnded) -> None:
         evo = self.evo
@@ -389,8 +440,10 @@ class EvolutionLabTab:
                 continue
             seen.add(r["id"])
             values = [r["rank"], r["id"], r["name"], r["origin"], r["elite"], f"{r['fitness']:.1f}",
-                      f"{r['median']:.0f}", f"{r['success']:.0%}", r["censored"] or ""]
+                      median_text(r["median"], self.step_cap if self.step_cap > 1 else None), f"{r['success']:.0%}",
+                      r["censored"] or ""]
             self.table.insert("", "end", iid=r["id"], values=values)
+        fit_columns(self.table)
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Sort the table by ``column``; clicking the same heading again reverses the order."""
@@ -417,6 +470,7 @@ class EvolutionLabTab:
         for gene in genome.spec.genes:
             value = genome.genes[gene.key]
             self.genes.insert("", "end", text=gene.key, values=(f"{value:.4g}", gene.group))
+        fit_columns(self.genes)
         self.forge_button.configure(state="normal")
         self.stress_button.configure(state="normal")
         self.selected = genome_id
@@ -437,10 +491,13 @@ class EvolutionLabTab:
         self.hof.delete(*self.hof.get_children())
         for e in reversed(entries):
             ev = e.get("evidence") or {}
-            admitted = f"{ev.get('run_id', '')[-10:]} g{ev.get('generation', '?')}" if ev else ""
-            success = f"{ev['success_rate']:.0%}" if "success_rate" in ev else ""
+            admitted = f"{ev.get('run_id', '')}, generation {ev.get('generation', '?')}" if ev else ""
+            seeds = ev.get("seeds") if isinstance(ev.get("seeds"), list) else None
+            success = (f"{ev['success_rate']:.0%}" + (f" of {len(seeds)} seeds" if seeds else "")
+                       if isinstance(ev.get("success_rate"), (int, float)) else "")
             self.hof.insert("", "end", iid=e["genome_id"], text=e["genome_id"],
                             values=(e.get("name", ""), success, admitted))
+        fit_columns(self.hof)
 
     def refresh_runs(self, select: str | None = None) -> None:
         labels = []
@@ -448,18 +505,30 @@ class EvolutionLabTab:
             try:
                 state = json.loads((self.app.registry.run_dir(run_id) / "checkpoint.json").read_text(encoding="utf-8"))
                 run = json.loads((self.app.registry.run_dir(run_id) / "run.json").read_text(encoding="utf-8"))
-                labels.append(f"{run_id} ({state['generation']}/{run['settings']['generations']})")
+                done, total = state["generation"], run["settings"]["generations"]
+                labels.append(f"{run_id}: finished, {done} generations" if done >= total else
+                              f"{run_id}: stopped after {done} of {total} generations (resumable)")
             except (OSError, ValueError, KeyError, TypeError):
-                labels.append(f"{run_id} (unreadable)")
+                labels.append(f"{run_id}: unreadable")
         self.run_box.configure(values=labels)
         if select:
-            self.run_choice.set(next((x for x in labels if x.split(" ")[0] == select), ""))
+            self.run_choice.set(next((x for x in labels if x.split(":")[0] == select), ""))
+
+    def _widen_run_list(self) -> None:
+        """The drop-down list is as wide as its longest entry (run ids and states are never cut)."""
+        font = tkfont.nametofont("TkDefaultFont")
+        widest = max([font.measure(v) for v in self.run_box.cget("values")] or [0])
+        try:
+            popdown = self.run_box.tk.eval(f"ttk::combobox::PopdownWindow {self.run_box}")
+            self.run_box.tk.call(f"{popdown}.f.l", "configure", "-width", max(14, widest // font.measure("0") + 2))
+        except tk.TclError:
+            pass
 
     def show_saved_run(self) -> None:
         """Show a saved run's history (charts and last population) without running it."""
         if self.running:
             return
-        run_id = self.run_choice.get().split(" ")[0]
+        run_id = self.run_choice.get().split(":")[0]
         try:
             evo = Evolution.resume(self.app.registry, run_id)
         except (RegistryError, ValueError) as exc:
@@ -486,6 +555,25 @@ class EvolutionLabTab:
     def export_charts(self, folder: Path) -> list[Path]:
         stem = f"{self.evo.run_id}-evolution" if self.evo else "evolution"
         return export_dashboard(folder, stem, self.history, self.step_cap)
+
+    # ---- settings kept between sessions (lab.gui.prefs) -----------------------------------------
+    def load_prefs(self, prefs) -> None:
+        self.settings_panel.restore(prefs.arenas_section("evolution", "task"), prefs.evolution_arena)
+
+    def store_prefs(self, prefs) -> None:
+        prefs.evolution_arena = self.settings_panel.arena.get()
+        prefs.set_arenas_section(self.settings_panel.remember())
+
+    def quit_note(self) -> str:
+        """What closing now keeps of the running evolution (for the Quit question)."""
+        if not self.running or self.evo is None:
+            return ""
+        if self.evo.generation == 0:
+            return (f"Run {self.evo.run_id} has not finished a generation yet, so no generation is "
+                    "checkpointed: Resume starts generation 1 again (its trials that have finished stay in "
+                    "the registry and are not run again).")
+        return (f"Run {self.evo.run_id}: generation {self.evo.generation} is checkpointed; Resume continues "
+                "from there.")
 
     def close(self) -> None:
         if self.direct_window is not None:

@@ -1,6 +1,8 @@
 """The Evolution Lab's settings panel: arena picker, the arena's task settings, every evolution
 setting as a validated widget, and the ancestral seeding picker. ``settings()`` turns the widgets
 into an :class:`EvolutionSettings` or raises :class:`FormError` naming every problem.
+Each arena keeps its own Evolution and Task values while the window is open (switching arenas and
+back finds them as left) and, through :mod:`lab.gui.prefs`, across restarts.
 
 The widgets are generated from the engine's own tables (arena list, task dataclass, landscape and
 selection help, settings defaults), so a new arena or setting appears here without GUI changes.
@@ -16,7 +18,8 @@ from lab.arenas import arena_names, get_arena
 from lab.arenas.base import resolve_device
 from lab.evolution.landscapes import LANDSCAPE_HELP, LANDSCAPES
 from lab.evolution.settings import SELECTIONS, EvolutionSettings
-from lab.gui.widgets.form import Field, Form, FormError, task_fields
+from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
+from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.gui.widgets.tooltip import Tooltip
 
 D = EvolutionSettings()
@@ -58,6 +61,7 @@ SETTING_FIELDS = [
     Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
           help="auto: the CUDA GPU when there is one, else the CPU."),
 ]
+PAGE_HEIGHT = 200   # px the Evolution and Task pages ask for at least; they grow with the window
 SEED_SOURCES = (("founders", "Founders (genomes/)"), ("hall-of-fame", "Hall of Fame"),
                 ("custom", "Custom files (genomes/custom/)"))
 
@@ -77,13 +81,17 @@ class SettingsPanel(ttk.Frame):
 
         self.pages = ttk.Notebook(self)
         self.pages.pack(fill="both", expand=True, pady=(6, 0))
-        page = ttk.Frame(self.pages, padding=6)
-        self.form = Form(page, SETTING_FIELDS)
-        self.form.pack(fill="x")
+        # the pages scroll, so that a shorter window (or the log pane shown) leaves the run buttons
+        # and progress bars under the panel on screen
+        page = ScrolledFrame(self.pages, ask_height=PAGE_HEIGHT)
+        self.form = Form(page.inner, SETTING_FIELDS)
+        self.form.pack(fill="x", padx=6, pady=6)
+        page.bind_wheel()
         self.pages.add(page, text="Evolution")
 
-        self.task_page = ttk.Frame(self.pages, padding=6)
-        self.pages.add(self.task_page, text="Task")
+        self.task_scroll = ScrolledFrame(self.pages, ask_height=PAGE_HEIGHT)
+        self.task_page = self.task_scroll.inner
+        self.pages.add(self.task_scroll, text="Task")
         self.task_form: Form | None = None
 
         seed_page = ttk.Frame(self.pages, padding=6)
@@ -99,16 +107,45 @@ class SettingsPanel(ttk.Frame):
         entry.pack(fill="x")
         Tooltip(entry, "Genomes sent here from other tabs appear in this list.")
         self.pages.add(seed_page, text="Seeding")
+        # arena -> {"evolution": {...}, "task": {...}}: the values that differ from the defaults
+        self.memory: dict[str, dict[str, dict[str, Any]]] = {}
+        self.shown_arena: str | None = None
         self._arena_changed()
 
-    def _arena_changed(self) -> None:
-        arena = get_arena(self.arena.get())
+    def _arena_changed(self, force: bool = False) -> None:
+        name = self.arena.get()
+        if name == self.shown_arena and not force:
+            return
+        self.remember()
+        arena = get_arena(name)
         self.arena_title.configure(text=arena.title)
         if self.task_form is not None:
             self.task_form.destroy()
         self.default_task = arena.default_task()
         self.task_form = Form(self.task_page, task_fields(self.default_task))
-        self.task_form.pack(fill="x")
+        self.task_form.pack(fill="x", padx=6, pady=6)
+        self.task_scroll.bind_wheel()
+        self.shown_arena = name
+        remembered = self.memory.get(name, {})
+        _fill(self.form, remembered.get("evolution", {}))
+        _fill(self.task_form, remembered.get("task", {}))
+        follow_task_defaults(self.task_form, self.default_task)   # after the restore: it keeps its values
+
+    def remember(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Keep the shown arena's valid Evolution and Task values (those that differ from the
+        defaults) in ``memory``, which it returns: arena -> {"evolution": ..., "task": ...}."""
+        if self.shown_arena is not None and self.task_form is not None:
+            self.memory[self.shown_arena] = {"evolution": _changed_values(self.form),
+                                             "task": _changed_values(self.task_form)}
+        return self.memory
+
+    def restore(self, memory: dict[str, dict[str, dict[str, Any]]], arena: str | None = None) -> None:
+        """Take ``memory`` (as ``remember`` returns it; values already checked) and show ``arena``
+        (default: the first arena) with its remembered values; an empty memory shows the defaults."""
+        self.memory = {name: {k: dict(v) for k, v in sections.items()} for name, sections in memory.items()}
+        self.shown_arena = None   # nothing shown is to be remembered over the new memory
+        self.arena.set(arena if arena in arena_names() else arena_names()[0])
+        self._arena_changed(force=True)
 
     def add_ancestors(self, genome_ids: list[str]) -> None:
         current = [s.strip() for s in self.seed_extra.get().split(",") if s.strip()]
@@ -155,7 +192,7 @@ class SettingsPanel(ttk.Frame):
         self._arena_changed()
         self.form.set_values(settings.to_dict())
         if self.task_form is not None:
-            self.task_form.set_values(settings.task_overrides())
+            _fill(self.task_form, settings.task_overrides())   # the run's task, not the remembered one
         for key, var in self.seed_vars.items():
             var.set(key in settings.seed_from)
         self.seed_extra.set(", ".join(s for s in settings.seed_from if s not in self.seed_vars))
@@ -165,3 +202,24 @@ class SettingsPanel(ttk.Frame):
         if self.task_form is not None:
             self.task_form.set_enabled(enabled)
         self.arena_box.configure(state="readonly" if enabled else "disabled")
+
+
+def _changed_values(form: Form) -> dict[str, Any]:
+    """The fields of ``form`` that hold a valid value other than their default (a value being
+    typed that is not valid yet is left out: the last valid one, or the default, stands)."""
+    out = {}
+    for name, f in form.fields.items():
+        try:
+            value = f.parse(form.vars[name].get())
+        except ValueError:
+            continue
+        if value != f.default:
+            out[name] = value
+    return out
+
+
+def _fill(form: Form, values: dict[str, Any]) -> None:
+    """Every field of ``form`` to its default, then to ``values``, in the form's own order (a
+    field whose change resets others, like NEAT's data set, comes first)."""
+    for name, f in form.fields.items():
+        form.set(name, values.get(name, f.default))

@@ -23,10 +23,11 @@ from tkinter import ttk
 from lab.analysis.phylogeny import (LEVELS, SCOPES, Performance, Phylogeny, PhylogenyError, map_registry,
                                     species_colours)
 from lab.analysis.phylogeny_plot import MapArtists, current_view, draw_phylogeny, ring_genomes
-from lab.arenas import load_gene_specs
+from lab.arenas import arena_names, get_arena, load_gene_specs
 from lab.genome import spec_names
 from lab.gui.widgets import descendants
 from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.table import HeadingTips, fit_columns
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
 from lab.registry import RegistryError
@@ -199,7 +200,8 @@ class PhylogenyTab:
         self.level = tk.StringVar(self.frame, value=DEFAULT_LEVEL)
         self.level_box = ttk.Combobox(row, textvariable=self.level, values=LEVELS, state="readonly", width=10)
         self.level_box.pack(side="left", padx=(6, 0))
-        self.level_box.bind("<<ComboboxSelected>>", lambda _e: self.show_level())
+        self.level_box.bind("<<ComboboxSelected>>", lambda _e: self.choose_level(self.level.get()))
+        self._level_chosen = False   # until the user picks a level, each map opens at its default level
         Tooltip(self.level_box, "Domain (coarsest) .. Genus (finest); every species lies inside one species "
                                 "of the level above. Keys + and - step finer and coarser.")
         self.level_count = ttk.Label(row, text="", style="Muted.TLabel")
@@ -269,8 +271,27 @@ class PhylogenyTab:
         scroll.pack(side="right", fill="y")
         self.genome_tree.bind("<<TreeviewSelect>>", lambda _e: self._genomes_clicked())
         Tooltip(self.genome_tree, "Click a genome to copy its id (Shift/Ctrl-click for several). Success and "
-                                  "median steps_to_grok: over its recorded trials of the arena's default task; "
+                                  "median steps to success: over its recorded trials of the task chosen below; "
                                   "marker size on the map grows with success / median.")
+        row = ttk.Frame(box)
+        row.pack(fill="x", pady=(4, 0))
+        ttk.Label(row, text="Trials of task").pack(side="left")
+        self.task_choice = tk.StringVar(self.frame, value="")
+        self.task_box = ttk.Combobox(row, textvariable=self.task_choice, state="readonly", width=20)
+        self.task_box.pack(side="left", fill="x", expand=True, padx=(4, 0))
+        self.task_box.bind("<<ComboboxSelected>>", lambda _e: self.choose_task(self.task_choice.get()))
+        Tooltip(self.task_box, "Success and median are read from one task's trials (its settings hashed to a task "
+                               "id; trials at another budget are another task's). The tasks that have trials of the "
+                               "mapped genomes, most first.")
+        HeadingTips(self.genome_tree, {
+            "name": "The genome's name and the start of its id.",
+            "species": "Its species at the level shown (named by the genes that most set it apart).",
+            "success": "Share of its recorded trials of the chosen task that succeeded, of how many trials.",
+            "median": "Median steps to success over its successful trials of the chosen task; 'failed': it has "
+                      "trials but none succeeded."})
+        self._task_choices: list = []
+        self.task_id: str | None = None
+        self._task_chosen: str | None = None
 
     # ---- mapping -----------------------------------------------------------------------------
     def map(self) -> bool:
@@ -295,7 +316,10 @@ class PhylogenyTab:
                 self.app.show_error("Phylogeny", f"Could not map the genomes: {event.result}")
             elif event.state == "done":
                 self.phylo, self.perf = event.result
+                self._offer_tasks()
                 self.stale_label.configure(text="")
+                if not self._level_chosen:
+                    self.level.set(self.phylo.default_level())
                 self.show_level()
                 n = len(self.phylo.genomes)
                 counts = ", ".join(f"{lv} {k}" for lv, k in zip(LEVELS, self.phylo.counts()))
@@ -318,10 +342,51 @@ class PhylogenyTab:
         if self.app.notebook.select() == str(self.frame) and not self._mapped_once:
             self.map()
 
+    # ---- which task's trials -----------------------------------------------------------------
+    def _offer_tasks(self) -> None:
+        """Offer the tasks that have trials of the mapped genomes; keep the chosen one if it still has
+        some, else take the one with the most (so the columns are not blank when trials exist)."""
+        from lab.analysis.phylogeny import task_id_for
+        from lab.tasks import task_choices
+        arena = next((name for name in arena_names() if get_arena(name).gene_spec.name == self.phylo.spec.name), None)
+        try:
+            self._task_choices = [c for c in task_choices(self.app.registry, arena, [g.id for g in self.phylo.genomes])
+                                  if c.trials]
+        except (OSError, RegistryError) as exc:
+            self._task_choices = []
+            self.app.status_message.set(f"tasks with trials: {exc}")
+        self.task_box.configure(values=[c.label for c in self._task_choices])
+        ids = [c.task_id for c in self._task_choices]
+        chosen = self._task_chosen if self._task_chosen in ids else None   # the user's choice stays
+        keep = chosen or (ids[0] if ids else task_id_for(self.phylo.spec.name))
+        self._use_task(keep)
+
+    def _use_task(self, task_id: str | None) -> None:
+        from lab.analysis.phylogeny import performance
+        self.task_id = task_id
+        self.task_choice.set(next((c.label for c in self._task_choices if c.task_id == task_id),
+                                  "no trials of these genomes yet"))
+        self.perf = performance(self.app.registry, self.phylo.genomes, task_id) if task_id else {}
+
+    def choose_task(self, label: str) -> bool:
+        """Read Success and Median from the trials of the task offered as ``label``."""
+        choice = next((c for c in self._task_choices if c.label == label), None)
+        if choice is None or self.phylo is None:
+            return False
+        self._task_chosen = choice.task_id
+        self._use_task(choice.task_id)
+        self.show_level()
+        return True
+
     # ---- views -------------------------------------------------------------------------------
     def step_level(self, step: int) -> None:
         i = max(0, min(len(LEVELS) - 1, LEVELS.index(self.level.get()) + step))
-        self.level.set(LEVELS[i])
+        self.choose_level(LEVELS[i])
+
+    def choose_level(self, level: str) -> None:
+        """The user's level: kept across maps (until then a map opens at its default level)."""
+        self._level_chosen = True
+        self.level.set(level)
         self.show_level()
 
     def show_level(self) -> None:
@@ -343,8 +408,9 @@ class PhylogenyTab:
         for g in self.phylo.genomes:
             p = self.perf.get(g.id)
             self.genome_tree.insert("", "end", iid=g.id, values=(
-                g.label, names[g.id], f"{p.success:.0%}" if p and p.trials else "",
-                f"{p.median_steps:.0f}" if p and p.median_steps is not None else ""))
+                g.label, names[g.id], f"{p.success:.0%} of {p.trials}" if p and p.trials else "no trials",
+                f"{p.median_steps:,.0f}" if p and p.median_steps is not None else ("failed" if p and p.trials else "")))
+        fit_columns(self.genome_tree)
         self.selection = [gid for gid in self.selection if gid in names]
         self._show_selection()
         self.redraw()
@@ -369,7 +435,9 @@ class PhylogenyTab:
         self._sort = (column, reverse)
 
         def key(iid: str):
-            text = self.genome_tree.set(iid, column).rstrip("%")
+            text = self.genome_tree.set(iid, column).split(" of ")[0].rstrip("%").replace(",", "")
+            if text in ("failed", "no trials"):
+                text = ""
             try:
                 return (0, float(text), "")
             except ValueError:

@@ -15,18 +15,21 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
+from lab.analysis.export import FORMATS, written_message
 from lab.analysis.phylogeny import LEVELS
 from lab.analysis.stress import GROUPINGS, SPECIES, StressPlan, group_genomes, plan_stress, run_stress
 from lab.arenas import arena_names, get_arena
 from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device, with_cap
 from lab.genome import Genome
 from lab.gui.stress_genomes import GenomeChoice
-from lab.gui.widgets.chart_controls import ChartControls, ChartPicker, ExportOptions
+from lab.gui.widgets.chart_controls import DPI_FIELD, ChartControls, ChartPicker, ExportOptions
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import Field, Form, FormError, task_fields
+from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
+from lab.progress import ProgressReader
 from lab.registry import RegistryError
+from lab.tasks import describe, task_choices
 
 ARENA = "grokking"
 DEFAULT_CHART = "speed"
@@ -64,10 +67,8 @@ def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: st
 
 
 def describe_task(task: TaskConfig, default: TaskConfig) -> str:
-    """The settings (besides the step cap) in which ``task`` differs from the arena's default task."""
-    base = default.to_dict()
-    changed = [f"{k.replace('_', ' ')} {v}" for k, v in task.to_dict().items() if k != task.CAP_FIELD and base.get(k) != v]
-    return "the arena's default task" + (f" but {', '.join(changed)}" if changed else "")
+    """``task`` in words against the arena's default task (every setting, the budget included)."""
+    return describe(task, default)
 
 
 def _say(fig: Figure, text: str) -> Figure:
@@ -89,7 +90,8 @@ class StressChamberTab:
         self._pending: str | None = None
         self._stale = False
         self._last_live = 0.0
-        self._step_text = ""
+        self.reader = ProgressReader()   # work done over expected, and the time left, of the running job
+        self.memory: dict[str, dict[str, dict[str, Any]]] = {}   # arena -> settings left there
 
         outer = ttk.PanedWindow(parent, orient="horizontal")
         outer.pack(fill="both", expand=True, padx=4, pady=4)
@@ -132,6 +134,17 @@ class StressChamberTab:
                                     font=("TkDefaultFont", 8))
         self.task_label.pack(fill="x", pady=(2, 0))
         self.task_tip = Tooltip(self.task_label, "")
+        row = ttk.Frame(box)
+        row.pack(fill="x")
+        ttk.Label(row, text="Tasks with trials", style="Muted.TLabel").pack(side="left")
+        self.task_choice = tk.StringVar(self.frame, value="")
+        self.task_box = ttk.Combobox(row, textvariable=self.task_choice, state="readonly", width=14)
+        self.task_box.pack(side="left", fill="x", expand=True, padx=(4, 0))
+        self.task_box.bind("<<ComboboxSelected>>", lambda _e: self.choose_task(self.task_choice.get()))
+        Tooltip(self.task_box, "Trials belong to one task (its settings hashed to a task id): trials run at "
+                               "another budget or setting are another task's. The tasks that have trials of this "
+                               "arena, most first; choosing one shows its trials and runs on it.")
+        self._task_choices: list = []
         self.task_button = ttk.Button(box, text="Task settings...", command=self.edit_task)
         self.task_button.pack(anchor="e")
         Tooltip(self.task_button, "Every setting of the arena's task (modulus, train fraction, model size, ...).")
@@ -172,20 +185,78 @@ class StressChamberTab:
             var.trace_add("write", lambda *_a: self._changed())
 
     def set_arena(self, name: str) -> bool:
-        """Stress-test another arena's genomes (on its default task); refused while a test runs."""
+        """Stress-test another arena's genomes (with the settings last used for it, else its
+        defaults); refused while a test runs."""
         if name == self.arena.name:
             return True
         if self.running:
             self.arena_name.set(self.arena.name)
             self.app.show_error("Stress test", "A stress test is running: cancel it before switching arenas.")
             return False
+        self.remember()
         self.arena = get_arena(name)
         self.arena_name.set(name)
-        self.base_task = self.arena.default_task()
-        self._build_form(self.base_task)
         self.choice.set_spec(self.arena.gene_spec.name)
-        self.set_task(self.base_task)
+        self._show_remembered()
         return True
+
+    # ---- settings kept per arena and between sessions (lab.gui.prefs) --------------------------
+    def remember(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Keep the shown arena's settings in ``memory`` (returned): "stress" holds runs, first seed
+        and device, "stress_task" the task settings (the budget included) that differ from the
+        arena's defaults. A value being typed that is not valid yet is left out."""
+        default_task = self.arena.default_task()
+        form = {}
+        for f in run_fields(default_task):
+            if f.name == default_task.CAP_FIELD:
+                continue
+            try:
+                value = f.parse(self.form.vars[f.name].get())
+            except ValueError:
+                continue
+            if value != f.default:
+                form[f.name] = value
+        try:
+            task = self._task(self.form.values())
+        except ValueError:
+            task = self.base_task
+        overrides = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+                     if isinstance(getattr(task, f.name), (bool, int, float, str))
+                     and getattr(task, f.name) != getattr(default_task, f.name)}
+        self.memory[self.arena.name] = {"stress": form, "stress_task": overrides}
+        return self.memory
+
+    def _show_remembered(self) -> None:
+        remembered = self.memory.get(self.arena.name, {})
+        default_task = self.arena.default_task()
+        try:
+            task = dataclasses.replace(default_task, **remembered.get("stress_task", {}))
+        except (TypeError, ValueError):
+            task = default_task
+        self._build_form(task)
+        for f in run_fields(default_task):
+            if f.name != task.CAP_FIELD:
+                self.form.set(f.name, remembered.get("stress", {}).get(f.name, f.default))
+        self.set_task(task)
+
+    def load_prefs(self, prefs) -> None:
+        """Show the stored settings (``prefs.Prefs``; defaults where none are stored)."""
+        self.memory = prefs.arenas_section("stress", "stress_task")
+        name = prefs.stress_arena if prefs.stress_arena in arena_names() else ARENA
+        self.arena = get_arena(name)
+        self.arena_name.set(name)
+        self.choice.set_spec(self.arena.gene_spec.name)
+        self._show_remembered()
+        export = {"formats": list(FORMATS), "dpi": DPI_FIELD.default, "size": "single", **prefs.export}
+        self.export_options.set_values(**export)
+
+    def store_prefs(self, prefs) -> None:
+        prefs.stress_arena = self.arena.name
+        prefs.set_arenas_section(self.remember())
+        try:
+            prefs.export = self.export_options.values()
+        except FormError:
+            pass   # a half-typed dpi: the stored choice stands
 
     def _build_legend(self, right: ttk.Frame) -> None:
         box = ttk.LabelFrame(right, text="Show", padding=(6, 2))
@@ -219,6 +290,10 @@ class StressChamberTab:
     def _build_charts(self, middle: ttk.Frame) -> None:
         self.chart_picker = ChartPicker(middle, DEFAULT_CHART, on_change=self.redraw)
         self.chart_picker.pack(fill="x")
+        # the last export, in full: the status bar is shared and narrow, this line wraps instead of clipping
+        self.export_note = ttk.Label(middle, text="", style="Muted.TLabel", anchor="w", justify="left")
+        self.export_note.pack(side="bottom", fill="x")
+        self.export_note.bind("<Configure>", lambda e: self.export_note.configure(wraplength=max(200, e.width - 4)))
         bottom = ttk.Frame(middle)
         bottom.pack(side="bottom", fill="x", pady=(2, 0))   # packed before the chart, so it is never squeezed out
         self.chart_box = self.chart_picker.box
@@ -247,6 +322,33 @@ class StressChamberTab:
             self.form.set(task.CAP_FIELD, getattr(task, task.CAP_FIELD))
         self._changed()
 
+    def _refresh_task_choices(self, task: TaskConfig) -> None:
+        try:
+            self._task_choices = task_choices(self.app.registry, self.arena.name, include=task)
+        except (OSError, RegistryError) as exc:
+            self._task_choices = []
+            self.app.status_message.set(f"tasks with trials: {exc}")
+        self.task_box.configure(values=[c.label for c in self._task_choices])
+        current = next((c.label for c in self._task_choices if c.task_id == task.task_id), "")
+        self.task_choice.set(current)
+
+    def choose_task(self, label: str) -> bool:
+        """Show (and run on) the task offered as ``label`` in the tasks-with-trials list."""
+        choice = next((c for c in self._task_choices if c.label == label), None)
+        if choice is None:
+            return False
+        if self.running:
+            self.app.show_error("Stress test", "A stress test is running: cancel it before switching tasks.")
+            self.update_plan()
+            return False
+        if choice.task is None:
+            self.app.show_error("Stress test", f"Task {choice.task_id} has {choice.trials} trial(s), but this "
+                                               "registry does not know its settings (tasks.json), so it cannot be shown.")
+            self.update_plan()
+            return False
+        self.set_task(choice.task)
+        return True
+
     def edit_task(self) -> tk.Toplevel:
         """A small dialog with one validated field per task setting; OK applies a valid task."""
         dialog = tk.Toplevel(self.frame)
@@ -255,6 +357,7 @@ class StressChamberTab:
         current = self._task(self.form.values()) if not self._form_problems() else self.base_task
         form = Form(dialog, task_fields(current), width=10)
         form.pack(fill="x", padx=10, pady=8)
+        follow_task_defaults(form, current)
 
         def apply() -> None:
             try:
@@ -304,6 +407,7 @@ class StressChamberTab:
         except ValueError as exc:
             return self._say_plan(str(exc), error=True)
         self.task_label.configure(text=f"Task {task.task_id}: {describe_task(task, self.arena.default_task())}")
+        self._refresh_task_choices(task)
         self.task_tip.text = f"{self.arena.title}\n" + "\n".join(f"{k} = {v}" for k, v in task.to_dict().items())
         genomes = self.choice.genomes()
         if not genomes:
@@ -357,8 +461,9 @@ class StressChamberTab:
         except (OSError, RegistryError) as exc:
             self.app.show_error("Stress test", f"Nothing was started: could not store the genomes: {exc}")
             return False
-        self.finished, self._step_text, self._last_live = 0, "", time.monotonic()
-        self.progress.configure(maximum=plan.to_run, value=0)
+        self.finished, self._last_live = 0, time.monotonic()
+        self.reader.reset(plan.to_run, plan.task)
+        self.progress.configure(maximum=1.0, value=0)
         self.running_plan = plan
         self.job = self.app.submit(stress_job, self.app.registry, self.arena, plan, device, self.app.backend,
                                    title="Stress test", on_event=self._on_event)
@@ -378,10 +483,13 @@ class StressChamberTab:
         self.form.set_enabled(not running)
 
     def _show_progress(self) -> None:
-        total = self.running_plan.to_run
-        self.progress.configure(value=self.finished)
-        self.progress_label.configure(text=f"{self.finished} of {total} trials finished{self._step_text}")
-        self.job.progress = (self.finished / total, f"{self.finished} of {total} trials")  # the status bar
+        """The bar is the work done (member-steps, passes, generations) over the work expected; the
+        trials finished are the secondary line: a population trains as one batch, so they move late."""
+        r, total = self.reader, self.running_plan.to_run
+        self.progress.configure(value=r.fraction)
+        steps = f"; {r.steps_text}" if r.steps_text else ""
+        self.progress_label.configure(text=f"{r.work_text()}\n{self.finished} of {total} trials finished{steps}")
+        self.job.progress = (r.fraction, f"{r.short_text()}; {self.finished} of {total} trials")  # status bar
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, TrialFinished) and event.result.status != "cancelled":
@@ -391,8 +499,7 @@ class StressChamberTab:
                 self._last_live = time.monotonic()
                 self.redraw_soon()
         elif isinstance(event, TrialProgress):
-            self._step_text = (f"; step {event.steps_done} of {event.step_cap}, {event.live} training"
-                               if event.step_cap else f"; {event.message}")
+            self.reader.update(event)
             self._show_progress()
         elif isinstance(event, JobEnded):
             self._ended(event)
@@ -401,6 +508,7 @@ class StressChamberTab:
         self._set_running(False)
         kept = self.finished
         if event.state == "done":
+            self.progress.configure(value=1.0)
             text = f"Stress test done: {kept} trial(s) recorded."
         elif event.state == "cancelled":
             text = f"Stress test cancelled: {kept} finished trial(s) kept; Run fills in the rest."
@@ -455,12 +563,30 @@ class StressChamberTab:
         self.controls.set_groups(data.groups, data.colours())
         self.controls.set_genes([c.removeprefix("gene:") for c in data.trials.columns if c.startswith("gene:")])
         self.data = dataclasses.replace(data, hidden=self.controls.hidden())
+        elsewhere = self.trials_elsewhere(plan) if data.trials.empty else ""
+        if elsewhere:
+            self.panel.redraw(lambda fig: _say(fig, elsewhere))
+            return
         style = self.controls.style()
         self.panel.redraw(lambda fig: draw_chart(kind, fig, self.data, style))
 
+    def trials_elsewhere(self, plan: StressPlan) -> str:
+        """When the chosen genomes have no trials on the plan's task but do on other tasks: says so and
+        names them (trials run at another budget are another task's); "" otherwise."""
+        try:
+            others = [c for c in task_choices(self.app.registry, self.arena.name, [g.id for g in plan.genomes])
+                      if c.task_id != plan.task.task_id and c.trials]
+        except (OSError, RegistryError):
+            return ""
+        if not others:
+            return ""
+        lines = "\n".join(f"{c.text} [{c.task_id}]: {c.trials} trial{'s' * (c.trials != 1)}" for c in others[:4])
+        return (f"No trials of these genomes on task {plan.task.task_id} ({describe(plan.task, self.arena.default_task())})."
+                f"\nThey have trials on:\n{lines}\nChoose one under 'Tasks with trials' on the left.")
+
     # ---- export ------------------------------------------------------------------------------
     def export(self) -> list[Path]:
-        folder = self.app.dialogs.ask_directory("Export the chart to a folder")
+        folder = self.app.ask_export_folder("Export the chart to a folder")
         return self.export_charts(Path(folder)) if folder else []
 
     def export_charts(self, folder: Path) -> list[Path]:
@@ -481,11 +607,14 @@ class StressChamberTab:
                                                 "\"Groups shown\").")
             return []
         try:
-            paths = export_chart(kind, data, folder, style=self.controls.style(), stem=f"stress-{kind}", **options)
+            paths = export_chart(kind, data, folder, style=self.controls.style(), **options)   # named as `charts` names them
         except (OSError, ValueError) as exc:
             self.app.show_error("Export chart", f"Could not write the {CHARTS[kind].title} chart to {folder}: {exc}")
             return []
-        self.app.status_message.set(f"wrote {', '.join(p.name for p in paths)} to {folder}")
+        self.app.status_message.set(written_message(paths, folder, kind))
+        names = ", ".join(p.name for p in paths)
+        self.export_note.configure(text=f"Exported the {CHARTS[kind].title} chart: {len(paths)} files ({names}) "
+                                        f"to {Path(folder).resolve()}")
         return paths
 
     # ---- the hub -----------------------------------------------------------------------------

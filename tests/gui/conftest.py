@@ -59,6 +59,18 @@ def wait_until(root: tk.Tk, condition, timeout: float = 60.0, interval: float = 
         time.sleep(interval)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def settings_dir(tmp_path_factory):
+    """The user's settings (lab.gui.prefs) go to a temporary folder: tests never read or write the
+    real config folder, and every session starts from the defaults."""
+    from lab.gui.prefs import ENV_DIR
+    patch = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("config")
+    patch.setenv(ENV_DIR, str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def tk_root():
     try:
@@ -74,7 +86,7 @@ def tk_root():
 
 
 @pytest.fixture(scope="session")
-def app(tk_root, tmp_path_factory):
+def app(tk_root, tmp_path_factory, settings_dir):
     from lab.gui.app import App
     from lab.registry import Registry
 

@@ -1,9 +1,16 @@
 """Shared by the screenshot scripts: let the window settle, move the pointer off it, grab the screen."""
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import time
 import tkinter as tk
+
+from lab.gui.prefs import ENV_DIR
+
+# a screenshot shows the defaults, whatever the user running the script has set
+os.environ.setdefault(ENV_DIR, tempfile.mkdtemp(prefix="lab-shot-config-"))
 
 
 def grab(root: tk.Tk, out: str, settle_s: float = 1.5) -> None:

@@ -158,8 +158,8 @@ def test_stop_mid_run_cancels_promptly(lab_app, evolution_lab, window):
 
 @pytest.mark.parametrize("form,values,words", [
     ("run", {"seed": "abc"}, "'abc' is not a whole number"),
-    ("task", {"passes": 0}, "passes must be a whole number >= 1"),
-    ("task", {"target_acc": 2}, "target_acc 2.0 must be in (0, 1]"),
+    ("task", {"passes": 0}, "Budget (passes): 0 is below its bound 1"),
+    ("task", {"target_acc": 2}, "target acc: 2 is above its bound 1"),
     ("engine", {"alpha": "nan"}, "Competition alpha: nan is not a finite number"),
     ("task", {"dataset": "mnist", "data_folder": ""}, "dataset mnist needs data_folder"),
     ("task", {"dataset": "mnist", "data_folder": "/no/such/mnist/folder"}, "/no/such/mnist/folder does not exist"),
@@ -273,8 +273,8 @@ def _neat_charts_drawn(window) -> None:
 def test_a_small_neat_run_on_xor_draws_its_four_charts_and_exports_them(lab_app, neat_window, tmp_path, seed):
     win = neat_window
     win.run_form.set_values({"seed": seed})
-    auto = {"generations": 0, "fitness": "auto", "target_acc": 0.0, "activations": "auto"}
-    assert {k: win.task_form.values()[k] for k in auto} == auto, "the task-dependent fields start on auto"
+    xor = {"generations": 100, "fitness": "classic", "target_acc": 1.0, "activations": "sigmoid"}
+    assert {k: win.task_form.values()[k] for k in xor} == xor, "the form shows XOR's own values, not 0 / auto"
     assert "population" in win.engine_form.fields and "species_control" in win.engine_form.fields
     win.task_form.set_values(SMALL_NEAT_TASK)
     win.engine_form.set_values(SMALL_NEAT_ENGINE)
@@ -300,6 +300,26 @@ def test_a_small_neat_run_on_xor_draws_its_four_charts_and_exports_them(lab_app,
     assert all(p.stat().st_size > 1000 for p in paths)
 
 
+def test_the_neat_task_form_shows_real_values_and_offers_choices_only(lab_app, neat_window):
+    """The form shows what a run would use (XOR: 100 generations, target 1), as the Task page does,
+    never the 0 / "auto" placeholders; task, fitness and activations are read-only choices from the
+    tables the task validates against, and choosing a task takes its own budget, fitness, target and
+    activations."""
+    form = neat_window.task_form
+    values = form.values()
+    assert (values["task"], values["generations"], values["target_acc"], values["fitness"]) == ("xor", 100, 1.0, "classic")
+    for name in ("task", "fitness", "activations"):
+        assert str(form.widgets[name].cget("state")) == "readonly", name
+    assert list(form.widgets["task"].cget("values")) == ["xor", "spirals", "circles", "clusters", "digits"]
+    form.vars["task"].set("spirals")
+    lab_app.root.update()
+    values = form.values()
+    assert (values["generations"], values["target_acc"], values["fitness"]) == (150, 0.95, "backprop")
+    assert values["activations"] == "tanh,sin,gauss,relu,sigmoid,identity"
+    form.vars["task"].set("xor")
+    lab_app.root.update()
+
+
 def test_a_neat_task_chosen_in_the_form_takes_its_own_defaults(lab_app, neat_window):
     win = neat_window
     win.task_form.set_values({"task": "circles", "generations": 3})
@@ -316,9 +336,9 @@ def test_a_neat_task_chosen_in_the_form_takes_its_own_defaults(lab_app, neat_win
 
 
 @pytest.mark.parametrize("values,words", [
-    ({"task": "spiral"}, "task 'spiral' is not one of xor, spirals"),
+    ({"task": "spiral"}, "'spiral' is not one of xor, spirals"),
     ({"task": "digits", "fitness": "classic"}, "classic fitness reads one sigmoid output: it is for xor"),
-    ({"task": "circles", "activations": "tanh,swish"}, "activations 'tanh,swish': each must be one of"),
+    ({"task": "circles", "activations": "tanh,swish"}, "'tanh,swish' is not one of sigmoid"),
 ])
 def test_a_bad_neat_task_shows_one_message_and_starts_nothing(lab_app, neat_window, values, words):
     jobs = len(lab_app.runner.jobs)

@@ -55,12 +55,15 @@ def test_a_tiny_run_started_from_the_widgets_fills_charts_table_grid_hof_and_reg
     rows = tab.table_rows()
     assert 1 <= len(rows) <= 4 and {r[1] for r in rows} <= {g["id"] for g in tab.history[-1]["genomes"]}
     assert len(tab.grid.cells) == 4
-    # sortable: by median steps, both ways
+    # sortable: by median steps, both ways (a failure's penalty reads "failed", never a step count)
+    steps = {r["id"]: r["median"] for r in tab._rows}
     tab.sort_by("median")
-    asc = [float(r[6]) for r in tab.table_rows()]
+    asc = [steps[r[1]] for r in tab.table_rows()]
     tab.sort_by("median")
-    desc = [float(r[6]) for r in tab.table_rows()]
+    desc = [steps[r[1]] for r in tab.table_rows()]
     assert asc == sorted(asc) and desc == sorted(desc, reverse=True)
+    for r in tab.table_rows():
+        assert r[6] == "failed" if steps[r[1]] > tab.step_cap else r[6] == f"{steps[r[1]]:,.0f}"
     # selecting a row shows its genes and offers the actions
     tab.table.selection_set(rows[0][1])
     lab_app.root.update()
@@ -198,7 +201,9 @@ def test_an_m2n2_run_evolves_engine_settings_from_the_widgets(lab_app, tab):
     panel._arena_changed()
     assert "passes" in panel.task_form.vars and "dataset" in panel.task_form.vars
     panel.task_form.set_values({"passes": 60, "eval_interval": 30, "target_acc": 0.15})
-    panel.form.set_values({"population": 3, "generations": 1, "aliens": 1, "elites": 1})
+    # each arena keeps its own Evolution settings: the grokking values set by the fixture stay there
+    panel.form.set_values({"population": 3, "seeds_per_genome": 1, "generations": 1, "aliens": 1, "elites": 1,
+                           "device": "cpu"})
     lab_app.root.update()
     try:
         tab.start_button.invoke()
@@ -217,3 +222,27 @@ def test_an_m2n2_run_evolves_engine_settings_from_the_widgets(lab_app, tab):
     finally:
         panel.arena.set("grokking")
         panel._arena_changed()
+
+
+def test_the_generation_bar_counts_member_steps_with_the_time_left(lab_app, tab):
+    """The generation's bar moves with its trials' member-steps while its population trains, and says
+    the time left; the trials finished stand beside it."""
+    tab.settings_panel.task_form.set_values({"step_cap": 3000})
+    tab.settings_panel.form.set_values({"generations": 1})
+    tab.start_button.invoke()
+    seen = []
+
+    def mid_generation():
+        text = tab.gen_label.cget("text")
+        if tab.live is not None and "member-steps, about" in text and 0 < float(tab.gen_bar.cget("value")) < 1:
+            seen.append((text, float(tab.run_bar.cget("value")), lab_app.job_label.cget("text")))
+        return bool(seen) or not tab.running
+    wait_until(lab_app.root, mid_generation, timeout=120)
+    assert seen, "the generation bar moved while its population trained"
+    text, run_fraction, job_text = seen[0]
+    first, second = text.splitlines()
+    assert first.startswith("Generation 1: ") and first.endswith("left"), text
+    assert " trials finished, step " in second and "training" in second, text
+    assert 0 < run_fraction < 1 and "generation 1 of 1" in job_text and "left" in job_text
+    tab.stop_button.invoke()
+    run_to_end(lab_app, tab)

@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 
+from lab.analysis.stress import display_names
 from lab.genome import random_genome
 from lab.gui.app import TABS
 from lab.registry import founders
@@ -25,7 +26,7 @@ def phylo_tab(lab_app, spec):
     lab_app.notebook.select(tab.frame)
     wait_until(lab_app.root, lambda: tab.job is None, timeout=60)   # a first map may start on showing
     tab.scope.set("all")
-    tab.level.set("Family")
+    tab.choose_level("Family")
     assert tab.map()
     wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
     tab.choose([], "nothing", copy=False)
@@ -244,7 +245,7 @@ def test_a_corrupt_species_file_is_named_and_left_alone(lab_app, phylo_tab):
         assert registry.species_path.read_text(encoding="utf-8") == "{not json"
         stress.grouping.set("species")
         genomes = list(tab.phylo.genomes[:3])
-        assert stress.groups(genomes) == {g.id: g.label for g in genomes}, "falls back to one group per genome"
+        assert stress.groups(genomes) == display_names(genomes), "falls back to one group per genome"
         assert "species.json is not valid JSON" in lab_app.status_message.get()
     finally:
         stress.grouping.set("genome")
@@ -289,3 +290,79 @@ def test_genome_list_headings_sort_and_a_second_click_reverses(lab_app, phylo_ta
     assert species() == sorted(species(), key=str.lower, reverse=True)
     tab.sort_genomes("median")   # no trials recorded here: every cell empty, nothing breaks
     assert len(tree.get_children()) == len(tab.phylo.ids)
+
+
+def test_success_and_median_come_from_the_task_that_has_trials(lab_app, spec, tmp_path):
+    """Trials at a non-default step cap are another task's: the genome list reads them (the task with
+    the most trials is taken), names the task, offers the others, and says "failed" rather than a
+    penalty step count."""
+    from lab.arenas.base import TrialResult, with_cap
+    from lab.arenas.grokking.task import GrokTask
+    from lab.tasks import remember
+    tab, old = lab_app.tabs["Phylogeny"], lab_app.registry
+    lab_app.set_registry(tmp_path / "registry")      # a registry whose trials are all this test's
+    registry = lab_app.registry
+    try:
+        rng = np.random.default_rng(7)
+        registry.add_genomes([random_genome(spec, rng, name=f"t{i}") for i in range(6)])
+        tab.scope.set("all")
+        capped, default = with_cap(GrokTask(), 600), GrokTask()
+        remember(registry, capped)
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        a, b = tab.phylo.genomes[0], tab.phylo.genomes[1]
+        registry.record_trials(
+            [TrialResult(a.id, capped.task_id, s, "grokked", {"steps_to_grok": 300 + 10 * s}, arena="grokking")
+             for s in range(3)]
+            + [TrialResult(b.id, capped.task_id, s, "capped", {"steps_to_grok": None}, arena="grokking")
+               for s in range(2)]
+            + [TrialResult(a.id, default.task_id, 0, "grokked", {"steps_to_grok": 1000}, arena="grokking")])
+        tab._task_chosen = None
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        assert tab.task_id == capped.task_id and "step cap 600" in tab.task_choice.get()
+        assert [x.split(" [")[1][:12] for x in tab.task_box.cget("values")] == [capped.task_id, default.task_id]
+        tree = tab.genome_tree
+        assert (tree.set(a.id, "success"), tree.set(a.id, "median")) == ("100% of 3", "310")
+        assert (tree.set(b.id, "success"), tree.set(b.id, "median")) == ("0% of 2", "failed")
+        assert tree.set(tab.phylo.genomes[2].id, "success") == "no trials"
+        tab.sort_genomes("median")
+        tab.sort_genomes("success")
+        assert tab.choose_task(next(x for x in tab.task_box.cget("values") if default.task_id in x))
+        assert tab.task_id == default.task_id
+        assert (tree.set(a.id, "success"), tree.set(a.id, "median")) == ("100% of 1", "1,000")
+        assert tab.map()                      # the user's choice survives a new map
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        assert tab.task_id == default.task_id
+    finally:
+        tab._task_chosen = None
+        lab_app.set_registry(old.root)
+        lab_app.dialogs.shown.clear()
+
+
+def test_a_map_opens_at_its_default_level_until_the_user_chooses_one(lab_app, spec):
+    from lab.analysis.phylogeny_plot import legend_overlaps_axes
+    tab = lab_app.tabs["Phylogeny"]
+    lab_app.notebook.select(tab.frame)
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+    tab._level_chosen = False                 # as a fresh window is
+    tab.scope.set("tag")
+    tab.tag.set("ten")
+    rng = np.random.default_rng(11)
+    lab_app.registry.add_genomes([random_genome(spec, rng, name=f"ten{i}", tags=["ten"]) for i in range(10)])
+    try:
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        level = tab.level.get()
+        assert level == tab.phylo.default_level() and level not in ("Family", "Genus")
+        sizes = [int(tab.species_tree.set(i, "count")) for i in tab.species_tree.get_children()]
+        assert len(sizes) < 10 and float(np.median(sizes)) >= 2, sizes   # not 10 species of one genome
+        lab_app.root.update()
+        assert not legend_overlaps_axes(tab.panel.figure)
+        tab.level_box.set("Genus")                # the user's choice is kept across maps
+        tab.level_box.event_generate("<<ComboboxSelected>>")
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        assert tab.level.get() == "Genus"
+    finally:
+        tab.scope.set("all")

@@ -15,7 +15,7 @@ def test_window_has_the_four_tabs_status_bar_and_minimum_size(lab_app):
     nb = lab_app.notebook
     assert [nb.tab(t, "text") for t in nb.tabs()] == list(TABS) == ["Evolution Lab", "Gene Forge",
                                                                     "Stress Chamber", "Phylogeny"]
-    assert str(lab_app.registry.root) in lab_app.registry_label.cget("text")
+    assert lab_app.registry_tip.text == str(lab_app.registry.root)
     assert lab_app.device_label.cget("text") == "Device: cpu"
     assert lab_app.root.minsize() == (1100, 700)
     assert all(lab_app.tabs[title] is not None for title in TABS), "every tab is built"
@@ -35,6 +35,7 @@ def test_menus_and_shortcuts_come_from_the_one_command_table(lab_app):
             assert lab_app.root.bind_all(c.sequence), f"{c.sequence} is bound"
     shown = lab_app.shortcuts_text()
     assert "F5" in shown and "Ctrl+Q" in shown
+    assert [c.name for c in COMMANDS if c.name == "reset_settings"] == ["reset_settings"]
 
 
 def test_a_keyboard_shortcut_does_what_its_menu_item_does(lab_app):
@@ -51,16 +52,67 @@ def test_a_keyboard_shortcut_does_what_its_menu_item_does(lab_app):
     assert lab_app.log_visible
     lab_app.invoke("toggle_log")
     assert not lab_app.log_visible
-    lab_app.invoke("shortcuts")
-    assert lab_app.dialogs.shown[-1][1] == "Keyboard shortcuts"
+    dialog = lab_app.invoke("shortcuts")
+    try:
+        assert dialog.exists() and dialog.window.title() == "Keyboard shortcuts"
+    finally:
+        dialog.close()
 
 
-def test_theme_can_be_switched_off_and_on(lab_app):
-    before = lab_app.style.theme_use()
+def test_the_shortcuts_dialog_is_a_table_of_shortcut_and_command_grouped_by_menu(lab_app):
+    dialog = lab_app.invoke("shortcuts")
+    try:
+        lab_app.root.update()
+        assert dialog.table.cget("columns") == ("shortcut", "command")
+        assert [dialog.table.heading(c, "text") for c in ("shortcut", "command")] == ["Shortcut", "Command"]
+        rows = dialog.rows()
+        expected = [(c.menu, c.shortcut, c.label.removesuffix("...")) for m in MENUS for c in COMMANDS
+                    if c.menu == m and c.shortcut]
+        assert rows == expected, "every shortcut of the table, in menu order, one per row"
+        assert ("Run", "F5", "Start evolution") in rows and ("Help", "F1", "Keyboard shortcuts") in rows
+        menus = [dialog.table.item(i, "values")[0] for i in dialog.table.get_children()
+                 if "menu" in dialog.table.item(i, "tags")]
+        assert menus == ["File menu", "View menu", "Run menu", "Help menu"]
+        assert lab_app.invoke("shortcuts") is dialog, "F1 again brings the open window forward"
+        dialog.window.event_generate("<Escape>")
+        lab_app.root.update()
+        assert not dialog.exists()
+    finally:
+        dialog.close()
+
+
+def test_showing_the_log_leaves_the_run_controls_and_status_bar_on_screen(lab_app):
+    root = lab_app.root
+    root.geometry("1280x760")
+    lab_app.invoke("show_tab_1")
+    tab = lab_app.tabs["Evolution Lab"]
+    lab_app.invoke("toggle_log")
+    try:
+        wait_until(root, lambda: lab_app.log_pane.winfo_height() > 1, timeout=5)
+        root.update()
+        bottom = root.winfo_rooty() + root.winfo_height()
+
+        def inside(widget) -> bool:   # wholly within the window, not cut off by the log pane
+            y = widget.winfo_rooty() + widget.winfo_height()
+            top = lab_app.log_pane.winfo_rooty()
+            return widget.winfo_ismapped() and widget.winfo_height() > 1 and y <= top
+        for widget in (tab.start_button, tab.resume_button, tab.gen_bar, tab.run_bar):
+            assert inside(widget), f"{widget} is hidden behind the log pane"
+        assert lab_app.job_progress.winfo_rooty() + lab_app.job_progress.winfo_height() <= bottom
+        assert 60 <= lab_app.log_pane.winfo_height() <= 200, "the log takes a modest share of the window"
+    finally:
+        lab_app.invoke("toggle_log")
+
+
+def test_theme_switches_between_light_and_dark(lab_app):
+    assert lab_app.theme == "light" and lab_app.style.theme_use() == "sun-valley-light"
     lab_app.invoke("toggle_theme")
-    assert lab_app.lab_theme is False
-    lab_app.invoke("toggle_theme")
-    assert lab_app.lab_theme is True and lab_app.style.theme_use() == before
+    try:
+        assert lab_app.theme == "dark" and lab_app.style.theme_use() == "sun-valley-dark"
+        assert lab_app.log_text.cget("background") == "#262626"
+    finally:
+        lab_app.invoke("toggle_theme")
+    assert lab_app.theme == "light" and lab_app.style.theme_use() == "sun-valley-light"
 
 
 def test_an_error_in_a_callback_shows_a_dialog_and_the_log_and_the_app_stays_up(app):
@@ -106,7 +158,7 @@ def test_registry_folder_can_be_switched_and_tabs_hear_of_it(lab_app, tmp_path):
         lab_app.invoke("choose_registry")
         assert lab_app.registry.root == (tmp_path / "other").absolute()
         assert heard and heard[-1] is lab_app.registry
-        assert str(tmp_path / "other") in lab_app.registry_label.cget("text")
+        assert lab_app.registry_tip.text == str(tmp_path / "other")
         # a path that is a file is refused with a message, and the registry stays
         (tmp_path / "a-file").write_text("x")
         lab_app.set_registry(tmp_path / "a-file")
@@ -169,6 +221,7 @@ def test_closing_while_a_job_runs_asks_then_cancels_and_waits(tmp_path):
     dialogs.answers["yes_no"] = True
     app.request_quit()
     assert [d[0] for d in dialogs.shown] == ["ask", "ask"]
+    assert "Long job is running" in dialogs.shown[0][2] and "checkpoint" not in dialogs.shown[0][2]
 
     def destroyed():
         try:
@@ -185,3 +238,21 @@ def test_closing_while_a_job_runs_asks_then_cancels_and_waits(tmp_path):
         released.wait(0.01)
     assert deadline_ok, "the window closed once the job ended"
     assert seen_cancel and job.state == "cancelled"
+
+
+def test_without_sv_ttk_the_window_falls_back_to_the_clam_look(monkeypatch):
+    import sys
+    from tkinter import ttk
+
+    from lab.gui.theme import apply_theme
+    monkeypatch.setitem(sys.modules, "sv_ttk", None)   # "import sv_ttk" now fails
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:  # pragma: no cover
+        pytest.skip(f"no display: {exc}")
+    try:
+        assert apply_theme(root, "dark") == "clam"
+        assert ttk.Style(root).lookup("Error.TLabel", "foreground") == "#b00020", "the fallback is light"
+        assert apply_theme(root, "light") == "clam"
+    finally:
+        root.destroy()

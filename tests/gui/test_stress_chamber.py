@@ -219,7 +219,7 @@ def test_run_computes_exactly_the_missing_trials_and_a_second_run_starts_nothing
         unsubscribe()
     assert len(lab_app.registry.trials()) == before + 4
     assert {(t.genome_id, t.seed) for t in lab_app.registry.trials()} == {(g.id, s) for g in (a, b) for s in (0, 1, 2)}
-    assert stress.finished == 4 and float(stress.progress.cget("value")) == 4
+    assert stress.finished == 4 and float(stress.progress.cget("value")) == pytest.approx(1.0)  # all the work
     assert "4 trial(s) recorded" in stress.progress_label.cget("text")
     assert plan_text(stress) == "6 trials already in the registry, 0 will run"
     assert changed, "registry_changed was published"
@@ -295,7 +295,7 @@ def test_every_chart_draws_in_the_panel_with_its_toggles(lab_app, charted, kind)
     for name, button in tab.controls.toggle_buttons.items():
         assert ("disabled" in button.state()) == (name not in CHARTS[kind].toggles), name
     assert (str(tab.controls.gene_box.cget("state")) == "disabled") == ("gene" not in CHARTS[kind].toggles)
-    assert set(tab.controls.group_vars) == {g.label for g in genomes}
+    assert set(tab.controls.group_vars) == {g.name for g in genomes}   # unique names: no hash ids
     # every toggle the chart uses redraws it without error
     for name in CHARTS[kind].toggles:
         if name in tab.controls.toggle_vars:
@@ -312,16 +312,16 @@ def test_the_genes_chart_follows_the_gene_picker(lab_app, charted):
     tab.controls.gene_box.event_generate("<<ComboboxSelected>>")
     tab.redraw()
     assert tab.controls.style().gene == "dropout"
-    assert tab.panel.figure.axes[0].get_xlabel() == "dropout"
+    assert tab.panel.figure.axes[0].get_xlabel() == "Dropout"   # the gene's words, not its key
 
 
 def test_hiding_a_group_removes_it_and_groupings_regroup(lab_app, charted):
     tab, genomes = charted
     labels = lambda: [t.get_text().split("  ")[0] for t in tab.panel.figure.axes[0].get_yticklabels()]  # noqa: E731
-    assert labels() == [g.label for g in genomes]
-    tab.controls.group_buttons[genomes[1].label].invoke()     # untick it
+    assert labels() == [g.name for g in genomes]
+    tab.controls.group_buttons[genomes[1].name].invoke()     # untick it
     tab.redraw()
-    assert labels() == [genomes[0].label, genomes[2].label] and tab.data.hidden == {genomes[1].label}
+    assert labels() == [genomes[0].name, genomes[2].name] and tab.data.hidden == {genomes[1].name}
     tab.controls.show_all(True)
     tab.grouping_buttons["tag"].invoke()
     tab.redraw()
@@ -332,7 +332,7 @@ def test_hiding_a_group_removes_it_and_groupings_regroup(lab_app, charted):
     tab.choice.assign_button.invoke()
     tab.grouping_buttons["user"].invoke()
     tab.redraw()
-    assert labels() == ["pair", genomes[2].label]
+    assert labels() == ["pair", genomes[2].name]
     assert [r[2] for r in tab.choice.rows()] == ["pair", "pair", ""]
     tab.choice.group_text.set("")
     tab.choice.assign_button.invoke()
@@ -360,16 +360,21 @@ def test_export_writes_the_chart_in_every_format_and_its_csv(lab_app, charted, t
     lab_app.dialogs.answers["directory"] = str(out)
     tab.export_button.invoke()
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["stress-survival.csv", "stress-survival.pdf", "stress-survival.png", "stress-survival.svg"]
+    assert names == ["survival.csv", "survival.pdf", "survival.png", "survival.svg"]   # as `charts` names them
     assert all((out / n).stat().st_size > 200 for n in names)
-    assert "stress-survival.png" in lab_app.status_message.get()
+    status = lab_app.status_message.get()
+    assert "exported 4 survival files" in status and str(out.name) in status and len(status) <= 70, status
+    lab_app.root.update()
+    note = tab.export_note
+    assert str(out) in note.cget("text") and "survival.png" in note.cget("text")
+    assert note.winfo_ismapped() and note.winfo_reqwidth() <= note.winfo_width() + 8   # wrapped, not clipped
     # File > Export charts of this tab does the same, with the formats ticked
     tab.export_options.set_values(formats=["svg"], size="double")
     other = tmp_path / "menu"
     other.mkdir()
     lab_app.dialogs.answers["directory"] = str(other)
     lab_app.invoke("export_charts")
-    assert sorted(p.name for p in other.iterdir()) == ["stress-survival.csv", "stress-survival.svg"]
+    assert sorted(p.name for p in other.iterdir()) == ["survival.csv", "survival.svg"]
     # a bad dpi or no format: named, nothing written
     tab.export_options.set_values(formats=["png"], dpi="lots")
     assert tab.export_charts(tmp_path / "bad") == []
@@ -411,3 +416,61 @@ def test_every_task_setting_can_be_chosen_and_a_bad_one_is_refused(lab_app, stre
     expected = dataclasses.replace(TINY, heads=4, step_cap=80)
     assert stress.base_task == expected and stress.form.vars["step_cap"].get() == "80"
     assert expected.task_id in stress.task_label.cget("text")
+
+
+def test_trials_on_another_task_are_named_and_offered(lab_app, stress):
+    """Trials run at another step cap are another task's: the chart says where they are and the
+    tasks-with-trials list offers that task; choosing it shows them."""
+    from lab.arenas.base import with_cap
+    from lab.tasks import remember
+    registry = lab_app.registry
+    other = with_cap(TINY, 90)
+    remember(registry, other)
+    genomes = record_fake_trials(registry, registry_spec(registry), task_id=other.task_id, genomes=2, seeds=3)
+    stress.choice.add(genomes)
+    stress.redraw()
+    lab_app.root.update()
+    assert f"Task {TINY.task_id}" in stress.task_label.cget("text")
+    assert "step cap 60" in stress.task_label.cget("text")          # the budget is named, not "default task"
+    said = " ".join(t.get_text() for t in stress.panel.figure.texts)
+    assert f"No trials of these genomes on task {TINY.task_id}" in said and other.task_id in said
+    labels = list(stress.task_box.cget("values"))
+    offered = next(x for x in labels if other.task_id in x)
+    assert "step cap 90" in offered and "6 trials" in offered
+    assert stress.choose_task(offered)
+    lab_app.root.update()
+    assert stress.plan.task == other and stress.form.vars["step_cap"].get() == "90"
+    assert "6 trials already in the registry" in stress.plan_label.cget("text")
+    stress.redraw()
+    assert not stress.data.trials.empty and not any(other.task_id in t.get_text() for t in stress.panel.figure.texts)
+
+
+def registry_spec(registry):
+    from lab.genome import get_spec
+    return get_spec("grokking")
+
+
+def test_the_bar_moves_with_member_steps_and_says_the_time_left_before_any_trial_finishes(lab_app, stress):
+    """A population trains as one batch: its trials finish together at the end, so the bar counts
+    member-steps, with the time left from their rate and the trials finished beside it."""
+    stress.form.set_values({"runs": 3, "step_cap": 3000})
+    stress.choice.add([FOUNDERS["classic-adamw"]])
+    stress.run_button.invoke()
+    seen = []
+
+    def mid_run():
+        value = float(stress.progress.cget("value"))
+        if stress.finished == 0 and 0.05 < value < 0.9 and "left" in stress.progress_label.cget("text") \
+                and "estimating" not in stress.progress_label.cget("text"):
+            seen.append((value, stress.progress_label.cget("text"), lab_app.job_label.cget("text")))
+        return len(seen) >= 2 or not stress.running
+    wait_until(lab_app.root, mid_run, timeout=120)
+    assert stress.running and len(seen) == 2, "the bar moved while no trial had finished"
+    (v1, text, job_text), (v2, _, _) = seen
+    assert v2 >= v1 == pytest.approx(stress.reader.fraction, abs=0.2)
+    first, second = text.splitlines()
+    assert "of 9,000 member-steps, about" in first and first.endswith("left"), text
+    assert second.startswith("0 of 3 trials finished; step ") and "3 training" in second, text
+    assert job_text.startswith("Stress test: ") and "left" in job_text and "0 of 3 trials" in job_text
+    stress.cancel_button.invoke()
+    wait_until(lab_app.root, lambda: not stress.running, timeout=60)

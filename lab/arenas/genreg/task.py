@@ -14,6 +14,7 @@ from lab.arenas.base import TaskConfig, data_task_problems
 from lab.arenas.task_data import TaskData, load_tensors
 
 DATASETS = ("digits", "mnist", "letters", "letters-augmented")
+SAMPLINGS = ("softmax", "argmax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,16 @@ class GenregTask(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "generations"
     CAP_LABEL: ClassVar[str] = "Budget (generations)"
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS, "sampling": SAMPLINGS}
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "generations": (1, 10_000_000), "target_acc": (0.001, 1.0), "eval_interval": (1, 1_000_000)}
+    HELP: ClassVar[dict[str, str]] = {
+        "dataset": "digits: scikit-learn's 8x8 digits; mnist: a folder of MNIST IDX files; letters: capital "
+                   "letters rendered with matplotlib's fonts (augmented: shifted and rotated copies).",
+        "data_folder": "The folder of MNIST IDX files (dataset mnist only).",
+        "sampling": "How a genome answers during evolution: drawn from its softmax (published) or its argmax.",
+        "target_acc": "Test accuracy at which a run counts as a success.",
+        "crossover": "Two-parent uniform crossover (the later published code)."}
 
     dataset: str = "digits"
     data_folder: str = ""
@@ -41,7 +52,7 @@ class GenregTask(TaskConfig):
 
     def __post_init__(self) -> None:
         problems = data_task_problems(self, DATASETS, ("generations", "eval_interval"))
-        if self.sampling not in ("softmax", "argmax"):
+        if self.sampling not in SAMPLINGS:
             problems.append(f"sampling {self.sampling!r} is not softmax or argmax")
         if not isinstance(self.crossover, bool):
             problems.append(f"crossover must be true or false, got {self.crossover!r}")

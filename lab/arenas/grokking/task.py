@@ -7,6 +7,7 @@ only (``split_seed``); the trial seed decides weight initialisation, batch order
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -28,6 +29,22 @@ class GrokTask(TaskConfig):
     plateau or learn train and validation together with the classic recipe, and rarely meet the
     cap; at a 30% train fraction validation stays near chance for thousands of steps.
     """
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"operation": OPERATIONS}
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "modulus": (2, 100_000), "train_fraction": (0.001, 0.999), "split_seed": (0, 2**31 - 1),
+        "layers": (1, 64), "d_model": (1, 8192), "heads": (1, 256), "d_ff": (1, 65536),
+        "batch_size": (1, 1_000_000), "step_cap": (1, 10_000_000), "eval_interval": (1, 1_000_000),
+        "grok_threshold": (0.001, 1.0), "loss_window": (1, 1_000_000)}
+    HELP: ClassVar[dict[str, str]] = {
+        "modulus": "p in a o b mod p (prime for division).",
+        "operation": "The operation o learned on residues mod p.",
+        "train_fraction": "Share of the p x p pairs used for training; the rest is validation.",
+        "split_seed": "Seed of the train/validation split (the trial seed does not change it).",
+        "step_cap": "Training steps after which a trial that has not grokked counts as failed.",
+        "grok_threshold": "Validation accuracy at which a trial has grokked.",
+        "eval_interval": "Steps between validation evaluations.",
+        "loss_window": "Training losses whose variance arms the learning-rate decay."}
 
     modulus: int = 97
     operation: str = "+"

@@ -29,6 +29,15 @@ class M2N2Task(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "passes"
     CAP_LABEL: ClassVar[str] = "Budget (passes)"
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "hidden": (1, 100_000), "passes": (1, 100_000_000), "target_acc": (0.001, 1.0), "eval_interval": (1, 1_000_000)}
+    HELP: ClassVar[dict[str, str]] = {
+        "dataset": "digits: scikit-learn's 8x8 digits (built in); mnist: a folder of MNIST IDX files.",
+        "data_folder": "The folder of MNIST IDX files (dataset mnist only).",
+        "passes": "Budget in forward passes over the training set (one per child).",
+        "target_acc": "Test accuracy at which a run counts as a success.",
+        "eval_interval": "Passes between test evaluations of the reported model."}
 
     dataset: str = "digits"
     data_folder: str = ""          # a folder of MNIST IDX files when dataset is "mnist"

@@ -19,9 +19,10 @@ from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, Tr
 from lab.arenas.neat.engine import NeatEngine, NeatSettings
 from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.parallel import Cancelled, ParallelConfig
-from lab.arenas.neat.task import NeatTask, NeatTaskForm
+from lab.arenas.neat.task import NeatTask
 from lab.arenas.neat.tasks import load_task_data
 from lab.genome import Genome, GeneSpec
+from lab.progress import WorkTally
 
 
 def _check_device(device: str) -> None:
@@ -41,10 +42,6 @@ class NeatArena:
 
     def default_task(self) -> NeatTask:
         return NeatTask()
-
-    def form_task(self) -> NeatTaskForm:
-        """The direct-run window's task form: XOR with the task-dependent fields on "auto"."""
-        return NeatTaskForm()
 
     def engine(self, task: NeatTask, genome: Genome | NeatSettings, seed: int, *, device: str = "auto",
                parallel: ParallelConfig | None = None) -> NeatEngine:
@@ -68,27 +65,34 @@ class NeatArena:
         check_spec(pairs, NEAT_SPEC.name, self.name)
         _check_device(device)
         data = load_task_data(task.task)
+        tally = WorkTally.for_task(task)   # generations of every run; its trials are added by the first run
         return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total:
-                              self._run_one(genome, seed, task, data, on_event, cancel, done, total))
+                              self._run_one(genome, seed, task, data, on_event, cancel, done, total, tally))
 
     def _run_one(self, genome: Genome, seed: int, task: NeatTask, data, on_event, cancel, done: int,
-                 total: int) -> TrialResult:
+                 total: int, tally: WorkTally) -> TrialResult:
         t0 = time.perf_counter()
+        if done == 0:
+            tally.add_trials(total)
         cancelled = TrialResult(genome.id, task.task_id, seed, "cancelled", arena=self.name)
         with NeatEngine(task, NeatSettings.from_genes(genome.genes), seed, data=data) as engine:
             while not engine.done:
                 if cancel is not None and cancel.is_set():
                     return cancelled
+                before = engine.generation
                 try:
                     engine.step(1, cancel)
                 except Cancelled:
                     return cancelled
-                if on_event is not None:
-                    on_event(TrialProgress(self.name, engine.generation, task.generations, 1, done, total,
+                tally.advance(engine.generation - before)
+                if engine.done:   # a run solved early (stop_at_target) takes its unspent generations out
+                    tally.finish(engine.generation)
+                if on_event is not None and tally.due(force=engine.done and done + 1 == total):
+                    on_event(TrialProgress(self.name, engine.generation, task.generations, 1,
                                            grokked=int(engine.solved_at is not None),
                                            message=f"NEAT run {done + 1} of {total}, generation {engine.generation}, "
                                                    f"{len(engine.species)} species, accuracy "
-                                                   f"{engine.champion_score.accuracy:.3f}"))
+                                                   f"{engine.champion_score.accuracy:.3f}", **tally.fields()))
             best = engine.champion
             finite = math.isfinite(engine.curve["best"][-1]) if engine.curve["best"] else False
             status = "diverged" if not finite else ("ok" if engine.solved_at is not None else "capped")

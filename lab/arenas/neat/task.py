@@ -36,6 +36,22 @@ class NeatTask(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "generations"
     CAP_LABEL: ClassVar[str] = "Budget (generations)"
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "task": tuple(TASKS), "fitness": FITNESS_MODES,
+        # a set of activations: each task's own set, or one activation alone
+        "activations": tuple(dict.fromkeys([d[2] for d in TASK_DEFAULTS.values()] + list(ACTIVATIONS)))}
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "generations": (1, 1_000_000), "target_acc": (0.001, 1.0), "ticks": (1, 1000),
+        "batch_size": (1, 1_000_000), "alpha_nodes": (0.0, 1e6), "alpha_edges": (0.0, 1e6)}
+    HELP: ClassVar[dict[str, str]] = {
+        "task": "The data set. Choosing one sets budget, fitness, target and activations to its own.",
+        "fitness": "classic: the outputs as they are (XOR's (4 - error)^2); backprop: weights trained by "
+                   "gradient descent first, then validation accuracy minus a size penalty.",
+        "target_acc": "Accuracy at which a run succeeds (training cases in classic mode, validation in backprop).",
+        "activations": "Activations hidden nodes may take (comma separated).",
+        "recurrent": "Allow recurrent connections (the network is run for 'ticks' steps).",
+        "alpha_nodes": "Size penalty per hidden node (backprop fitness).",
+        "alpha_edges": "Size penalty per enabled connection (backprop fitness)."}
 
     task: str = "xor"
     generations: int = 0            # 0: the task's budget
@@ -94,12 +110,3 @@ class NeatTask(TaskConfig):
     @property
     def step_cap(self) -> int:
         return self.generations
-
-
-@dataclasses.dataclass(frozen=True)
-class NeatTaskForm(NeatTask):
-    """A NeatTask's fields with their "auto" values left as they are: what a form starts from, so
-    that choosing another task there takes that task's defaults. Not a task: nothing runs it."""
-
-    def __post_init__(self) -> None:
-        pass

@@ -142,12 +142,47 @@ class Form(ttk.Frame):
 
 
 def task_fields(task: Any) -> list[Field]:
-    """One field per scalar field of an arena's task dataclass, defaulting to the arena's value."""
+    """One field per scalar field of an arena's task dataclass, defaulting to the arena's value.
+    Fields the task class lists in ``CHOICES`` are read-only choices from that same table (the
+    tuples its validation checks against); ``BOUNDS`` and ``HELP`` give the rest their bounds and
+    help, so a wrong value is named as it is typed, not at Start."""
+    choices = getattr(type(task), "CHOICES", {})
+    bounds = getattr(type(task), "BOUNDS", {})
+    helps = getattr(type(task), "HELP", {})
     out = []
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
         kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else \
             "float" if isinstance(value, float) else "text" if isinstance(value, str) else None
-        if kind:
-            out.append(Field(f.name, f.name.replace("_", " "), kind, value))
+        if not kind:
+            continue
+        options: tuple[str, ...] = ()
+        if f.name in choices:
+            options = tuple(choices[f.name])
+            if str(value) not in options:          # a value set by hand stays offered
+                options = (str(value),) + options
+            kind = "choice"
+        low, high = bounds.get(f.name, (None, None))
+        label = getattr(type(task), "CAP_LABEL", "") if f.name == getattr(type(task), "CAP_FIELD", None) else ""
+        out.append(Field(f.name, label or f.name.replace("_", " "), kind, value, low, high, options,
+                         helps.get(f.name, "")))
     return out
+
+
+def follow_task_defaults(form: Form, task: Any) -> None:
+    """Where the task class resolves per-task defaults (NEAT's ``for_task``: budget, fitness, target
+    and activations depend on the data set), choosing another ``task`` in ``form`` sets those
+    fields to the new task's own values."""
+    cls = type(task)
+    if "task" not in form.vars or not hasattr(cls, "for_task"):
+        return
+
+    def changed(*_a) -> None:
+        try:
+            resolved = cls.for_task(form.vars["task"].get())
+        except (ValueError, TypeError):
+            return
+        for name in ("generations", "fitness", "target_acc", "activations"):
+            if name in form.vars:
+                form.set(name, getattr(resolved, name))
+    form.vars["task"].trace_add("write", changed)

@@ -15,10 +15,13 @@ WHEEL_OWNERS = (ttk.Combobox, ttk.Spinbox)
 
 
 class ScrolledFrame(ttk.Frame):
-    """Put the content in ``inner``; call :meth:`bind_wheel` once it is built."""
+    """Put the content in ``inner``; call :meth:`bind_wheel` once it is built. ``ask_height``: ask
+    for at most this many pixels, so that a frame given room by its layout can also give it back
+    (the rest of a column stays on screen when the window gets shorter)."""
 
-    def __init__(self, parent: tk.Misc):
+    def __init__(self, parent: tk.Misc, ask_height: int | None = None):
         super().__init__(parent)
+        self.ask_height = ask_height
         self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0)
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
         self.canvas.configure(yscrollcommand=self.scrollbar.set)
@@ -35,8 +38,9 @@ class ScrolledFrame(ttk.Frame):
 
     def _fit(self) -> None:
         width, height = self.inner.winfo_reqwidth(), self.inner.winfo_reqheight()
-        if int(self.canvas.cget("height")) != height or int(self.canvas.cget("width")) != width:
-            self.canvas.configure(width=width, height=height)
+        asked = height if self.ask_height is None else min(height, self.ask_height)
+        if int(self.canvas.cget("height")) != asked or int(self.canvas.cget("width")) != width:
+            self.canvas.configure(width=width, height=asked)
         self.canvas.configure(scrollregion=(0, 0, width, height))
         self.canvas.itemconfigure(self._window, width=self.canvas.winfo_width())
         shown = bool(self.scrollbar.winfo_manager())

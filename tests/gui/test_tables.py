@@ -1,0 +1,67 @@
+"""Tables size their columns to their content and explain each column; numbers say what they are."""
+from __future__ import annotations
+
+import json
+from tkinter import ttk
+
+from lab.gui.evolution_lab import COLUMN_TIPS, HOF_TIPS, median_text
+from lab.gui.widgets.table import HeadingTips, _font, fit_columns
+
+
+def test_columns_fit_their_longest_heading_or_cell(lab_app):
+    top = ttk.Frame(lab_app.root)
+    tree = ttk.Treeview(top, columns=("id", "fitness", "when"), show="tree headings")
+    for col, text in (("id", "genome id"), ("fitness", "fitness"), ("when", "admitted")):
+        tree.heading(col, text=text)
+        tree.column(col, width=20)
+    tree.insert("", "end", text="high-embed-variance (0375bbee)",
+                values=("0375bbee4c6514e8", "-1200.0", "grokking-20261204-102030-2, generation 12"))
+    widths = fit_columns(tree)
+    body = _font(tree, "Treeview", "TkDefaultFont")      # the font the rows are drawn in
+    assert widths["id"] >= body.measure("0375bbee4c6514e8") and widths["fitness"] >= body.measure("-1200.0")
+    assert widths["#0"] >= body.measure("high-embed-variance (0375bbee)")
+    assert widths["when"] >= body.measure("grokking-20261204-102030-2, generation 12")
+    assert all(int(tree.column(c, "width")) == w for c, w in widths.items())
+    top.destroy()
+
+
+def test_every_column_of_the_population_and_hall_of_fame_tables_has_a_tip(lab_app):
+    tab = lab_app.tabs["Evolution Lab"]
+    assert set(COLUMN_TIPS) == set(tab.table["columns"])
+    assert set(HOF_TIPS) == {"#0", *tab.hof["columns"]}
+    assert "THIS generation" in COLUMN_TIPS["success"] and "admitted" in HOF_TIPS["success"]
+    assert tab.hof.heading("success", "text") == "success when admitted"
+    lab_app.notebook.select(tab.frame)
+    lab_app.root.update()
+    tips = HeadingTips(tab.table, COLUMN_TIPS)
+    assert tips.column_at(5, 5) in COLUMN_TIPS          # the first heading
+    assert tips.column_at(5, tab.table.winfo_height() - 3) is None   # a row, not a heading
+
+
+def test_a_failure_is_never_shown_as_a_step_count():
+    assert median_text(1200.0, 600) == "failed"
+    assert median_text(540.0, 600) == "540"
+    assert median_text(1500.0, None) == "1,500"
+    assert median_text(float("nan"), 600) == "failed"
+
+
+def test_saved_runs_are_listed_whole_and_say_finished_or_stopped(lab_app, tmp_path):
+    tab = lab_app.tabs["Evolution Lab"]
+    old = lab_app.registry
+    lab_app.set_registry(tmp_path / "registry")
+    try:
+        registry = lab_app.registry
+        for run_id, done in (("grokking-20261204-102030", 10), ("grokking-20261204-112233-2", 3)):
+            folder = registry.run_dir(run_id, create=True)
+            (folder / "checkpoint.json").write_text(json.dumps({"generation": done}))
+            (folder / "run.json").write_text(json.dumps({"settings": {"generations": 10}}))
+        broken = registry.run_dir("grokking-20261204-120000", create=True)
+        (broken / "run.json").write_text("{not json")
+        tab.refresh_runs(select="grokking-20261204-112233-2")
+        values = list(tab.run_box.cget("values"))
+        assert "grokking-20261204-102030: finished, 10 generations" in values
+        assert "grokking-20261204-112233-2: stopped after 3 of 10 generations (resumable)" in values
+        assert "grokking-20261204-120000: unreadable" in values
+        assert tab.run_choice.get().startswith("grokking-20261204-112233-2:")
+    finally:
+        lab_app.set_registry(old.root)
