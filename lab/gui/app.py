@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import queue
+import signal
 import sys
 import tkinter as tk
 import traceback
@@ -25,7 +26,7 @@ from lab import __version__
 from lab.backends import Backend, BackendConfig, BackendError, make_backend
 from lab.gui.hub import EventHub
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
-from lab.gui.shortcuts import ShortcutsDialog, shortcut_groups
+from lab.gui.shortcuts import FIELD_KEYS, ShortcutsDialog, bind_field_keys, shortcut_groups
 from lab.gui.theme import apply_theme, colours
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
@@ -151,6 +152,7 @@ class App:
         self.theme = self.prefs.theme
         self.theme_in_use = apply_theme(root, self.theme)
         self._build_menu()
+        bind_field_keys(root)
         self._build_status(device)
         self.paned = ttk.PanedWindow(root, orient="vertical")
         self.paned.pack(fill="both", expand=True)
@@ -372,14 +374,14 @@ class App:
     def shortcuts_text(self) -> str:
         """The shortcuts as plain text, one per line grouped by menu (for the log and tests)."""
         return "\n".join(f"{menu}:\n" + "\n".join(f"  {key:<14} {label}" for key, label in rows)
-                         for menu, rows in shortcut_groups(COMMANDS, MENUS))
+                         for menu, rows in shortcut_groups(COMMANDS, MENUS) + [("Text fields", FIELD_KEYS)])
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help > Keyboard shortcuts: a window with a table of shortcut and command, by menu."""
         if self._shortcuts is not None and self._shortcuts.exists():
             self._shortcuts.window.lift()
         else:
-            self._shortcuts = ShortcutsDialog(self.root, shortcut_groups(COMMANDS, MENUS))
+            self._shortcuts = ShortcutsDialog(self.root, shortcut_groups(COMMANDS, MENUS) + [("Text fields", FIELD_KEYS)])
         return self._shortcuts
 
     def show_about(self) -> None:
@@ -435,6 +437,11 @@ class App:
         """Run ``fn(job, *args)`` as a background job; ``on_event`` sees its events on the Tk thread.
         A job that fails shows its error in a dialog and the log. ``quick``: a short job (seconds) that
         runs on its own worker, beside a long one, instead of waiting for it."""
+        if not quick:   # the settings a long job starts with are kept even if the lab is killed during it
+            try:
+                self.save_settings()
+            except Exception as exc:  # noqa: BLE001 - a form that cannot be read must not stop the job
+                log.warning("settings not saved: %s", exc)
         job = (self.quick_runner if quick else self.runner).submit(fn, *args, title=title, on_event=on_event)
 
         def on_end(event) -> None:
@@ -496,6 +503,18 @@ class App:
             for job in jobs:
                 job.cancel()
             self.job_label.configure(text="Stopping the running job; the window closes when it has ended...")
+        self._closing = True
+        if not jobs:
+            self._destroy()
+
+    def terminate(self) -> None:
+        """Close without asking (SIGTERM or SIGHUP, as at logout): running jobs are cancelled and
+        waited for (an evolution run keeps its last checkpoint), then the settings are saved."""
+        if self._closing:
+            return
+        jobs = self.runner.active_jobs()
+        for job in jobs:
+            job.cancel()
         self._closing = True
         if not jobs:
             self._destroy()
@@ -632,5 +651,9 @@ def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -
     screen = root.winfo_screenwidth(), root.winfo_screenheight()
     width, height = min(DEFAULT_SIZE[0], screen[0]), min(DEFAULT_SIZE[1] + 40, screen[1]) - 40
     root.geometry(fit_geometry(loaded[0].geometry, *screen) or f"{width}x{height}+0+0")
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:   # the handler only schedules: Tk is touched from its own loop
+            signal.signal(sig, lambda *_a: root.after_idle(app.terminate))
+    root.after_idle(lambda: log.info("window open: registry %s, settings %s", app.registry.root, settings.path))
     root.mainloop()
     return 0

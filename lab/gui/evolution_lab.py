@@ -146,16 +146,19 @@ class EvolutionLabTab:
         self.stop_button = ttk.Button(buttons, text="Stop", command=lambda: self.app.invoke("stop_run"))
         for b in (self.start_button, self.pause_button, self.stop_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
+        ttk.Label(left, text="Saved run").pack(anchor="w", pady=(6, 0))
         saved = ttk.Frame(left)
-        saved.pack(fill="x", pady=(6, 2))
-        ttk.Label(saved, text="Saved run").pack(side="left")
+        saved.pack(fill="x", pady=(0, 2))
         self.run_choice = tk.StringVar(left, value="")
         self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=14)
         self.run_box.bind("<Button-1>", lambda _e: self._widen_run_list(), add="+")
-        self.run_box.pack(side="left", fill="x", expand=True, padx=4)
+        self.run_box.pack(side="left", fill="x", expand=True, padx=(0, 4))
         self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
         self.resume_button.pack(side="left")
+        # the entry holds the run id only (it fits the pane); the chosen run's state is spelled out below
+        self.run_state = ttk.Label(left, text="", style="Muted.TLabel", wraplength=300)
+        self.run_state.pack(anchor="w")
         self.gen_label = ttk.Label(left, text="Generation: -", wraplength=300)
         self.gen_label.pack(anchor="w", pady=(8, 0))
         self.gen_bar = ttk.Progressbar(left, maximum=1)
@@ -516,8 +519,15 @@ class EvolutionLabTab:
             except (OSError, ValueError, KeyError, TypeError):
                 labels.append(f"{run_id}: unreadable")
         self.run_box.configure(values=labels)
-        if select:
-            self.run_choice.set(next((x for x in labels if x.split(":")[0] == select), ""))
+        self._run_states = {x.split(":")[0]: x.split(": ", 1)[1] for x in labels}
+        self._show_run_choice(select if select is not None else self.run_choice.get())
+
+    def _show_run_choice(self, choice: str) -> None:
+        """Put the chosen run's id in the entry and its state (finished, stopped, unreadable) under it."""
+        run_id = choice.split(":")[0]
+        state = getattr(self, "_run_states", {}).get(run_id)
+        self.run_choice.set(run_id if state is not None else "")
+        self.run_state.configure(text=state or "")
 
     def _widen_run_list(self) -> None:
         """The drop-down list is as wide as its longest entry (run ids and states are never cut)."""
@@ -531,9 +541,10 @@ class EvolutionLabTab:
 
     def show_saved_run(self) -> None:
         """Show a saved run's history (charts and last population) without running it."""
+        self._show_run_choice(self.run_choice.get())
         if self.running:
             return
-        run_id = self.run_choice.get().split(":")[0]
+        run_id = self.run_choice.get()
         try:
             evo = Evolution.resume(self.app.registry, run_id)
         except (RegistryError, ValueError) as exc:

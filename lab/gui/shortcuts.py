@@ -8,14 +8,37 @@ from tkinter import ttk
 
 
 def shortcut_groups(commands: Iterable, menus: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """[(menu, [(shortcut, command label), ...]), ...] in menu order, commands with a shortcut only."""
+    """[("File menu", [(shortcut, command label), ...]), ...] in menu order, commands with a shortcut only."""
     commands = list(commands)
     groups = []
     for menu in menus:
         rows = [(c.shortcut, c.label.removesuffix("...")) for c in commands if c.menu == menu and c.shortcut]
         if rows:
-            groups.append((menu, rows))
+            groups.append((f"{menu} menu", rows))
     return groups
+
+
+# keys every text field understands (not menu commands); listed in the shortcuts window too
+FIELD_KEYS = [("Ctrl+A", "Select the whole field (then type to replace it)")]
+_ENTRY_CLASSES = ("TEntry", "TSpinbox", "TCombobox", "Entry", "Spinbox")
+
+
+def _select_all(event: tk.Event) -> str:
+    widget = event.widget
+    try:
+        widget.selection_range(0, "end")
+        widget.icursor("end")
+    except (tk.TclError, AttributeError):
+        return ""
+    return "break"
+
+
+def bind_field_keys(root: tk.Misc) -> None:
+    """Ctrl+A selects a field's whole text, as researchers expect (Tk's own binding moves to the start
+    of the line instead, so typing a new value after it was prepended to the old one)."""
+    for cls in _ENTRY_CLASSES:
+        root.bind_class(cls, "<Control-a>", _select_all)
+        root.bind_class(cls, "<Control-A>", _select_all)
 
 
 class ShortcutsDialog:
@@ -36,7 +59,7 @@ class ShortcutsDialog:
         self.table.column("command", width=380, stretch=True)
         self.table.tag_configure("menu", font=("TkDefaultFont", 10, "bold"))
         for menu, commands in groups:
-            self.table.insert("", "end", values=(f"{menu} menu", ""), tags=("menu",))
+            self.table.insert("", "end", values=(menu, ""), tags=("menu",))
             for shortcut, label in commands:
                 self.table.insert("", "end", values=(shortcut, label))
         self.table.pack(fill="both", expand=True)

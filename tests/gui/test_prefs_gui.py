@@ -184,3 +184,38 @@ def test_quit_during_the_first_generation_says_nothing_is_checkpointed_yet(lab_a
         tab.stop()
         wait_until(lab_app.root, lambda: not tab.running, timeout=120)
         panel.restore({}, "grokking")
+
+
+def test_starting_a_long_job_saves_the_settings_it_starts_with(make_app, tmp_path):
+    app = make_app()
+    app.tabs["Evolution Lab"].settings_panel.form.set("population", 9)
+    job = app.submit(lambda job: None, title="nothing")
+    data = json.loads((tmp_path / "config" / FILE_NAME).read_text())
+    assert data["arenas"]["grokking"]["evolution"]["population"] == 9, "kept before the job even runs"
+    wait_until(app.root, lambda: not job.active, timeout=10)
+    close(app)
+
+
+def test_sigterm_closes_the_real_window_cleanly_and_keeps_the_settings(tmp_path):
+    """``python main.py`` sent SIGTERM (as at logout) saves its settings and exits 0, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = {**os.environ, "SPECIATION_LAB_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.Popen([sys.executable, "main.py", "--registry", str(tmp_path / "registry")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    settings = tmp_path / "config" / FILE_NAME
+    try:
+        first = proc.stdout.readline()   # the log's first line says the window is open
+        assert "window open" in first and proc.poll() is None, first + proc.communicate()[0]
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out = first + proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in out, out
+    data = json.loads(settings.read_text())
+    assert data["registry"] == str(tmp_path / "registry") and data["geometry"]

@@ -68,11 +68,12 @@ def test_the_shortcuts_dialog_is_a_table_of_shortcut_and_command_grouped_by_menu
         rows = dialog.rows()
         expected = [(c.menu, c.shortcut, c.label.removesuffix("...")) for m in MENUS for c in COMMANDS
                     if c.menu == m and c.shortcut]
+        expected += [("Text fields", "Ctrl+A", "Select the whole field (then type to replace it)")]
         assert rows == expected, "every shortcut of the table, in menu order, one per row"
         assert ("Run", "F5", "Start evolution") in rows and ("Help", "F1", "Keyboard shortcuts") in rows
         menus = [dialog.table.item(i, "values")[0] for i in dialog.table.get_children()
                  if "menu" in dialog.table.item(i, "tags")]
-        assert menus == ["File menu", "View menu", "Run menu", "Help menu"]
+        assert menus == ["File menu", "View menu", "Run menu", "Help menu", "Text fields"]
         assert lab_app.invoke("shortcuts") is dialog, "F1 again brings the open window forward"
         dialog.window.event_generate("<Escape>")
         lab_app.root.update()
@@ -256,3 +257,20 @@ def test_without_sv_ttk_the_window_falls_back_to_the_clam_look(monkeypatch):
         assert apply_theme(root, "light") == "clam"
     finally:
         root.destroy()
+
+
+def test_ctrl_a_selects_a_whole_field_so_typing_replaces_it(lab_app):
+    panel = lab_app.tabs["Evolution Lab"].settings_panel
+    entry = panel.form.widgets["population"]
+    old = panel.form.vars["population"].get()
+    try:
+        entry.focus_force()
+        entry.icursor(1)
+        lab_app.root.update()
+        entry.event_generate("<Control-a>")
+        assert entry.selection_present() and entry.selection_get() == entry.get()
+        entry.event_generate("<KeyPress>", keysym="8")   # typing over a selection replaces it
+        lab_app.root.update()
+        assert entry.get() == "8"
+    finally:
+        panel.form.set_values({"population": old})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tkinter.font as tkfont
 from tkinter import ttk
 
 from lab.gui.evolution_lab import COLUMN_TIPS, HOF_TIPS, median_text
@@ -62,6 +63,18 @@ def test_saved_runs_are_listed_whole_and_say_finished_or_stopped(lab_app, tmp_pa
         assert "grokking-20261204-102030: finished, 10 generations" in values
         assert "grokking-20261204-112233-2: stopped after 3 of 10 generations (resumable)" in values
         assert "grokking-20261204-120000: unreadable" in values
-        assert tab.run_choice.get().startswith("grokking-20261204-112233-2:")
+        # the entry holds the whole id, the line under it the state; choosing another run updates both
+        assert tab.run_choice.get() == "grokking-20261204-112233-2"
+        assert tab.run_state.cget("text") == "stopped after 3 of 10 generations (resumable)"
+        tab.run_choice.set("grokking-20261204-102030: finished, 10 generations")
+        tab.run_box.event_generate("<<ComboboxSelected>>")
+        lab_app.root.update()
+        # (these stand-in files are no real checkpoint: showing its history is refused with the reason)
+        assert lab_app.dialogs.errors()[0][1] == "Saved run"
+        lab_app.dialogs.shown.clear()
+        assert tab.run_choice.get() == "grokking-20261204-102030"
+        assert tab.run_state.cget("text") == "finished, 10 generations"
+        font = tkfont.nametofont("TkDefaultFont")
+        assert font.measure(tab.run_choice.get()) < tab.run_box.winfo_width()
     finally:
         lab_app.set_registry(old.root)
