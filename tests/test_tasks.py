@@ -77,5 +77,14 @@ def test_form_fields_offer_the_choices_the_task_validates_against():
     assert neat["task"].kind == "choice" and "spiralz" not in neat["task"].choices
     assert neat["fitness"].choices == ("classic", "backprop")
     assert neat["generations"].default == 100 and neat["target_acc"].default == 1.0   # resolved, not 0 ("auto")
+    assert fields["d_model"].label == "Model width" and fields["train_fraction"].label == "Train fraction"
+    assert fields["d_model"].help, "a renamed field still says what it is"
     genreg = {f.name: f for f in task_fields(get_arena("genreg").default_task())}
     assert genreg["sampling"].choices == ("softmax", "argmax") and genreg["dataset"].kind == "choice"
+
+
+def test_every_task_field_label_is_words_starting_with_a_capital():
+    from lab.arenas import arena_names
+    for name in arena_names():
+        for f in task_fields(get_arena(name).default_task()):
+            assert "_" not in f.label.split("(")[0] and f.label[0].isupper(), (name, f.name, f.label)

@@ -35,6 +35,15 @@ class TaskConfig:
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
     HELP: ClassVar[dict[str, str]] = {}
+    # labels the forms show where the field's name is not the words (others: "split_seed" -> "Split seed")
+    LABELS: ClassVar[dict[str, str]] = {"target_acc": "Target accuracy", "data_folder": "Data folder"}
+
+    @classmethod
+    def label(cls, name: str) -> str:
+        """How a form names the field ``name``."""
+        if name == cls.CAP_FIELD:
+            return cls.CAP_LABEL
+        return {**TaskConfig.LABELS, **cls.LABELS}.get(name) or name.replace("_", " ").capitalize()
 
     @property
     def task_id(self) -> str:

@@ -28,6 +28,7 @@ from lab.gui.hub import EventHub
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
 from lab.gui.shortcuts import FIELD_KEYS, ShortcutsDialog, bind_field_keys, shortcut_groups
 from lab.gui.theme import apply_theme, colours
+from lab.gui.widgets.fit_label import FitLabel
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
 
@@ -228,8 +229,10 @@ class App:
         self.job_progress.pack(side="right")
         self.job_label = ttk.Label(bar, text="No job running")
         self.job_label.pack(side="right", padx=8)
+        # the last message takes what room is left, cut in the middle with the whole in a tooltip
         self.status_message = tk.StringVar(self.root, value="")
-        ttk.Label(bar, textvariable=self.status_message, style="Muted.TLabel").pack(side="right", padx=8)
+        self.status_label = FitLabel(bar, self.status_message, style="Muted.TLabel", anchor="e")
+        self.status_label.pack(side="right", padx=8, fill="x", expand=True)
 
     def _build_tab(self, frame: ttk.Frame, title: str, module: str | None, purpose: str) -> object:
         if module is not None:
@@ -416,7 +419,7 @@ class App:
             return
         job = jobs[0]
         fraction, text = job.progress
-        title = elide(job.title, 30)   # the status message beside it keeps room to be read
+        title = elide(job.title, 30)   # the status message beside it keeps what room is left
         self.job_label.configure(text=f"{title}: {text}" if text else title)
         self.job_progress.configure(value=fraction)
 

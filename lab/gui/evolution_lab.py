@@ -73,7 +73,7 @@ def racing_note(record: dict[str, Any]) -> str:
     if not race:
         return ""
     if not race.get("censored"):
-        return "; racing stopped no trial"
+        return "; racing stopped no trials early"
     return f"; racing stopped {race['censored']} trial(s) at step {race['stop_step']}"
 
 
@@ -147,18 +147,19 @@ class EvolutionLabTab:
         for b in (self.start_button, self.pause_button, self.stop_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
         ttk.Label(left, text="Saved run").pack(anchor="w", pady=(6, 0))
+        # the entry holds the run id only, across the pane's whole width; the chosen run's state is
+        # spelled out below it, beside Resume (the drop-down list shows ids and states together)
+        self.run_choice = tk.StringVar(left, value="")
+        self.run_box = ttk.Combobox(left, textvariable=self.run_choice, state="readonly", width=14)
+        self.run_box.bind("<Button-1>", lambda _e: self._widen_run_list(), add="+")
+        self.run_box.pack(fill="x", pady=(0, 2))
+        self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         saved = ttk.Frame(left)
         saved.pack(fill="x", pady=(0, 2))
-        self.run_choice = tk.StringVar(left, value="")
-        self.run_box = ttk.Combobox(saved, textvariable=self.run_choice, state="readonly", width=14)
-        self.run_box.bind("<Button-1>", lambda _e: self._widen_run_list(), add="+")
-        self.run_box.pack(side="left", fill="x", expand=True, padx=(0, 4))
-        self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
-        self.resume_button.pack(side="left")
-        # the entry holds the run id only (it fits the pane); the chosen run's state is spelled out below
-        self.run_state = ttk.Label(left, text="", style="Muted.TLabel", wraplength=300)
-        self.run_state.pack(anchor="w")
+        self.resume_button.pack(side="right")
+        self.run_state = ttk.Label(saved, text="", style="Muted.TLabel", wraplength=210)
+        self.run_state.pack(side="left", anchor="w")
         self.gen_label = ttk.Label(left, text="Generation: -", wraplength=300)
         self.gen_label.pack(anchor="w", pady=(8, 0))
         self.gen_bar = ttk.Progressbar(left, maximum=1)
@@ -427,7 +428,7 @@ class EvolutionLabTab:
                                "median": r["median_steps"], "success": r["success"],
                                "censored": r.get("censored", 0)})
         self.pop_title.configure(text=f"Population of generation {record['generation']} "
-                                      f"(diversity {record['diversity']:.3f}){racing_note(record)}")
+                                      f"(diversity {record['diversity']:.3f})")
         self._fill_table()
         genomes = []
         for r in record["genomes"]:
@@ -510,6 +511,9 @@ class EvolutionLabTab:
     def refresh_runs(self, select: str | None = None) -> None:
         labels = []
         for run_id in self.app.registry.run_ids():
+            if self.running and self.evo is not None and run_id == self.evo.run_id:
+                labels.append(f"{run_id}: running in this window")
+                continue
             try:
                 state = json.loads((self.app.registry.run_dir(run_id) / "checkpoint.json").read_text(encoding="utf-8"))
                 run = json.loads((self.app.registry.run_dir(run_id) / "run.json").read_text(encoding="utf-8"))

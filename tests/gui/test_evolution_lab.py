@@ -85,6 +85,7 @@ def test_stop_then_resume_continues_the_run_to_its_end(lab_app, tab):
     tab.settings_panel.task_form.set_values({"train_fraction": 0.3, "step_cap": 400})
     tab.settings_panel.form.set_values({"generations": 3})
     tab.start_button.invoke()
+    assert tab.run_choice.get() == tab.evo.run_id and tab.run_state.cget("text") == "running in this window"
     wait_until(lab_app.root, lambda: len(tab.history) >= 1 and tab.live is not None, timeout=120)
     tab.stop_button.invoke()
     run_to_end(lab_app, tab)
@@ -148,7 +149,7 @@ def test_racing_is_a_setting_with_its_rule_and_each_generation_says_what_it_stop
     assert panel.settings().racing is False
     record = {"race": {"censored": 7, "stop_step": 650}}
     assert racing_note(record) == "; racing stopped 7 trial(s) at step 650"
-    assert racing_note({"race": {"censored": 0, "stop_step": None}}) == "; racing stopped no trial"
+    assert racing_note({"race": {"censored": 0, "stop_step": None}}) == "; racing stopped no trials early"
     assert racing_note({"race": None}) == ""
     assert "censored" in tab.table.cget("columns") and tab.table.heading("censored", "text") == "stopped"
 

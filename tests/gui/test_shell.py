@@ -111,9 +111,27 @@ def test_theme_switches_between_light_and_dark(lab_app):
     try:
         assert lab_app.theme == "dark" and lab_app.style.theme_use() == "sun-valley-dark"
         assert lab_app.log_text.cget("background") == "#262626"
+        # the plain Tk parts follow too: diversity grid, chart toolbar, the Stress Chamber's group list
+        evo, stress = lab_app.tabs["Evolution Lab"], lab_app.tabs["Stress Chamber"]
+        dark = "#1c1c1c"   # sv-ttk's dark background
+        assert evo.grid.cget("background") == "#2a2a2a"
+        toolbar = evo.charts.toolbar
+        assert toolbar.cget("background") == dark
+        assert all(str(toolbar._buttons[b]["state"]) == "normal" for b in ("Back", "Forward")), \
+            "never a stippled (checkered) disabled icon"
+        assert str(toolbar._buttons["Home"].cget("image")) == str(toolbar._buttons["Home"]._ntimage_alt), \
+            "light icons on the dark toolbar"
+        assert stress.controls.canvas.cget("background") == "#262626"
+        stress.controls.set_groups(["a", "b"], {"a": "#ff0000"})
+        assert stress.controls.group_buttons["a"].cget("background") == "#262626"
+        assert stress.controls.swatches["a"].cget("background") == "#ff0000", "a swatch keeps its colour"
     finally:
         lab_app.invoke("toggle_theme")
+        lab_app.tabs["Stress Chamber"].controls.set_groups([])
     assert lab_app.theme == "light" and lab_app.style.theme_use() == "sun-valley-light"
+    assert lab_app.tabs["Evolution Lab"].grid.cget("background") == "#f0f0f0"
+    toolbar = lab_app.tabs["Evolution Lab"].charts.toolbar
+    assert str(toolbar._buttons["Home"].cget("image")) == str(toolbar._buttons["Home"]._ntimage)
 
 
 def test_an_error_in_a_callback_shows_a_dialog_and_the_log_and_the_app_stays_up(app):
@@ -274,3 +292,24 @@ def test_ctrl_a_selects_a_whole_field_so_typing_replaces_it(lab_app):
         assert entry.get() == "8"
     finally:
         panel.form.set_values({"population": old})
+
+
+def test_a_long_status_message_is_cut_in_the_middle_to_fit_and_shown_whole_in_its_tooltip(lab_app):
+    from tkinter import font as tkfont
+
+    from lab.gui.widgets.fit_label import elide_to
+    font = tkfont.nametofont("TkDefaultFont")
+    assert elide_to("short", font, 500) == "short"
+    cut = elide_to("grokking-20261205-171346-s1 " * 3, font, 120)
+    assert font.measure(cut) <= 120 and cut.startswith("grok") and cut.rstrip().endswith("-s1") and "\u2026" in cut
+    long = "exported 12 charts to /home/someone/papers/2026/speciation/figures/stress-chamber/grokking-default"
+    lab_app.status_message.set(long)
+    lab_app.root.update()
+    label = lab_app.status_label
+    shown = label.cget("text")
+    assert shown != long and shown.startswith("exported") and shown.endswith("default")
+    assert label._font().measure(shown) <= label.winfo_width(), "the message fits the room it has"
+    assert label.tip.text == long, "the whole message is in the tooltip"
+    job = lab_app.job_label
+    assert job.winfo_rootx() >= label.winfo_rootx() + label.winfo_width(), "it never runs under the job's label"
+    lab_app.status_message.set("")

@@ -52,19 +52,19 @@ def test_saved_runs_are_listed_whole_and_say_finished_or_stopped(lab_app, tmp_pa
     lab_app.set_registry(tmp_path / "registry")
     try:
         registry = lab_app.registry
-        for run_id, done in (("grokking-20261204-102030", 10), ("grokking-20261204-112233-2", 3)):
+        for run_id, done in (("grokking-20261204-102030", 10), ("grokking-20261204-112233-s1234-2", 3)):
             folder = registry.run_dir(run_id, create=True)
             (folder / "checkpoint.json").write_text(json.dumps({"generation": done}))
             (folder / "run.json").write_text(json.dumps({"settings": {"generations": 10}}))
         broken = registry.run_dir("grokking-20261204-120000", create=True)
         (broken / "run.json").write_text("{not json")
-        tab.refresh_runs(select="grokking-20261204-112233-2")
+        tab.refresh_runs(select="grokking-20261204-112233-s1234-2")
         values = list(tab.run_box.cget("values"))
         assert "grokking-20261204-102030: finished, 10 generations" in values
-        assert "grokking-20261204-112233-2: stopped after 3 of 10 generations (resumable)" in values
+        assert "grokking-20261204-112233-s1234-2: stopped after 3 of 10 generations (resumable)" in values
         assert "grokking-20261204-120000: unreadable" in values
         # the entry holds the whole id, the line under it the state; choosing another run updates both
-        assert tab.run_choice.get() == "grokking-20261204-112233-2"
+        assert tab.run_choice.get() == "grokking-20261204-112233-s1234-2"
         assert tab.run_state.cget("text") == "stopped after 3 of 10 generations (resumable)"
         tab.run_choice.set("grokking-20261204-102030: finished, 10 generations")
         tab.run_box.event_generate("<<ComboboxSelected>>")

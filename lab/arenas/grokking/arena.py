@@ -20,7 +20,7 @@ MAX_MEMBERS = {"cpu": 512, "cuda": 2048}
 
 class GrokkingArena:
     name = "grokking"
-    title = "Grokking: MicroTransformer on a o b mod p"
+    title = "Grokking: MicroTransformer on a \u2218 b mod p"
     supports_racing = True   # run_pairs takes a race and stops the trials it says (lab.arenas.racing)
 
     @property

@@ -36,9 +36,17 @@ class GrokTask(TaskConfig):
         "layers": (1, 64), "d_model": (1, 8192), "heads": (1, 256), "d_ff": (1, 65536),
         "batch_size": (1, 1_000_000), "step_cap": (1, 10_000_000), "eval_interval": (1, 1_000_000),
         "grok_threshold": (0.001, 1.0), "loss_window": (1, 1_000_000)}
+    LABELS: ClassVar[dict[str, str]] = {"d_model": "Model width", "d_ff": "Feed-forward width",
+                                        "heads": "Attention heads", "eval_interval": "Eval interval (steps)",
+                                        "loss_window": "Loss window (steps)"}
     HELP: ClassVar[dict[str, str]] = {
-        "modulus": "p in a o b mod p (prime for division).",
-        "operation": "The operation o learned on residues mod p.",
+        "modulus": "p in a \u2218 b mod p (prime for division).",
+        "operation": "The operation \u2218 learned on residues mod p.",
+        "layers": "Transformer blocks.",
+        "d_model": "Width of the residual stream (d_model).",
+        "heads": "Attention heads per block (d_model must divide by it).",
+        "d_ff": "Width of the feed-forward layer (d_ff).",
+        "batch_size": "Training pairs per step.",
         "train_fraction": "Share of the p x p pairs used for training; the rest is validation.",
         "split_seed": "Seed of the train/validation split (the trial seed does not change it).",
         "step_cap": "Training steps after which a trial that has not grokked counts as failed.",

@@ -1,5 +1,5 @@
-"""Reusable Tk widgets of the lab: tooltips, validated forms, chart panels and chart controls, the diversity
-grid, the radar chart, the genome picker and the gene editor."""
+"""Reusable Tk widgets of the lab: tooltips, labels fitted to their width, validated forms, chart
+panels and chart controls, the diversity grid, the radar chart, the genome picker and the gene editor."""
 from __future__ import annotations
 
 import tkinter as tk

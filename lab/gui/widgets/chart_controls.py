@@ -13,6 +13,7 @@ from typing import Any
 
 from lab.analysis.charts import CHARTS, SIZES, ChartKind, ChartStyle
 from lab.analysis.export import FORMATS
+from lab.gui.theme import current_colours, follow_theme
 from lab.gui.widgets import descendants
 from lab.gui.widgets.form import Field, FormError
 from lab.gui.widgets.tooltip import Tooltip
@@ -125,6 +126,20 @@ class ChartControls(ttk.Frame):
         self.canvas.bind("<Configure>", lambda e: self.canvas.itemconfigure(window, width=e.width))
         self.empty_label = tk.Label(self.checklist, text="(no trials yet)", foreground="#666666", background="#ffffff")
         self.empty_label.pack(anchor="w")
+        follow_theme(self.canvas, self._recolour)
+
+    def _recolour(self, colours: dict[str, str]) -> None:
+        """The check list in the theme's colours (the swatches keep their groups' colours)."""
+        bg, fg = colours["text_bg"], colours["text_fg"]
+        self.canvas.configure(background=bg)
+        self.checklist.configure(background=bg)
+        self.empty_label.configure(background=bg, foreground=colours["muted"])
+        for row in self.checklist.winfo_children():
+            if row is not self.empty_label:
+                row.configure(background=bg)
+        for button in getattr(self, "group_buttons", {}).values():
+            button.configure(background=bg, foreground=fg, activebackground=bg, activeforeground=fg,
+                             selectcolor=bg)
 
     # ---- what the owner shows -------------------------------------------------------------------
     def set_kind(self, kind: ChartKind) -> None:
@@ -154,13 +169,16 @@ class ChartControls(ttk.Frame):
             self.empty_label.pack_forget()
         else:
             self.empty_label.pack(anchor="w")
+        colours_now = current_colours(self)
+        bg, fg = colours_now["text_bg"], colours_now["text_fg"]
         for group in groups:
-            row = tk.Frame(self.checklist, background="#ffffff")
+            row = tk.Frame(self.checklist, background=bg)
             row.pack(fill="x", anchor="w")
             swatch = tk.Label(row, width=2, background=_hex(colours.get(group, "#ffffff")))
             swatch.pack(side="left", padx=(2, 4), pady=1)
             var = tk.BooleanVar(self, value=group not in self._hidden)
-            button = tk.Checkbutton(row, text=group, variable=var, anchor="w", background="#ffffff",
+            button = tk.Checkbutton(row, text=group, variable=var, anchor="w", background=bg, foreground=fg,
+                                    activebackground=bg, activeforeground=fg, selectcolor=bg,
                                     highlightthickness=0, borderwidth=0, font=("TkDefaultFont", 9),
                                     command=lambda g=group, v=var: self.show_group(g, v.get()))
             button.pack(side="left", fill="x", expand=True)

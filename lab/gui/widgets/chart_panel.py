@@ -11,6 +11,32 @@ from tkinter import ttk
 from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg, NavigationToolbar2Tk
 from matplotlib.figure import Figure
 
+from lab.gui.theme import follow_theme
+
+
+class ChartToolbar(NavigationToolbar2Tk):
+    """matplotlib's toolbar in the lab's look: its frame and icons follow the light or dark theme
+    (icons drawn in the text colour on a dark background), and Back/Forward stay enabled (with no
+    view to go back to they do nothing), because Tk draws a disabled image button as a stippled
+    block on X11."""
+
+    def set_history_buttons(self) -> None:
+        for name in ("Back", "Forward"):
+            if name in self._buttons:
+                self._buttons[name]["state"] = tk.NORMAL
+
+    def recolour(self, colours: dict[str, str]) -> None:
+        bg, fg = colours["bg"], colours["fg"]
+        for widget in (self, *self.winfo_children()):
+            for option, value in (("background", bg), ("foreground", fg), ("activebackground", colours["panel"]),
+                                  ("activeforeground", fg), ("highlightbackground", bg), ("selectcolor", bg)):
+                try:
+                    widget.configure(**{option: value})
+                except tk.TclError:
+                    pass   # a frame has no foreground, a separator no active colour
+        for button in self._buttons.values():
+            self._set_image_for_button(button)
+
 
 class ChartPanel(ttk.Frame):
     def __init__(self, parent: tk.Misc, figsize: tuple[float, float] = (7.0, 4.0), dpi: int = 90,
@@ -19,8 +45,9 @@ class ChartPanel(ttk.Frame):
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self.canvas = FigureCanvasTkAgg(self.figure, master=self)
         if toolbar:
-            self.toolbar = NavigationToolbar2Tk(self.canvas, self, pack_toolbar=False)
+            self.toolbar = ChartToolbar(self.canvas, self, pack_toolbar=False)
             self.toolbar.update()
+            follow_theme(self.toolbar, self.toolbar.recolour)
             self.toolbar.pack(side="bottom", fill="x")
         self.canvas.get_tk_widget().pack(side="top", fill="both", expand=True)
         self._last = 0.0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import tkinter as tk
 from collections.abc import Callable, Sequence
 
+from lab.gui.theme import follow_theme
+
 
 class DiversityGrid(tk.Canvas):
     CELL = 22
@@ -14,9 +16,16 @@ class DiversityGrid(tk.Canvas):
     def __init__(self, parent: tk.Misc, on_select: Callable[[str], None] | None = None, height: int = 54):
         super().__init__(parent, height=height, highlightthickness=0, background="#f4f4f4")
         self.on_select = on_select
+        self._muted = "#777777"
         self.cells: dict[int, str] = {}   # canvas item -> genome id
         self.bind("<Configure>", lambda _e: self._layout())
         self._items: list[tuple[str, tuple[float, float, float], bool]] = []
+        follow_theme(self, self._recolour)
+
+    def _recolour(self, colours: dict[str, str]) -> None:
+        self.configure(background=colours["panel"])
+        self._muted = colours["muted"]
+        self._layout()
 
     def show(self, items: Sequence[tuple[str, tuple[float, float, float], bool]]) -> None:
         """``items``: (genome id, rgb in 0..1, is_elite) per genome, in display order."""
@@ -29,8 +38,8 @@ class DiversityGrid(tk.Canvas):
         width = max(self.winfo_width(), self.CELL + 2 * self.GAP)
         per_row = max(1, (width - self.GAP) // (self.CELL + self.GAP))
         if not self._items:
-            self.create_text(8, 12, anchor="w", text="Diversity grid: one cell per genome, coloured by its genes "
-                             "(similar colour = related genome)", fill="#777777")
+            self.create_text(8, 4, anchor="nw", text="Diversity grid: one cell per genome, coloured by its genes "
+                             "(similar colour = related genome)", fill=self._muted, width=max(width - 16, 80))
             return
         for i, (gid, rgb, elite) in enumerate(self._items):
             r, c = divmod(i, per_row)

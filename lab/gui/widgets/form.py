@@ -163,8 +163,8 @@ def task_fields(task: Any) -> list[Field]:
                 options = (str(value),) + options
             kind = "choice"
         low, high = bounds.get(f.name, (None, None))
-        label = getattr(type(task), "CAP_LABEL", "") if f.name == getattr(type(task), "CAP_FIELD", None) else ""
-        out.append(Field(f.name, label or f.name.replace("_", " "), kind, value, low, high, options,
+        label = type(task).label(f.name) if hasattr(type(task), "label") else f.name.replace("_", " ")
+        out.append(Field(f.name, label, kind, value, low, high, options,
                          helps.get(f.name, "")))
     return out
 

@@ -10,6 +10,7 @@ from tkinter import ttk
 
 from lab.forge import ForgeSession, format_value
 from lab.genome import GeneSpec
+from lab.gui.theme import follow_theme
 from lab.gui.widgets import descendants
 from lab.gui.widgets.tooltip import Tooltip
 
@@ -29,6 +30,7 @@ class GeneEditor(ttk.Frame):
         style.configure("Group.TCheckbutton", font=("TkDefaultFont", 10, "bold"))
         style.configure("Revert.TButton", padding=(1, 0))
         self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0)
+        follow_theme(self.canvas, lambda c: self.canvas.configure(background=c["bg"]))
         scroll = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
         self.canvas.configure(yscrollcommand=scroll.set)
         scroll.pack(side="right", fill="y")

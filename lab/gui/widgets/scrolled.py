@@ -7,6 +7,7 @@ from __future__ import annotations
 import tkinter as tk
 from tkinter import ttk
 
+from lab.gui.theme import follow_theme
 from lab.gui.widgets import descendants
 
 WHEEL_UNITS = 2
@@ -23,6 +24,7 @@ class ScrolledFrame(ttk.Frame):
         super().__init__(parent)
         self.ask_height = ask_height
         self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0)
+        follow_theme(self.canvas, lambda c: self.canvas.configure(background=c["bg"]))
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
         self.canvas.configure(yscrollcommand=self.scrollbar.set)
         self.canvas.pack(side="left", fill="both", expand=True)
