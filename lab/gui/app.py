@@ -25,6 +25,7 @@ from tkinter import filedialog, messagebox, ttk
 from lab import __version__
 from lab.backends import Backend, BackendConfig, BackendError, make_backend
 from lab.gui.hub import EventHub
+from lab.gui.layout import restore_sashes, sash_positions
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
 from lab.gui.shortcuts import FIELD_KEYS, ShortcutsDialog, bind_field_keys, shortcut_groups
 from lab.gui.theme import apply_theme, colours
@@ -190,6 +191,7 @@ class App:
         root.protocol("WM_DELETE_WINDOW", self.request_quit)
         self._poll_id = root.after(POLL_MS, self._poll)
         self._load_tab_prefs(self.prefs)
+        restore_sashes(self.notebook, self.prefs.sashes)
         if self.prefs.log_visible:
             self.toggle_log()
         if settings_problem:
@@ -549,6 +551,7 @@ class App:
         self.prefs.registry = str(self.registry.root)
         if self.root.winfo_ismapped():
             self.prefs.geometry = self.root.geometry()
+            self.prefs.sashes = {**self.prefs.sashes, **sash_positions(self.notebook)}
         return self.prefs
 
     def save_settings(self) -> bool:

@@ -149,6 +149,7 @@ class Prefs:
     arenas: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)
     export_folder: str | None = None
     export: dict[str, Any] = dataclasses.field(default_factory=dict)   # formats, dpi, size
+    sashes: dict[str, list[int]] = dataclasses.field(default_factory=dict)   # pane dividers (lab.gui.layout)
 
     def section(self, arena: str, name: str) -> dict[str, Any]:
         return dict(self.arenas.get(arena, {}).get(name, {}))
@@ -210,6 +211,8 @@ class Prefs:
                     prefs.set_section(name, section, check(sections[section], f"{name} {section}"))
         prefs.export_folder = _text(data.get("export_folder"))
         prefs.export = clean_export(data.get("export", {}))
+        from lab.gui.layout import clean_sashes
+        prefs.sashes = clean_sashes(data.get("sashes"))
         return prefs
 
 

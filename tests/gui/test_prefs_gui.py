@@ -5,6 +5,7 @@ during a run's first generation says that nothing is checkpointed yet."""
 from __future__ import annotations
 
 import json
+import time
 import tkinter as tk
 
 import pytest
@@ -202,7 +203,6 @@ def test_sigterm_closes_the_real_window_cleanly_and_keeps_the_settings(tmp_path)
     import signal
     import subprocess
     import sys
-    import time
     env = {**os.environ, "SPECIATION_LAB_CONFIG_DIR": str(tmp_path / "config")}
     proc = subprocess.Popen([sys.executable, "main.py", "--registry", str(tmp_path / "registry")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -219,3 +219,35 @@ def test_sigterm_closes_the_real_window_cleanly_and_keeps_the_settings(tmp_path)
     assert proc.returncode == 0 and "Traceback" not in out, out
     data = json.loads(settings.read_text())
     assert data["registry"] == str(tmp_path / "registry") and data["geometry"]
+
+
+def test_pane_dividers_are_where_the_user_left_them_after_a_restart(make_app, tmp_path):
+    from lab.gui.layout import paned_windows
+    app = make_app()
+    app.root.update()
+    panes = [p for p in paned_windows(app.notebook) if p.winfo_ismapped()]
+    assert len(panes) >= 2, "the Evolution Lab has a settings|charts and a charts|tables divider"
+    moved = {}
+    for pane in panes:
+        moved[str(pane)] = pane.sashpos(0) - 40
+        pane.sashpos(0, moved[str(pane)])
+    app.root.update()
+    moved = {str(p): p.sashpos(0) for p in panes}
+    close(app)
+    stored = json.loads((tmp_path / "config" / FILE_NAME).read_text())["sashes"]
+    assert {k: v[0] for k, v in stored.items() if k in moved} == moved
+
+    again = make_app()
+    restored = lambda: all(again.root.nametowidget(k).sashpos(0) == v for k, v in moved.items())  # noqa: E731
+    wait_until(again.root, restored, timeout=5)
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        again.root.update()
+    assert restored(), "and they stay there"
+
+
+def test_stored_pane_dividers_of_the_wrong_shape_are_dropped():
+    from lab.gui.layout import clean_sashes
+    assert clean_sashes({".a.b": [120, 300], ".c": [], ".d": [-1], ".e": ["x"], "f": [3], ".g": [True],
+                         ".h": 5}) == {".a.b": [120, 300]}
+    assert clean_sashes(["not", "a", "mapping"]) == {}
