@@ -509,8 +509,10 @@ class EvolutionLabTab:
         fit_columns(self.hof)
 
     def refresh_runs(self, select: str | None = None) -> None:
+        """List the saved runs, the most recently written first, with their states; the entry keeps its
+        choice (or ``select``), or shows the newest run (so F7 after a restart resumes where work stopped)."""
         labels = []
-        for run_id in self.app.registry.run_ids():
+        for run_id in sorted(self.app.registry.run_ids(), key=self._run_written, reverse=True):
             if self.running and self.evo is not None and run_id == self.evo.run_id:
                 labels.append(f"{run_id}: running in this window")
                 continue
@@ -524,7 +526,18 @@ class EvolutionLabTab:
                 labels.append(f"{run_id}: unreadable")
         self.run_box.configure(values=labels)
         self._run_states = {x.split(":")[0]: x.split(": ", 1)[1] for x in labels}
-        self._show_run_choice(select if select is not None else self.run_choice.get())
+        choice = select if select is not None else self.run_choice.get().split(":")[0]
+        self._show_run_choice(choice if choice in self._run_states else (labels[0] if labels else ""))
+
+    def _run_written(self, run_id: str) -> float:
+        """When a run's checkpoint (else its folder) was last written."""
+        folder = self.app.registry.run_dir(run_id)
+        for path in (folder / "checkpoint.json", folder):
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                continue
+        return 0.0
 
     def _show_run_choice(self, choice: str) -> None:
         """Put the chosen run's id in the entry and its state (finished, stopped, unreadable) under it."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tkinter.font as tkfont
 from tkinter import ttk
 
@@ -76,5 +77,13 @@ def test_saved_runs_are_listed_whole_and_say_finished_or_stopped(lab_app, tmp_pa
         assert tab.run_state.cget("text") == "finished, 10 generations"
         font = tkfont.nametofont("TkDefaultFont")
         assert font.measure(tab.run_choice.get()) < tab.run_box.winfo_width()
+        # newest first; with nothing chosen (a restart) the entry shows the newest, ready for F7
+        for age, run_id in enumerate(("grokking-20261204-112233-s1234-2", "grokking-20261204-102030")):
+            os.utime(registry.run_dir(run_id) / "checkpoint.json", (1e9 - age * 100, 1e9 - age * 100))
+        tab.run_choice.set("")
+        tab.refresh_runs()
+        assert [v.split(":")[0] for v in tab.run_box.cget("values")][:2] == \
+            ["grokking-20261204-120000", "grokking-20261204-112233-s1234-2"]
+        assert tab.run_choice.get() == "grokking-20261204-120000" and tab.run_state.cget("text") == "unreadable"
     finally:
         lab_app.set_registry(old.root)
