@@ -114,6 +114,11 @@ def test_picking_publishes_genome_selected_and_the_radar_overlays_three_genomes(
     assert heard == [stored.id] and lab_app.selected_genome == stored.id
     ax = forge.radar.figure.axes[0]
     assert ax.name == "polar" and len(ax.get_xticklabels()) == 17
+    assert [t.get_text() for t in ax.get_xticklabels()] == [g.label for g in stored.spec.genes], "words, not keys"
+    from lab.forge import format_value
+    for gene in stored.spec.genes:   # every value the editor can show fits its box
+        widest = max(len(format_value(gene, v)) for v in (gene.low, gene.high, gene.default, 1.23456e-07))
+        assert widest <= int(forge.editor.entries[gene.key].cget("width")), gene.key
     assert [line.get_label().split(" ")[0] for line in ax.lines] == ["recipient", "donor", "result"]
     assert "stored" in forge.recipient_picker.current.cget("text")
 

@@ -87,7 +87,7 @@ class GeneEditor(ttk.Frame):
         label.grid(row=row, column=1, sticky="w", padx=(2, 6))
         Tooltip(label, f"{key}: {gene.doc}\nBounds {gene.describe_bounds()}; default {format_value(gene, gene.default)}.")
         text = tk.StringVar(self, value="")
-        entry = ttk.Entry(f, textvariable=text, width=8)
+        entry = ttk.Entry(f, textvariable=text, width=11)   # 6 significant digits and an exponent
         entry.grid(row=row, column=2, sticky="ew")
         text.trace_add("write", lambda *_a: self._syncing or self.on_text(key, text.get()))
         unit = tk.DoubleVar(self, value=0.0)
@@ -96,7 +96,7 @@ class GeneEditor(ttk.Frame):
         slider.grid(row=row, column=3, sticky="ew", padx=4)
         Tooltip(slider, f"{gene.describe_bounds()}: the slider moves {'in log space' if gene.scale != 'linear' else 'linearly'}"
                         f" from {format_value(gene, gene.low)} to {format_value(gene, gene.high)}.")
-        donor = ttk.Label(f, text="", style="Muted.TLabel", width=7, anchor="e")
+        donor = ttk.Label(f, text="", style="Muted.TLabel", width=10, anchor="e")
         donor.grid(row=row, column=4, sticky="e")
         source = ttk.Label(f, text="", width=6)
         source.grid(row=row, column=5, sticky="w", padx=(4, 0))
