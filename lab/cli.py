@@ -280,8 +280,10 @@ def cmd_registry_hof(args: argparse.Namespace) -> int:
 # ---- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     specs = spec_names()
+    # --registry may come before the command or after it; a subcommand that is not given it must
+    # not reset the one given before it (argparse would write its default over it): SUPPRESS
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--registry", metavar="PATH", default=None,
+    common.add_argument("--registry", metavar="PATH", default=argparse.SUPPRESS,
                         help="registry folder (default: $SPECIATION_REGISTRY or ./registry)")
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", metavar="FILE", help="write the genome JSON to FILE")
@@ -292,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="main.py", description="Speciation Lab. With no command, opens "
                                      "the window.", epilog=HEADLESS_HELP,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--registry", metavar="PATH", default=None,
+                        help="registry folder (default: $SPECIATION_REGISTRY or ./registry)")
     parser.add_argument("--version", action="version", version=f"Speciation Lab {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -191,3 +191,14 @@ def test_evolve_bad_input_exits_2_and_writes_no_run(run, argv, fragment):
     code, _, err = run(*argv)
     assert code == 2 and err.startswith("error: ") and fragment in err, err
     assert snapshot(reg.root) == before and reg.run_ids() == []
+
+
+def test_registry_given_before_the_command_is_the_one_used(run, tmp_path):
+    """``main.py --registry X registry list`` lists X (a subcommand once reset it to ./registry)."""
+    code, out, _ = run("genome", "new", "--name", "placed", "--save")
+    assert code == 0
+    code, out, _ = run("--registry", run.registry, "registry", "list", registry=False)
+    assert code == 0 and "placed" in out and run.registry in out
+    other = str(tmp_path / "other")
+    code, out, _ = run("--registry", other, "registry", "list", "--registry", run.registry, registry=False)
+    assert "placed" in out, "given after the command too, the later one counts"

@@ -153,13 +153,14 @@ class GeneForgeTab:
         self.radar.show(layers, now=now)
         self.diff.delete(*self.diff.get_children())
         changes = s.diff()
-        for key, before, after, source in changes:
+        for key, before, after, source in changes:   # genes named in words, as the editor names them
             gene = s.spec.gene(key)
-            self.diff.insert("", "end", iid=key, text=key, values=(format_value(gene, before), format_value(gene, after),
-                                                                  SOURCE_TEXT[source]))
+            self.diff.insert("", "end", iid=key, text=gene.label,
+                             values=(format_value(gene, before), format_value(gene, after), SOURCE_TEXT[source]))
         for key in problems:
-            self.diff.insert("", "end", iid=key, text=key, values=(format_value(s.spec.gene(key), s.recipient.genes[key]),
-                                                                  s.text(key), "invalid"))
+            gene = s.spec.gene(key)
+            self.diff.insert("", "end", iid=key, text=gene.label,
+                             values=(format_value(gene, s.recipient.genes[key]), s.text(key), "invalid"))
         if problems:
             self.result_label.configure(
                 text=f"The result cannot be saved until {len(problems)} invalid value(s) are fixed: "

@@ -149,6 +149,7 @@ def test_ticking_a_group_transfers_it_and_keys_and_buttons_undo_and_redo(lab_app
     assert editor.texts["learning_rate"].get() == "0.003" and editor.ticks["learning_rate"].get()
     assert forge.diff.get_children() == ("learning_rate",)
     assert forge.diff.item("learning_rate", "values") == ("0.001", "0.003", "donor")
+    assert forge.diff.item("learning_rate", "text") == "Learning rate"
     # Ctrl+Z and Ctrl+Y on the tab's widgets
     root.focus_force()
     editor.entries["beta1"].focus_set()
