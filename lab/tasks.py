@@ -23,6 +23,7 @@ from lab.genome import atomic_write_text
 log = logging.getLogger("lab.tasks")
 TASKS_FILE = "tasks.json"
 MAX_TASKS_BYTES = 4 << 20
+DEFAULT_TEXT = "the arena's default task"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +38,11 @@ class TaskChoice:
 
     @property
     def label(self) -> str:
-        return f"{self.text} [{self.task_id}] - {self.trials} trial{'s' * (self.trials != 1)}"
+        """What a picker shows: what sets the task apart first (a narrow box still shows it), then
+        the trials and the id, e.g. ``step cap 600: 36 trials [186e3c07dc1b]``."""
+        short = self.text.removeprefix(f"{DEFAULT_TEXT} with ")
+        short = "default task" if short == DEFAULT_TEXT else short
+        return f"{short}: {self.trials} trial{'s' * (self.trials != 1)} [{self.task_id}]"
 
 
 def _task_classes() -> dict[str, tuple[str, type]]:
@@ -108,7 +113,7 @@ def describe(task: Any, default: Any) -> str:
     cap_label = getattr(type(task), "CAP_LABEL", "step cap").lower()
     changed = [f"{cap_label if k == cap_field else k.replace('_', ' ')} {v}"
                for k, v in task.to_dict().items() if base.get(k) != v]
-    return "the arena's default task" + (f" with {', '.join(changed)}" if changed else "")
+    return DEFAULT_TEXT + (f" with {', '.join(changed)}" if changed else "")
 
 
 def trial_counts(registry, genome_ids: Iterable[str] | None = None) -> Counter:

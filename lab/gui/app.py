@@ -29,6 +29,7 @@ from lab.gui.layout import restore_sashes, sash_positions
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
 from lab.gui.shortcuts import FIELD_KEYS, ShortcutsDialog, bind_field_keys, shortcut_groups
 from lab.gui.theme import apply_theme, colours
+from lab.gui.widgets import fit_dropdowns_everywhere
 from lab.gui.widgets.fit_label import FitLabel
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
@@ -192,6 +193,7 @@ class App:
         self._poll_id = root.after(POLL_MS, self._poll)
         self._load_tab_prefs(self.prefs)
         restore_sashes(self.notebook, self.prefs.sashes)
+        fit_dropdowns_everywhere(root)
         if self.prefs.log_visible:
             self.toggle_log()
         if settings_problem:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import tkinter as tk
-import tkinter.font as tkfont
 from pathlib import Path
 from tkinter import ttk
 from typing import Any
@@ -151,7 +150,6 @@ class EvolutionLabTab:
         # spelled out below it, beside Resume (the drop-down list shows ids and states together)
         self.run_choice = tk.StringVar(left, value="")
         self.run_box = ttk.Combobox(left, textvariable=self.run_choice, state="readonly", width=14)
-        self.run_box.bind("<Button-1>", lambda _e: self._widen_run_list(), add="+")
         self.run_box.pack(fill="x", pady=(0, 2))
         self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
         saved = ttk.Frame(left)
@@ -545,16 +543,6 @@ class EvolutionLabTab:
         state = getattr(self, "_run_states", {}).get(run_id)
         self.run_choice.set(run_id if state is not None else "")
         self.run_state.configure(text=state or "")
-
-    def _widen_run_list(self) -> None:
-        """The drop-down list is as wide as its longest entry (run ids and states are never cut)."""
-        font = tkfont.nametofont("TkDefaultFont")
-        widest = max([font.measure(v) for v in self.run_box.cget("values")] or [0])
-        try:
-            popdown = self.run_box.tk.eval(f"ttk::combobox::PopdownWindow {self.run_box}")
-            self.run_box.tk.call(f"{popdown}.f.l", "configure", "-width", max(14, widest // font.measure("0") + 2))
-        except tk.TclError:
-            pass
 
     def show_saved_run(self) -> None:
         """Show a saved run's history (charts and last population) without running it."""

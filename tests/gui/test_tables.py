@@ -87,3 +87,26 @@ def test_saved_runs_are_listed_whole_and_say_finished_or_stopped(lab_app, tmp_pa
         assert tab.run_choice.get() == "grokking-20261204-120000" and tab.run_state.cget("text") == "unreadable"
     finally:
         lab_app.set_registry(old.root)
+
+
+def test_every_drop_down_list_is_as_wide_as_its_longest_entry(lab_app):
+    from lab.gui.widgets import descendants
+    boxes = [w for w in descendants(lab_app.root) if isinstance(w, ttk.Combobox)]
+    assert len(boxes) >= 8 and all(str(b.cget("postcommand")) for b in boxes), "every box, every tab"
+    box = lab_app.tabs["Stress Chamber"].task_box
+    old = box.cget("values")
+    long = "the arena's default task with step cap 600, modulus 59, train fraction 0.3: 36 trials [186e3c07dc1b]"
+    try:
+        box.configure(values=[long, "short"])
+        box.tk.eval(box.cget("postcommand"))   # what Tk runs just before it opens the list
+        popdown = box.tk.eval(f"ttk::combobox::PopdownWindow {box}")
+        chars = int(box.tk.call(f"{popdown}.f.l", "cget", "-width"))
+        font = tkfont.nametofont("TkDefaultFont")
+        assert chars * font.measure("0") >= font.measure(long)
+    finally:
+        box.configure(values=old)
+    # a box made later (a dialog, a rebuilt form) is set up when the pointer or focus first reaches it
+    late = ttk.Combobox(lab_app.root, values=["a"])
+    late.event_generate("<Enter>")
+    assert str(late.cget("postcommand"))
+    late.destroy()

@@ -3,6 +3,8 @@ panels and chart controls, the diversity grid, the radar chart, the genome picke
 from __future__ import annotations
 
 import tkinter as tk
+from tkinter import font as tkfont
+from tkinter import ttk
 
 
 def descendants(widget: tk.Misc) -> list[tk.Misc]:
@@ -13,3 +15,32 @@ def descendants(widget: tk.Misc) -> list[tk.Misc]:
         out.append(w)
         stack += w.winfo_children()
     return out
+
+
+def fit_dropdowns(top: tk.Misc) -> int:
+    """Make every combobox under ``top`` open a list as wide as its longest entry (the box itself
+    may be narrow; its list never cuts an entry). Returns how many boxes were set up."""
+    boxes = [w for w in descendants(top) if isinstance(w, ttk.Combobox) and not getattr(w, "_lab_fitted", False)]
+    for box in boxes:
+        box.configure(postcommand=lambda box=box: _widen_list(box))
+        box._lab_fitted = True
+    return len(boxes)
+
+
+def fit_dropdowns_everywhere(root: tk.Misc) -> None:
+    """:func:`fit_dropdowns` for the boxes there are now and for any made later (dialogs, rebuilt
+    forms): a box is set up the first time the pointer or the focus reaches it."""
+    fit_dropdowns(root)
+    for sequence in ("<Enter>", "<FocusIn>"):
+        root.bind_class("TCombobox", sequence, lambda e: (fit_dropdowns(e.widget), None)[1], add="+")
+
+
+def _widen_list(box: ttk.Combobox) -> None:
+    font = tkfont.nametofont("TkDefaultFont")
+    values = [str(v) for v in box.tk.splitlist(box.cget("values"))]
+    widest = max([font.measure(v) for v in values] or [0])
+    try:
+        popdown = box.tk.eval(f"ttk::combobox::PopdownWindow {box}")
+        box.tk.call(f"{popdown}.f.l", "configure", "-width", max(1, widest // max(1, font.measure("0")) + 2))
+    except tk.TclError:
+        pass
