@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from lab.analysis.charts import CHARTS, ChartData, draw_chart, export_chart
 from lab.analysis.export import FORMATS, written_message
-from lab.analysis.phylogeny import LEVELS
+from lab.analysis.phylogeny import LEVELS, default_level_of_labels
 from lab.analysis.stress import GROUPINGS, SPECIES, StressPlan, group_genomes, plan_stress, run_stress
 from lab.arenas import arena_names, get_arena
 from lab.arenas.base import TaskConfig, TrialFinished, TrialProgress, TrialResult, resolve_device, with_cap
@@ -111,6 +111,7 @@ class StressChamberTab:
         app.hub.subscribe("send_to_stress_chamber", self._receive_genomes)
         app.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed(), add="+")
         self._set_running(False)
+        self.follow_default_level()
         self.set_task(self.base_task)
         self.redraw()
 
@@ -197,6 +198,7 @@ class StressChamberTab:
         self.arena = get_arena(name)
         self.arena_name.set(name)
         self.choice.set_spec(self.arena.gene_spec.name)
+        self.follow_default_level()
         self._show_remembered()
         return True
 
@@ -280,9 +282,11 @@ class StressChamberTab:
         self.species_level_box = ttk.Combobox(level_row, textvariable=self.species_level, values=LEVELS,
                                               state="readonly", width=9)
         self.species_level_box.pack(side="left", padx=(6, 0))
-        self.species_level_box.bind("<<ComboboxSelected>>", lambda _e: (self.grouping.set(SPECIES),
-                                                                        self.redraw_soon()))
-        Tooltip(self.species_level_box, "Taxonomy level of the species grouping: Domain (coarsest) .. Genus (finest).")
+        self.species_level_box.bind("<<ComboboxSelected>>", lambda _e: self._level_picked())
+        self._level_picked_by_user = False
+        Tooltip(self.species_level_box, "Taxonomy level of the species grouping: Domain (coarsest) .. Genus (finest). "
+                                        "Until you pick one: the finest level whose median species has two members "
+                                        "(as the Phylogeny tab opens).")
         ttk.Separator(box).pack(fill="x", pady=4)
         self.controls = ChartControls(box, on_change=self.redraw_soon)
         self.controls.pack(fill="both", expand=True)
@@ -620,7 +624,21 @@ class StressChamberTab:
     # ---- the hub -----------------------------------------------------------------------------
     def _registry_changed(self, registry) -> None:
         self.choice.refresh()
+        self.follow_default_level()
         self._changed()
+
+    def _level_picked(self) -> None:
+        self._level_picked_by_user = True
+        self.grouping.set(SPECIES)
+        self.redraw_soon()
+
+    def follow_default_level(self) -> None:
+        """Until the user picks a species level, show the one the stored species are best read at
+        (the Phylogeny tab's rule: the finest level whose median species has two members)."""
+        if self._level_picked_by_user:
+            return
+        labels = self.app.registry.species_labels(self.arena.gene_spec.name)
+        self.species_level.set(default_level_of_labels(labels) if labels else "Genus")
 
     def _receive_genomes(self, genome_ids: list[str]) -> None:
         """Another tab sent genomes: add them to the chosen list (switching to their arena) and show this tab."""

@@ -132,6 +132,9 @@ def test_the_chosen_genomes_go_to_the_stress_chamber_and_the_evolution_lab(lab_a
 def test_the_stress_chamber_groups_by_the_stored_species(lab_app, phylo_tab):
     stress = lab_app.tabs["Stress Chamber"]
     genomes = list(phylo_tab.phylo.genomes[:6])
+    # until a level is picked it opens where the Phylogeny tab opens (not always at Genus)
+    lab_app.hub.publish("registry_changed", registry=lab_app.registry)
+    assert stress.species_level.get() == phylo_tab.phylo.default_level()
     stress.grouping.set("species")
     stress.species_level.set("Class")
     groups = stress.groups(genomes)
