@@ -17,7 +17,7 @@ from lab.genome import Genome, GenomeError, distance
 from lab.gui.widgets import descendants
 from lab.gui.widgets.form import Field, Form
 from lab.gui.widgets.gene_editor import SOURCE_TEXT, GeneEditor
-from lab.gui.widgets.genome_picker import GenomePicker, hall_of_fame_ids, species_names
+from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
 from lab.gui.widgets.radar import RadarLayer, RadarPanel, draw_radar
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import CUSTOM_DIR, RegistryError, founders, read_genome_file
@@ -47,11 +47,13 @@ class GeneForgeTab:
         outer.add(left, weight=0)
         self.recipient_picker = GenomePicker(left, "Recipient (the genome you edit)", self._candidates,
                                              lambda: hall_of_fame_ids(self.app), self.pick_recipient,
-                                             lambda: self.open_file("recipient"), species=lambda: species_names(self.app))
+                                             lambda: self.open_file("recipient"), species=lambda: species_names(self.app),
+                                             aliases=lambda: alias_names(self.app))
         self.recipient_picker.pack(fill="both", expand=True)
         self.donor_picker = GenomePicker(left, "Donor (genes to transfer)", self._candidates,
                                          lambda: hall_of_fame_ids(self.app), self.pick_donor, lambda: self.open_file("donor"),
-                                         species=lambda: species_names(self.app))
+                                         species=lambda: species_names(self.app),
+                                         aliases=lambda: alias_names(self.app))
         self.donor_picker.pack(fill="both", expand=True, pady=(4, 0))
         self._build_result_box(left)
         middle = ttk.Frame(outer, padding=(4, 0))

@@ -11,7 +11,7 @@ from tkinter import ttk
 
 from lab.analysis.stress import display_names, select_genomes
 from lab.genome import Genome, GenomeError
-from lab.gui.widgets.genome_picker import GenomePicker, hall_of_fame_ids, species_names
+from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import RegistryError, founders, read_genome_file
 
@@ -30,7 +30,8 @@ class GenomeChoice(ttk.Frame):
         self.picked: Genome | None = None
         self.picker = GenomePicker(self, "Find genomes (registry and founders)", self._candidates,
                                    lambda: hall_of_fame_ids(self.app), self._pick, self.open_file, height=5,
-                                   species=lambda: species_names(self.app))
+                                   species=lambda: species_names(self.app),
+                                   aliases=lambda: alias_names(self.app))
         self.picker.pack(fill="both", expand=True)
         self.picker.tree.bind("<Double-1>", lambda _e: self.add_picked(), add="+")
         adds = ttk.Frame(self)

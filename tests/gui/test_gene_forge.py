@@ -362,6 +362,8 @@ def test_a_result_equal_to_an_existing_genome_is_said_before_saving_and_the_user
         for query in ("newcomer", "newcomer-lr3", "test"):
             picker.query.set(query)
             assert picker.rows() == [high_lr.id], query
+            # and says under which names: the one it keeps, then the user's
+            assert picker.tree.set(high_lr.id, "name") == "high-lr (also newcomer-lr3)"
         picker.query.set("")
     # saving it once more: nothing new to add, no question
     asked = len([d for d in lab_app.dialogs.shown if d[0] == "ask"])

@@ -20,9 +20,11 @@ class GenomePicker(ttk.LabelFrame):
     def __init__(self, parent: tk.Misc, title: str, candidates: Callable[[], Sequence[Genome]],
                  hall_of_fame: Callable[[], set[str]], on_pick: Callable[[Genome], None],
                  on_open_file: Callable[[], None], height: int = 4,
-                 species: Callable[[], Mapping[str, Sequence[str]]] | None = None):
+                 species: Callable[[], Mapping[str, Sequence[str]]] | None = None,
+                 aliases: Callable[[], Mapping[str, Sequence[str]]] | None = None):
         super().__init__(parent, text=title, padding=(4, 2))
         self.candidates, self.hall_of_fame, self.species = candidates, hall_of_fame, species
+        self.aliases = aliases   # genome id -> the other names users saved it under (shown after its name)
         self.on_pick, self.keep = on_pick, None   # keep: Callable[[Genome], bool] | None, e.g. a species
         self.genomes: dict[str, Genome] = {}
         # the id last handed to on_pick or marked as in use: selection events for it are echoes
@@ -65,8 +67,12 @@ class GenomePicker(ttk.LabelFrame):
         shown = search_genomes(self.candidates(), query, only_ids=only, keep=self.keep, species=species)
         self.tree.delete(*self.tree.get_children())
         self.genomes = {g.id: g for g in shown}
+        also = self.aliases() if self.aliases is not None and shown else {}
         for g in shown:
-            self.tree.insert("", "end", iid=g.id, values=(g.name or "(no name)", g.id[:8], g.origin))
+            name = g.name or "(no name)"
+            if also.get(g.id):   # a genome found by another name says so
+                name += f" (also {', '.join(also[g.id])})"
+            self.tree.insert("", "end", iid=g.id, values=(name, g.id[:8], g.origin))
         if self._offered in self.genomes:
             self.tree.selection_set(self._offered)
 
@@ -112,6 +118,16 @@ def hall_of_fame_ids(app) -> set[str]:
     except RegistryError as exc:
         app.status_message.set(str(exc))
         return set()
+
+
+def alias_names(app) -> dict[str, list[str]]:
+    """genome id -> the other names users saved it under; an unreadable names file is said in the
+    status bar and counts as empty."""
+    try:
+        return app.registry.aliases()
+    except RegistryError as exc:
+        app.status_message.set(str(exc))
+        return {}
 
 
 def species_names(app) -> dict[str, list[str]]:
