@@ -33,7 +33,7 @@ class GenomeChoice(ttk.Frame):
                                    species=lambda: species_names(self.app),
                                    aliases=lambda: alias_names(self.app))
         self.picker.pack(fill="both", expand=True)
-        self.picker.tree.bind("<Double-1>", lambda _e: self.add_picked(), add="+")
+        self.picker.tree.bind("<Double-1>", self._double_click, add="+")
         adds = ttk.Frame(self)
         adds.pack(fill="x", pady=(2, 0))
         self.add_button = ttk.Button(adds, text="Add picked \u2193", command=self.add_picked)
@@ -99,7 +99,14 @@ class GenomeChoice(ttk.Frame):
 
     def _pick(self, genome: Genome) -> None:
         self.picked = genome
-        self.picker.current.configure(text=f"picked {genome.label}: Add puts it on the list")
+        self.picker.current_text.set(f"picked {genome.label}; Add (or a double-click) lists it")
+
+    def _double_click(self, event: tk.Event) -> None:
+        """Add the genome double-clicked (its row, not the one picked before: Tk reports the new
+        selection only after this binding runs)."""
+        row = self.picker.tree.identify_row(event.y)
+        if row and self.picker.select(row):
+            self.add_picked()
 
     def refresh(self) -> None:
         """The registry changed: list its genomes again."""
@@ -111,7 +118,7 @@ class GenomeChoice(ttk.Frame):
             return
         self.spec, self.founders, self.picked = spec, founders(spec), None
         self.hof_tip.text = f"Add every {spec} genome of the registry's Hall of Fame."
-        self.picker.current.configure(text="")
+        self.picker.current_text.set("")
         self.picker.refresh()
         self.clear()
 

@@ -120,7 +120,7 @@ def test_picking_publishes_genome_selected_and_the_radar_overlays_three_genomes(
         widest = max(len(format_value(gene, v)) for v in (gene.low, gene.high, gene.default, 1.23456e-07))
         assert widest <= int(forge.editor.entries[gene.key].cget("width")), gene.key
     assert [line.get_label().split(" ")[0] for line in ax.lines] == ["recipient", "donor", "result"]
-    assert "stored" in forge.recipient_picker.current.cget("text")
+    assert "stored" in forge.recipient_picker.current_text.get()
 
 
 def test_a_genome_file_can_be_the_donor_and_a_bad_file_changes_nothing(lab_app, forge, tmp_path):
@@ -129,7 +129,7 @@ def test_a_genome_file_can_be_the_donor_and_a_bad_file_changes_nothing(lab_app, 
     lab_app.dialogs.answers["open_files"] = [str(good)]
     forge.donor_picker.open_button.invoke()
     assert forge.session.donor == FOUNDERS["high-embed-ratio"]
-    assert "donor.json" in forge.donor_picker.current.cget("text")
+    assert "donor.json" in forge.donor_picker.current_text.get()
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 1, "spec": "grokking", "genes": {"learning_rate": "fast"}}')
     state = forge.session.state

@@ -123,6 +123,22 @@ def test_genomes_are_chosen_by_picker_tag_and_hall_of_fame(lab_app, stress):
     assert choice.rows() == [] and plan_text(stress) == "Choose genomes to plan a stress test."
 
 
+def test_a_double_click_lists_the_genome_under_the_pointer(lab_app, stress):
+    """Not the one picked before it: Tk reports the new selection only after the double-click."""
+    choice, tree = stress.choice, stress.choice.picker.tree
+    first, second = tree.get_children()[:2]
+    for row in (first, second):
+        tree.see(row)
+        lab_app.root.update()
+        x, y, _w, h = tree.bbox(row, "name")
+        for _ in range(2):   # two presses in quick succession: Tk makes it a double-click
+            tree.event_generate("<ButtonPress-1>", x=x + 5, y=y + h // 2)
+            tree.event_generate("<ButtonRelease-1>", x=x + 5, y=y + h // 2)
+        lab_app.root.update()
+    assert [r[1] for r in choice.rows()] == [first, second]
+    assert "double-click" in choice.picker.current_text.get()
+
+
 def test_clicking_a_chosen_genome_publishes_genome_selected(lab_app, stress):
     stress.choice.add([FOUNDERS["heavy-decay"], FOUNDERS["high-lr"]])
     heard = []

@@ -10,8 +10,9 @@ from tkinter import ttk
 
 from lab.forge import search_genomes
 from lab.genome import Genome
-from lab.registry import RegistryError
+from lab.gui.widgets.fit_label import FitLabel
 from lab.gui.widgets.tooltip import Tooltip
+from lab.registry import RegistryError
 
 COLUMNS = {"name": ("name", 86), "id": ("id", 80), "origin": ("origin", 66)}
 
@@ -52,10 +53,12 @@ class GenomePicker(ttk.LabelFrame):
         scroll.pack(side="right", fill="y")
         bottom = ttk.Frame(self)
         bottom.pack(fill="x")
-        self.current = ttk.Label(bottom, text="", style="Muted.TLabel")
-        self.current.pack(side="left", fill="x", expand=True)
         self.open_button = ttk.Button(bottom, text="Open file...", command=on_open_file)
         self.open_button.pack(side="right")
+        # which genome is in use, cut to the room beside the button (the whole in a tooltip)
+        self.current_text = tk.StringVar(self, value="")
+        self.current = FitLabel(bottom, self.current_text, style="Muted.TLabel")
+        self.current.pack(side="left", fill="x", expand=True)
         self.query.trace_add("write", lambda *_a: self.refresh())
         self.tree.bind("<<TreeviewSelect>>", lambda _e: self._selected())
 
@@ -91,7 +94,7 @@ class GenomePicker(ttk.LabelFrame):
 
     def mark(self, genome: Genome | None, where: str = "") -> None:
         """Show which genome is in use (it may come from a file and not be listed)."""
-        self.current.configure(text=f"using {genome.label}{where}" if genome else "none picked")
+        self.current_text.set(f"using {genome.label}{where}" if genome else "none picked")
         self._offered = genome.id if genome is not None else None
         if genome is not None and genome.id in self.genomes:
             self.tree.selection_set(genome.id)
