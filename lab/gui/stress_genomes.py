@@ -99,7 +99,7 @@ class GenomeChoice(ttk.Frame):
 
     def _pick(self, genome: Genome) -> None:
         self.picked = genome
-        self.picker.current_text.set(f"picked {genome.label}; Add (or a double-click) lists it")
+        self.picker.current_text.set(f"picked {genome.label}: Add \u2193 lists it")
 
     def _double_click(self, event: tk.Event) -> None:
         """Add the genome double-clicked (its row, not the one picked before: Tk reports the new

@@ -48,6 +48,6 @@ class FitLabel(ttk.Label):
 
     def _fit(self) -> None:
         text = self.variable.get()
-        shown = elide_to(text, self._font(), self.winfo_width() - 4)
+        shown = elide_to(text, self._font(), self.winfo_width() - 10)   # less the theme's padding
         self.configure(text=shown)
         self.tip.text = text if shown != text else ""
