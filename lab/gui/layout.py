@@ -52,21 +52,27 @@ def restore_sashes(top: tk.Misc, sashes: Mapping[str, list[int]]) -> None:
     pending = {str(p): p for p in paned_windows(top) if sashes.get(str(p))}
     if not pending:
         return
-    scheduled = {"id": None}
+    scheduled = {"id": None, "busy": False}
 
     def apply() -> None:
-        scheduled["id"] = None
-        for path in sorted(pending, key=lambda p: p.count(".")):
-            pane = pending[path]
-            if not pane.winfo_ismapped() or max(pane.winfo_width(), pane.winfo_height()) <= 1:
-                continue   # in a tab not shown yet: done when it is first laid out
-            for i, position in enumerate(sashes[path][: len(pane.panes()) - 1]):
-                pane.sashpos(i, position)
-            pane.update_idletasks()
-            del pending[path]
+        scheduled["busy"] = True   # laying out below sends Configure events: no nested apply
+        try:
+            for path in sorted(pending, key=lambda p: p.count(".")):
+                pane = pending[path]
+                if not pane.winfo_exists():
+                    pending.pop(path)
+                    continue
+                if not pane.winfo_ismapped() or max(pane.winfo_width(), pane.winfo_height()) <= 1:
+                    continue   # in a tab not shown yet: done when it is first laid out
+                for i, position in enumerate(sashes[path][: len(pane.panes()) - 1]):
+                    pane.sashpos(i, position)
+                pane.update_idletasks()
+                pending.pop(path)
+        finally:
+            scheduled["busy"], scheduled["id"] = False, None
 
     def soon(_event=None) -> None:
-        if pending and scheduled["id"] is None:
+        if pending and scheduled["id"] is None and not scheduled["busy"]:
             scheduled["id"] = top.after_idle(apply)
 
     for pane in pending.values():
