@@ -269,19 +269,17 @@ class StressChamberTab:
         self.grouping = tk.StringVar(self.frame, value="genome")
         self.grouping_buttons: dict[str, ttk.Radiobutton] = {}
         names = [*GROUPINGS, USER_GROUPS, SPECIES]
-        for i, name in enumerate(names):
+        for i, name in enumerate(names):   # three a row; the species level sits beside "species"
             button = ttk.Radiobutton(grouping, text=GROUPING_TEXT.get(name, name), value=name, variable=self.grouping,
                                      command=self.redraw_soon)
-            button.grid(row=i // 2, column=i % 2, sticky="w", padx=(0, 8))
+            button.grid(row=i // 3, column=i % 3, sticky="w", padx=(0, 8))
             Tooltip(button, GROUPING_HELP.get(name, ""))
             self.grouping_buttons[name] = button
-        level_row = ttk.Frame(box)
-        level_row.pack(fill="x")
-        ttk.Label(level_row, text="Species level").pack(side="left")
         self.species_level = tk.StringVar(self.frame, value="Genus")
-        self.species_level_box = ttk.Combobox(level_row, textvariable=self.species_level, values=LEVELS,
+        self.species_level_box = ttk.Combobox(grouping, textvariable=self.species_level, values=LEVELS,
                                               state="readonly", width=9)
-        self.species_level_box.pack(side="left", padx=(6, 0))
+        self.species_level_box.grid(row=(len(names) - 1) // 3, column=(len(names) - 1) % 3 + 1, columnspan=2,
+                                    sticky="w")
         self.species_level_box.bind("<<ComboboxSelected>>", lambda _e: self._level_picked())
         self._level_picked_by_user = False
         Tooltip(self.species_level_box, "Taxonomy level of the species grouping: Domain (coarsest) .. Genus (finest). "

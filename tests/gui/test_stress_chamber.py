@@ -490,3 +490,15 @@ def test_the_bar_moves_with_member_steps_and_says_the_time_left_before_any_trial
     assert job_text.startswith("Stress test: ") and "left" in job_text and "0 of 3 trials" in job_text
     stress.cancel_button.invoke()
     wait_until(lab_app.root, lambda: not stress.running, timeout=60)
+
+
+def test_every_show_control_is_on_screen_and_the_group_list_keeps_room(lab_app, stress):
+    stress.controls.set_groups(["a", "b", "c"])
+    lab_app.root.update()
+    right = stress.controls.winfo_rootx() + stress.controls.winfo_width()
+    widgets = [*stress.controls.toggle_buttons.values(), *stress.grouping_buttons.values(), stress.species_level_box]
+    for w in widgets:
+        assert w.winfo_ismapped() and w.winfo_rootx() + w.winfo_reqwidth() <= right + 1, w.cget("text") if \
+            "text" in w.keys() else w
+    assert stress.controls.canvas.winfo_height() >= 2 * stress.controls.group_buttons["a"].winfo_reqheight()
+    stress.controls.set_groups([])

@@ -86,7 +86,10 @@ class ChartControls(ttk.Frame):
         for i, (name, (text, tip)) in enumerate(TOGGLES.items()):
             var = tk.BooleanVar(self, value=getattr(ChartStyle(), name))
             button = ttk.Checkbutton(toggles, text=text, variable=var, command=self.on_change)
-            button.grid(row=i // 2, column=i % 2, sticky="w", padx=(0, 6))
+            # three a row, so the group list keeps room; the last one spans what its row leaves free
+            # (a long label must not widen a column and push the third one out of sight)
+            last = i == len(TOGGLES) - 1
+            button.grid(row=i // 3, column=i % 3, columnspan=3 - i % 3 if last else 1, sticky="w", padx=(0, 6))
             Tooltip(button, tip)
             self.toggle_vars[name], self.toggle_buttons[name] = var, button
         gene_row = ttk.Frame(self)
