@@ -20,10 +20,11 @@ import tkinter as tk
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
+from tkinter import ttk
 
 from lab import __version__
 from lab.backends import Backend, BackendConfig, BackendError, make_backend
+from lab.gui.dialogs import Dialogs, default_folder
 from lab.gui.hub import EventHub
 from lab.gui.layout import restore_sashes, sash_positions
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
@@ -80,33 +81,6 @@ COMMANDS = [
 ]
 MENUS = ("File", "View", "Run", "Help")
 DEFAULT_SIZE = (1280, 760)   # the window's size on a first start (then the size it was closed at)
-
-
-class Dialogs:
-    """Modal dialogs in one place, so tests can replace them with recorders."""
-
-    def __init__(self, root: tk.Tk):
-        self.root = root
-
-    def error(self, title: str, message: str) -> None:
-        messagebox.showerror(title, message, parent=self.root)
-
-    def info(self, title: str, message: str) -> None:
-        messagebox.showinfo(title, message, parent=self.root)
-
-    def ask_yes_no(self, title: str, message: str) -> bool:
-        return bool(messagebox.askyesno(title, message, parent=self.root))
-
-    def ask_directory(self, title: str, initial: str | None = None) -> str | None:
-        return filedialog.askdirectory(title=title, initialdir=initial, parent=self.root) or None
-
-    def ask_open_files(self, title: str) -> list[str]:
-        return list(filedialog.askopenfilenames(title=title, parent=self.root,
-                                                filetypes=[("Genome JSON", "*.json"), ("All files", "*")]))
-
-    def ask_save_file(self, title: str, initial: str) -> str | None:
-        return filedialog.asksaveasfilename(title=title, initialfile=initial, defaultextension=".json",
-                                            parent=self.root) or None
 
 
 class _QueueHandler(logging.Handler):
@@ -330,7 +304,7 @@ class App:
         """The folder picker for exports: it opens in the last export folder (while it exists), and
         the folder chosen is remembered for next time."""
         last = self.prefs.export_folder
-        folder = self.dialogs.ask_directory(title, last if last and os.path.isdir(last) else None)
+        folder = self.dialogs.ask_directory(title, last if last and os.path.isdir(last) else default_folder())
         if folder:
             self.prefs.export_folder = str(folder)
             self.save_settings()

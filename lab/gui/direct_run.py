@@ -233,7 +233,7 @@ class DirectRunWindow:
 
     def choose_data_folder(self) -> None:
         folder = self.app.dialogs.ask_directory("Choose the data folder", self.task_form.vars["data_folder"].get()
-                                                or None)
+                                                or None, create=False)
         if folder:
             self.task_form.set("data_folder", folder)
 

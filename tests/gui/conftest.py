@@ -11,7 +11,7 @@ import pytest
 
 
 class RecordingDialogs:
-    """Stands in for lab.gui.app.Dialogs: records every dialog; answers from ``answers``."""
+    """Stands in for lab.gui.dialogs.Dialogs: records every dialog; answers from ``answers``."""
 
     def __init__(self):
         self.shown: list[tuple[str, str, str]] = []
@@ -27,7 +27,7 @@ class RecordingDialogs:
         self.shown.append(("ask", title, message))
         return self.answers.get("yes_no", True)
 
-    def ask_directory(self, title, initial=None):
+    def ask_directory(self, title, initial=None, create=True):
         return self.answers.get("directory")
 
     def ask_open_files(self, title):
