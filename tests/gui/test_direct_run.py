@@ -159,7 +159,7 @@ def test_stop_mid_run_cancels_promptly(lab_app, evolution_lab, window):
 @pytest.mark.parametrize("form,values,words", [
     ("run", {"seed": "abc"}, "'abc' is not a whole number"),
     ("task", {"passes": 0}, "Budget (passes): 0 is below its bound 1"),
-    ("task", {"target_acc": 2}, "target acc: 2 is above its bound 1"),
+    ("task", {"target_acc": 2}, "Target accuracy: 2 is above its bound 1"),
     ("engine", {"alpha": "nan"}, "Competition alpha: nan is not a finite number"),
     ("task", {"dataset": "mnist", "data_folder": ""}, "dataset mnist needs data_folder"),
     ("task", {"dataset": "mnist", "data_folder": "/no/such/mnist/folder"}, "/no/such/mnist/folder does not exist"),
