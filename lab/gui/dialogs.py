@@ -95,12 +95,17 @@ class FolderDialog:
 
 def ask_folder(root: tk.Misc, title: str, initial: str | None = None, create: bool = True) -> str | None:
     """Show a :class:`FolderDialog` and wait for it; the folder chosen, or None."""
+    before = root.focus_get()
     dialog = FolderDialog(root, title, initial, create)
     try:
         dialog.window.grab_set()
     except tk.TclError:
         pass   # another grab is active; the dialog still works
     root.wait_window(dialog.window)
+    try:   # the keyboard goes back where it was (shortcuts work at once, with or without a window manager)
+        (before or root.winfo_toplevel()).focus_force()
+    except tk.TclError:
+        pass
     return dialog.result
 
 

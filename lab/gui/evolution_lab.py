@@ -23,7 +23,7 @@ from lab.gui.evolution_settings import SettingsPanel
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.diversity_grid import DiversityGrid
 from lab.gui.widgets.form import FormError
-from lab.gui.widgets.table import HeadingTips, fit_columns
+from lab.gui.widgets.table import HeadingTips, fit_columns, scroll_both
 from lab.jobs import Job, JobEnded
 from lab.progress import ProgressReader
 from lab.registry import RegistryError
@@ -179,18 +179,10 @@ class EvolutionLabTab:
         self.table = ttk.Treeview(table, columns=list(COLUMNS), show="headings", selectmode="browse", height=6)
         for col, (heading, width, numeric) in COLUMNS.items():
             self.table.heading(col, text=heading, command=lambda c=col: self.sort_by(c))
-            # no column stretches: a narrow pane scrolls sideways instead of squeezing a column to nothing
-            self.table.column(col, width=width, anchor="e" if numeric else "w", stretch=False)
+            self.table.column(col, width=width, anchor="e" if numeric else "w")
         HeadingTips(self.table, COLUMN_TIPS)
         fit_columns(self.table)      # the headings are never cut, even before a population lands
-        scroll = ttk.Scrollbar(table, orient="vertical", command=self.table.yview)
-        across = ttk.Scrollbar(table, orient="horizontal", command=self.table.xview)
-        self.table.configure(yscrollcommand=scroll.set, xscrollcommand=across.set)
-        table.rowconfigure(0, weight=1)
-        table.columnconfigure(0, weight=1)
-        self.table.grid(row=0, column=0, sticky="nsew")
-        scroll.grid(row=0, column=1, sticky="ns")
-        across.grid(row=1, column=0, sticky="ew")
+        scroll_both(self.table, table)
         self.table.bind("<<TreeviewSelect>>", lambda _e: self._table_selected())
 
     def _build_side(self, bottom: ttk.PanedWindow) -> None:

@@ -27,7 +27,7 @@ from lab.arenas import arena_names, get_arena, load_gene_specs
 from lab.genome import spec_names
 from lab.gui.widgets import descendants
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.table import HeadingTips, fit_columns
+from lab.gui.widgets.table import HeadingTips, fit_columns, scroll_both
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
 from lab.registry import RegistryError
@@ -212,12 +212,9 @@ class PhylogenyTab:
                                          selectmode="browse")
         self.species_tree.heading("#0", text="Species")
         self.species_tree.heading("count", text="N")
-        self.species_tree.column("#0", width=214, stretch=True)
-        self.species_tree.column("count", width=40, anchor="e", stretch=False)
-        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.species_tree.yview)
-        self.species_tree.configure(yscrollcommand=scroll.set)
-        self.species_tree.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="right", fill="y")
+        self.species_tree.column("#0", width=214)
+        self.species_tree.column("count", width=40, anchor="e")
+        scroll_both(self.species_tree, frame)
         self.species_tree.bind("<<TreeviewSelect>>", lambda _e: self._species_clicked())
         Tooltip(self.species_tree, "Click a species to copy the ids of all its genomes and choose them.")
         buttons = ttk.Frame(box)
@@ -263,12 +260,8 @@ class PhylogenyTab:
         titles = {"name": "Genome", "species": "Species", "success": "Success", "median": "Median"}
         for c in cols:
             self.genome_tree.heading(c, text=titles[c], command=lambda c=c: self.sort_genomes(c))
-            self.genome_tree.column(c, width=widths[c], anchor="w" if c in ("name", "species") else "e",
-                                    stretch=c == "species")
-        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.genome_tree.yview)
-        self.genome_tree.configure(yscrollcommand=scroll.set)
-        self.genome_tree.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="right", fill="y")
+            self.genome_tree.column(c, width=widths[c], anchor="w" if c in ("name", "species") else "e")
+        scroll_both(self.genome_tree, frame)
         self.genome_tree.bind("<<TreeviewSelect>>", lambda _e: self._genomes_clicked())
         Tooltip(self.genome_tree, "Click a genome to copy its id (Shift/Ctrl-click for several). Success and "
                                   "median steps to success: over its recorded trials of the task chosen below; "
@@ -404,6 +397,7 @@ class PhylogenyTab:
         for sp in species:
             self.species_tree.insert("", "end", iid=f"sp{sp.index}", text=sp.name, values=(sp.size,),
                                      image=self._swatch(colours[sp.index]))
+        fit_columns(self.species_tree)
         names = self.phylo.names(level)
         for g in self.phylo.genomes:
             p = self.perf.get(g.id)

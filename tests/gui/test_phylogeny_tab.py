@@ -369,3 +369,13 @@ def test_a_map_opens_at_its_default_level_until_the_user_chooses_one(lab_app, sp
         assert tab.level.get() == "Genus"
     finally:
         tab.scope.set("all")
+
+
+def test_the_genome_and_species_lists_scroll_sideways_instead_of_squeezing_a_column(lab_app, phylo_tab):
+    from lab.gui.widgets.table import fit_columns
+    for tree in (phylo_tab.genome_tree, phylo_tab.species_tree):
+        wanted = fit_columns(tree)
+        lab_app.root.update()
+        for col, width in wanted.items():
+            assert int(tree.column(col, "width")) == width and not tree.column(col, "stretch"), col
+        assert str(tree.cget("xscrollcommand")), "a horizontal scrollbar"

@@ -74,3 +74,18 @@ class HeadingTips(Tooltip):
         self.text = self.tips.get(col, "") if col else ""
         if self.text:
             self._schedule()
+
+
+def scroll_both(tree: ttk.Treeview, frame: ttk.Frame) -> None:
+    """Lay ``tree`` out in ``frame`` (its parent) with vertical and horizontal scrollbars, no column
+    stretching: a narrow pane scrolls sideways instead of squeezing a column to nothing."""
+    for col in ("#0", *tree["columns"]):
+        tree.column(col, stretch=False)
+    down = ttk.Scrollbar(frame, orient="vertical", command=tree.yview)
+    across = ttk.Scrollbar(frame, orient="horizontal", command=tree.xview)
+    tree.configure(yscrollcommand=down.set, xscrollcommand=across.set)
+    frame.rowconfigure(0, weight=1)
+    frame.columnconfigure(0, weight=1)
+    tree.grid(row=0, column=0, sticky="nsew")
+    down.grid(row=0, column=1, sticky="ns")
+    across.grid(row=1, column=0, sticky="ew")
