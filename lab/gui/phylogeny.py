@@ -262,6 +262,8 @@ class PhylogenyTab:
             self.genome_tree.heading(c, text=titles[c], command=lambda c=c: self.sort_genomes(c))
             self.genome_tree.column(c, width=widths[c], anchor="w" if c in ("name", "species") else "e")
         scroll_both(self.genome_tree, frame)
+        # the numbers first: the (long) species names are what scrolls out of a narrow pane
+        self.genome_tree.configure(displaycolumns=("name", "success", "median", "species"))
         self.genome_tree.bind("<<TreeviewSelect>>", lambda _e: self._genomes_clicked())
         Tooltip(self.genome_tree, "Click a genome to copy its id (Shift/Ctrl-click for several). Success and "
                                   "median steps to success: over its recorded trials of the task chosen below; "
