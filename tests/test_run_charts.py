@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.figure import Figure
 
-from lab.analysis.run_charts import draw_dashboard, export_dashboard, last_generation_steps
+from lab.analysis.run_charts import Words, draw_dashboard, export_dashboard, last_generation_steps
 
 
 def history():
@@ -30,6 +30,19 @@ def test_live_steps_override_the_last_generation_and_empty_history_says_so():
     assert "2 grokked, 1 failed" in fig.axes[1].get_title()
     assert any("no generation finished yet" in t.get_text() for t in fig.axes[0].texts)
     assert last_generation_steps([]) == ([], 0, None)
+
+
+def test_each_arena_s_charts_speak_of_its_own_budget_and_goal():
+    from lab.arenas import get_arena
+    assert Words.of(get_arena("grokking").default_task()) == Words()
+    m2n2 = Words.of(get_arena("m2n2").default_task())
+    fig = draw_dashboard(Figure(), history(), step_cap=3000, words=m2n2)
+    _fitness, steps, success, _diversity = fig.axes
+    assert steps.get_title().startswith("Passes to reach the target this generation")
+    assert "3 at target, 1 failed" in steps.get_title() and steps.get_xlabel() == "passes to reach the target (trials at target only)"
+    assert success.get_ylabel() == "trials at target (%)"
+    assert steps.get_xlim() == (0, 3000)
+    assert Words.of(get_arena("genreg").default_task()).unit == "generations"
 
 
 def test_export_writes_png_pdf_svg_reproducibly(tmp_path):

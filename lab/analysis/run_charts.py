@@ -9,6 +9,7 @@ each takes a matplotlib Axes (or Figure) and draws; none uses pyplot.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,26 @@ CHARTS = {
     "success": "Success rate per generation",
     "diversity": "Population diversity per generation",
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """How the charts speak of a trial's outcome, from the arena's task (``TaskConfig.UNIT``,
+    ``GOAL``, ``DONE``): grokking's "steps to grok" and "grokked", M2N2's "passes to reach the
+    target" and "at target"."""
+    unit: str = "steps"
+    goal: str = "grok"
+    done: str = "grokked"
+
+    @classmethod
+    def of(cls, task: Any) -> Words:
+        return cls(*(getattr(task, k, getattr(cls, f)) for k, f in (("UNIT", "unit"), ("GOAL", "goal"),
+                                                                      ("DONE", "done"))))
+
+    def steps_title(self) -> str:
+        return f"{self.unit.capitalize()} to {self.goal} this generation"
+
+
 COLOURS = {"best": "#1b7837", "mean": "#2166ac", "median": "#b2182b", "bar": "#5e3c99", "fail": "#999999"}
 
 
@@ -52,10 +73,10 @@ def draw_fitness(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
 
 
 def draw_steps(ax: Axes, steps_to_grok: Sequence[float], failed: int, step_cap: int,
-               generation: int | None = None) -> Axes:
+               generation: int | None = None, words: Words = Words()) -> Axes:
     """Histogram of the grokked trials' steps_to_grok; failed trials (capped, diverged) are
     reported in the title, since they have no steps_to_grok."""
-    title = CHARTS["steps"] + (f" (generation {generation})" if generation else "")
+    title = words.steps_title() + (f" (generation {generation})" if generation else "")
     if not steps_to_grok and not failed:
         _empty(ax, title, "no trial finished yet")
         return ax
@@ -63,14 +84,14 @@ def draw_steps(ax: Axes, steps_to_grok: Sequence[float], failed: int, step_cap: 
     if steps_to_grok:
         ax.hist(list(steps_to_grok), bins=bins, color=COLOURS["bar"], alpha=0.85)
     ax.set_xlim(0, step_cap)
-    ax.set_title(f"{title}: {len(steps_to_grok)} grokked, {failed} failed", fontsize=9)
-    ax.set_xlabel("steps to grok (grokked trials)", fontsize=8)
+    ax.set_title(f"{title}: {len(steps_to_grok)} {words.done}, {failed} failed", fontsize=9)
+    ax.set_xlabel(f"{words.unit} to {words.goal} (trials {words.done} only)", fontsize=8)
     ax.set_ylabel("trials", fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 
 
-def draw_success(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
+def draw_success(ax: Axes, history: Sequence[dict[str, Any]], words: Words = Words()) -> Axes:
     title = CHARTS["success"]
     if not history:
         _empty(ax, title)
@@ -80,7 +101,7 @@ def draw_success(ax: Axes, history: Sequence[dict[str, Any]]) -> Axes:
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("generation", fontsize=8)
-    ax.set_ylabel("trials grokked (%)", fontsize=8)
+    ax.set_ylabel(f"trials {words.done} (%)", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return ax
 
@@ -110,15 +131,16 @@ def last_generation_steps(history: Sequence[dict[str, Any]]) -> tuple[list[float
 
 
 def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int,
-                   live_steps: tuple[Sequence[float], int, int | None] | None = None) -> Figure:
+                   live_steps: tuple[Sequence[float], int, int | None] | None = None,
+                   words: Words = Words()) -> Figure:
     """The four charts on a 2 x 2 grid. ``live_steps`` (steps, failed, generation) shows the
     generation in progress; by default the last finished one."""
     fig.clear()
     axes = fig.subplots(2, 2)
     draw_fitness(axes[0, 0], history)
     draw_steps(axes[0, 1], *(live_steps or last_generation_steps(history))[:2], step_cap,
-               (live_steps or last_generation_steps(history))[2])
-    draw_success(axes[1, 0], history)
+               (live_steps or last_generation_steps(history))[2], words)
+    draw_success(axes[1, 0], history, words)
     draw_diversity(axes[1, 1], history)
     gens = [h["generation"] for h in history]
     for ax in (axes[0, 0], axes[1, 0], axes[1, 1]):
@@ -132,7 +154,8 @@ def draw_dashboard(fig: Figure, history: Sequence[dict[str, Any]], step_cap: int
 
 
 def export_dashboard(folder: str | Path, stem: str, history: Sequence[dict[str, Any]], step_cap: int,
-                     formats: Sequence[str] = FORMATS) -> list[Path]:
+                     formats: Sequence[str] = FORMATS, words: Words = Words()) -> list[Path]:
     """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
     settings (embedded TrueType fonts, editable SVG text, fixed metadata, so files are reproducible)."""
-    return export_figure(lambda fig: draw_dashboard(fig, history, step_cap), folder, stem, formats, figsize=(7.0, 5.0))
+    return export_figure(lambda fig: draw_dashboard(fig, history, step_cap, words=words), folder, stem, formats,
+                         figsize=(7.0, 5.0))

@@ -30,6 +30,11 @@ class TaskConfig:
 
     CAP_FIELD: ClassVar[str] = "step_cap"
     CAP_LABEL: ClassVar[str] = "Step cap"
+    # how charts speak of the outcome: what the budget counts, the goal, and a trial that met it
+    # ("steps to grok", "trials grokked"; M2N2: "passes to reach the target", "trials at target")
+    UNIT: ClassVar[str] = "steps"
+    GOAL: ClassVar[str] = "grok"
+    DONE: ClassVar[str] = "grokked"
     # what the forms offer: the fields that are a choice (the same tuples the task validates
     # against), the bounds of numeric fields (inclusive, None: open) and a line of help each
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 from tkinter import ttk
 from typing import Any
 
-from lab.analysis.run_charts import draw_dashboard, export_dashboard
+from lab.analysis.run_charts import Words, draw_dashboard, export_dashboard
 from lab.arenas import get_arena
 from lab.arenas.base import TrialFinished, TrialProgress
 from lab.evolution.diversity import colours
@@ -64,6 +64,12 @@ def median_text(median: float | None, budget: float | None) -> str:
     if budget and median > budget:
         return "failed"
     return f"{median:,.0f}"
+
+
+def task_cap(task: Any) -> int:
+    """A task's budget, whatever its arena calls it (grokking's step_cap, M2N2's passes, ...)."""
+    value = getattr(task, getattr(task, "CAP_FIELD", "step_cap"), 1)
+    return value if isinstance(value, int) and value > 0 else 1
 
 
 def racing_note(record: dict[str, Any]) -> str:
@@ -228,6 +234,8 @@ class EvolutionLabTab:
     def _arena_picked(self) -> None:
         watchable = has_direct_run(get_arena(self.settings_panel.arena.get()))
         self.direct_button.configure(state="normal" if watchable else "disabled")
+        if not self.running and hasattr(self, "charts") and (self.evo is None or not self.history):
+            self.redraw()   # the empty charts speak of the arena chosen (passes for M2N2, steps for grokking)
 
     def open_direct_run(self) -> DirectRunWindow | None:
         """Run > Direct run of the arena: the chosen arena's engine in its own window, with the
@@ -301,7 +309,7 @@ class EvolutionLabTab:
     def _launch(self, evo: Evolution) -> None:
         self.evo = evo
         self.history = list(evo.history)
-        self.step_cap = getattr(evo.task, "step_cap", 1)
+        self.step_cap = task_cap(evo.task)
         self.live = None
         self.pause_flag = threading.Event()
         self.outcome = ""
@@ -391,7 +399,8 @@ class EvolutionLabTab:
 
     # ---- views -------------------------------------------------------------------------------
     def redraw(self, throttle: bool = False) -> None:
-        self.charts.redraw(lambda fig: draw_dashboard(fig, self.history, self.step_cap, self.live),
+        words = Words.of(self.evo.task if self.evo is not None else get_arena(self.settings_panel.arena.get()).default_task())
+        self.charts.redraw(lambda fig: draw_dashboard(fig, self.history, self.step_cap, self.live, words),
                            min_interval_s=LIVE_REDRAW_S if throttle else 0.0)
 
     def _name(self, genome_id: str) -> str:
@@ -548,7 +557,7 @@ class EvolutionLabTab:
             self.app.show_error("Saved run", str(exc))
             return
         self.evo, self.history, self.live = evo, list(evo.history), None
-        self.step_cap = getattr(evo.task, "step_cap", 1)
+        self.step_cap = task_cap(evo.task)
         self.run_label.configure(text=f"Run {run_id}: generation {evo.generation} of {evo.settings.generations} done")
         self.run_bar.configure(value=evo.generation / evo.settings.generations)
         self.redraw()
@@ -567,7 +576,8 @@ class EvolutionLabTab:
 
     def export_charts(self, folder: Path) -> list[Path]:
         stem = f"{self.evo.run_id}-evolution" if self.evo else "evolution"
-        return export_dashboard(folder, stem, self.history, self.step_cap)
+        words = Words.of(self.evo.task) if self.evo is not None else Words()
+        return export_dashboard(folder, stem, self.history, self.step_cap, words=words)
 
     # ---- settings kept between sessions (lab.gui.prefs) -----------------------------------------
     def load_prefs(self, prefs) -> None:

@@ -31,6 +31,9 @@ class GenregTask(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "generations"
     CAP_LABEL: ClassVar[str] = "Budget (generations)"
+    UNIT: ClassVar[str] = "generations"
+    GOAL: ClassVar[str] = "reach the target"
+    DONE: ClassVar[str] = "at target"
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS, "sampling": SAMPLINGS}
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         "generations": (1, 10_000_000), "target_acc": (0.001, 1.0), "eval_interval": (1, 1_000_000)}

@@ -29,6 +29,9 @@ class M2N2Task(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "passes"
     CAP_LABEL: ClassVar[str] = "Budget (passes)"
+    UNIT: ClassVar[str] = "passes"
+    GOAL: ClassVar[str] = "reach the target"
+    DONE: ClassVar[str] = "at target"
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         "hidden": (1, 100_000), "passes": (1, 100_000_000), "target_acc": (0.001, 1.0), "eval_interval": (1, 1_000_000)}

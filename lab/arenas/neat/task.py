@@ -36,6 +36,9 @@ class NeatTask(TaskConfig):
 
     CAP_FIELD: ClassVar[str] = "generations"
     CAP_LABEL: ClassVar[str] = "Budget (generations)"
+    UNIT: ClassVar[str] = "generations"
+    GOAL: ClassVar[str] = "reach the target"
+    DONE: ClassVar[str] = "at target"
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "task": tuple(TASKS), "fitness": FITNESS_MODES,
         # a set of activations: each task's own set, or one activation alone
