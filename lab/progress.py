@@ -179,7 +179,9 @@ class ProgressReader:
         self.finished = max(self.finished, event.finished)
         self.trials = event.total or self.trials
         if event.step_cap:
-            self.steps_text = f"step {event.steps_done:,} of {event.step_cap:,}, {event.live} training"
+            running = event.live if event.finished < (event.total or self.trials) else 0
+            self.steps_text = (f"{budget_word(event.arena)} {event.steps_done:,} of {event.step_cap:,}"
+                               + (f", {running} training" if running else ""))
         else:
             self.steps_text = event.message
         return True
@@ -216,6 +218,16 @@ class ProgressReader:
         """"3 of 9 trials finished" (``finished`` overrides the count from the events)."""
         n = self.finished if finished is None else finished
         return f"{n} of {self.trials} trial{'s' * (self.trials != 1)} finished"
+
+
+def budget_word(arena: str) -> str:
+    """One unit of an arena's budget, for "step 900 of 2,500" / "pass 900 of 3,000"."""
+    try:
+        from lab.arenas import get_arena
+        unit = get_arena(arena).default_task().UNIT
+    except (KeyError, ValueError, AttributeError):
+        return "step"
+    return unit[:-2] if unit.endswith("sses") else unit[:-1] if unit.endswith("s") else unit
 
 
 class TqdmWork:

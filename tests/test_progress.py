@@ -133,6 +133,11 @@ def test_the_reader_says_what_is_done_what_is_left_and_the_trials_beside_it():
     reader.update(TrialProgress("m2n2", 0, 0, 3, 1, 9, message="batch of 3 from tcp://w:1 in 2.0 s"))
     assert reader.fraction == pytest.approx(1 / 3) and "tcp://w:1" in reader.steps_text
     assert reader.trials_text() == "1 of 9 trials finished"
+    # each arena counts its own budget, and a batch that has finished has nobody training
+    reader.update(TrialProgress("m2n2", 1500, 3000, 4, 0, 4))
+    assert reader.steps_text == "pass 1,500 of 3,000, 4 training"
+    reader.update(TrialProgress("m2n2", 3000, 3000, 4, 4, 4))
+    assert reader.steps_text == "pass 3,000 of 3,000"
     assert [format_duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
 
 
