@@ -132,6 +132,7 @@ class EvolutionLabTab:
         self._set_running(False)
         self.refresh_runs()
         self.refresh_hall_of_fame()
+        self.show_saved_run(quiet=True)   # after a restart: where the newest run stands, ready for F7
         self.redraw()
 
     # ---- layout ------------------------------------------------------------------------------
@@ -519,7 +520,7 @@ class EvolutionLabTab:
                 state = json.loads((self.app.registry.run_dir(run_id) / "checkpoint.json").read_text(encoding="utf-8"))
                 run = json.loads((self.app.registry.run_dir(run_id) / "run.json").read_text(encoding="utf-8"))
                 done, total = state["generation"], run["settings"]["generations"]
-                labels.append(f"{run_id}: finished, {done} generations" if done >= total else
+                labels.append(f"{run_id}: finished, {done} generation{'s' * (done != 1)}" if done >= total else
                               f"{run_id}: stopped after {done} of {total} generations (resumable)")
             except (OSError, ValueError, KeyError, TypeError):
                 labels.append(f"{run_id}: unreadable")
@@ -545,16 +546,20 @@ class EvolutionLabTab:
         self.run_choice.set(run_id if state is not None else "")
         self.run_state.configure(text=state or "")
 
-    def show_saved_run(self) -> None:
-        """Show a saved run's history (charts and last population) without running it."""
+    def show_saved_run(self, quiet: bool = False) -> None:
+        """Show a saved run's history (charts and last population) without running it; ``quiet``
+        (at start-up): a run that cannot be read is said in the status bar, not in a dialog."""
         self._show_run_choice(self.run_choice.get())
-        if self.running:
+        if self.running or not self.run_choice.get():
             return
         run_id = self.run_choice.get()
         try:
             evo = Evolution.resume(self.app.registry, run_id)
         except (RegistryError, ValueError) as exc:
-            self.app.show_error("Saved run", str(exc))
+            if quiet:
+                self.app.status_message.set(f"saved run {run_id} cannot be shown: {exc}")
+            else:
+                self.app.show_error("Saved run", str(exc))
             return
         self.evo, self.history, self.live = evo, list(evo.history), None
         self.step_cap = task_cap(evo.task)

@@ -251,3 +251,22 @@ def test_stored_pane_dividers_of_the_wrong_shape_are_dropped():
     assert clean_sashes({".a.b": [120, 300], ".c": [], ".d": [-1], ".e": ["x"], "f": [3], ".g": [True],
                          ".h": 5}) == {".a.b": [120, 300]}
     assert clean_sashes(["not", "a", "mapping"]) == {}
+
+
+def test_after_a_restart_the_newest_run_is_shown_and_f7_resumes_it(make_app):
+    from tests.gui.test_evolution_lab import TINY_TASK
+    app = make_app()
+    tab = app.tabs["Evolution Lab"]
+    tab.settings_panel.form.set_values({"population": 3, "seeds_per_genome": 1, "generations": 1, "aliens": 0,
+                                        "elites": 1, "device": "cpu"})
+    tab.settings_panel.task_form.set_values(TINY_TASK)
+    tab.start_button.invoke()
+    wait_until(app.root, lambda: not tab.running, timeout=120)
+    run_id = tab.evo.run_id
+    close(app)
+
+    again = make_app()
+    evo = again.tabs["Evolution Lab"]
+    assert evo.run_choice.get() == run_id and evo.run_state.cget("text") == "finished, 1 generation"
+    assert len(evo.history) == 1 and len(evo.table.get_children()) == 3, "its charts and last population"
+    assert run_id in evo.run_label.cget("text")
