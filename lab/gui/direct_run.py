@@ -22,6 +22,7 @@ from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_j
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
 from lab.gui.widgets.scrolled import ScrolledFrame
+from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
 from lab.registry import RegistryError
 
@@ -84,6 +85,8 @@ class DirectRunWindow:
         self.top.geometry(f"1240x{height}+{app.root.winfo_rootx() + 20}+{app.root.winfo_rooty() + 10}")
         self.top.minsize(980, 640)
         self.top.protocol("WM_DELETE_WINDOW", self.close)
+        for key in ("<Escape>", "<Control-w>"):
+            self.top.bind(key, lambda _e: (self.request_close(), "break")[1])
         outer = ttk.PanedWindow(self.top, orient="horizontal")
         outer.pack(fill="both", expand=True, padx=4, pady=4)
         left = ttk.Frame(outer, padding=(4, 4))
@@ -120,8 +123,10 @@ class DirectRunWindow:
         self.start_button = ttk.Button(buttons, text="Start", command=self.start)
         self.stop_button = ttk.Button(buttons, text="Stop", command=self.stop)
         self.export_button = ttk.Button(buttons, text="Export charts...", command=self.export_charts)
-        for b in (self.start_button, self.stop_button, self.export_button):
+        self.close_button = ttk.Button(buttons, text="Close", command=self.request_close)
+        for b in (self.start_button, self.stop_button, self.export_button, self.close_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
+        Tooltip(self.close_button, "Close this window (Esc or Ctrl+W); a run under way is stopped after you agree.")
         self.progress = ttk.Progressbar(controls, maximum=1.0)
         self.progress.pack(fill="x", pady=(6, 0))
         self.status = ttk.Label(controls, text="Not started.", wraplength=330, justify="left")
@@ -327,6 +332,16 @@ class DirectRunWindow:
         self.top.deiconify()
         self.top.lift()
         self.top.focus_set()
+
+    def request_close(self) -> bool:
+        """Close (the Close button, Esc, Ctrl+W): a run under way is stopped only after a yes."""
+        if self.closed:
+            return True
+        if self.running and not self.app.dialogs.ask_yes_no(
+                "Direct run", "A run is under way. Stop it and close the window?"):
+            return False
+        self.close()
+        return True
 
     def close(self) -> None:
         """Close the window; a running job is cancelled first (its last events are ignored)."""

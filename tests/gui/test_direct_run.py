@@ -348,3 +348,21 @@ def test_a_bad_neat_task_shows_one_message_and_starts_nothing(lab_app, neat_wind
     assert len(errors) == 1 and words in errors[0][2] and "Nothing was started" in errors[0][2], errors
     assert len(lab_app.runner.jobs) == jobs and not neat_window.running and neat_window.snapshot is None
     lab_app.dialogs.shown.clear()
+
+
+def test_close_esc_and_ctrl_w_close_the_window_and_a_run_is_stopped_only_after_a_yes(lab_app, evolution_lab, window):
+    window.task_form.set_values({"passes": 50_000})
+    assert window.start()
+    job = window.job
+    lab_app.dialogs.answers["yes_no"] = False
+    window.top.event_generate("<Escape>")
+    assert not window.closed and window.running, "'no' keeps the run"
+    assert lab_app.dialogs.shown[-1][:2] == ("ask", "Direct run")
+    lab_app.dialogs.answers["yes_no"] = True
+    window.top.event_generate("<Control-w>")
+    assert window.closed and job.cancel_token.is_set()
+    wait_until(lab_app.root, lambda: not job.active, timeout=30)
+    idle = lab_app.invoke("direct_run")
+    idle.close_button.invoke()
+    assert idle.closed, "an idle window closes without a question"
+    lab_app.dialogs.answers.clear()
