@@ -478,7 +478,7 @@ class EvolutionLabTab:
         self.genes.delete(*self.genes.get_children())
         for gene in genome.spec.genes:
             value = genome.genes[gene.key]
-            self.genes.insert("", "end", text=gene.key, values=(f"{value:.4g}", gene.group))
+            self.genes.insert("", "end", iid=gene.key, text=gene.label, values=(f"{value:.4g}", gene.group))
         fit_columns(self.genes)
         self.forge_button.configure(state="normal")
         self.stress_button.configure(state="normal")

@@ -68,6 +68,7 @@ def test_a_tiny_run_started_from_the_widgets_fills_charts_table_grid_hof_and_reg
     tab.table.selection_set(rows[0][1])
     lab_app.root.update()
     assert len(tab.genes.get_children()) == 17 and lab_app.selected_genome == rows[0][1]
+    assert tab.genes.item("learning_rate", "text") == "Learning rate", "genes in words, as the forge names them"
     assert str(tab.forge_button.cget("state")) == "normal"
     # registry: trials of every genome, checkpoint, Hall of Fame (strictness 0: anything that grokked once)
     task_id = tab.evo.task.task_id
