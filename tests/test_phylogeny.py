@@ -181,6 +181,12 @@ def test_performance_summarises_recorded_trials(spec, registry):
     assert perf.trials == 3 and perf.success == pytest.approx(2 / 3) and perf.median_steps == 400
     assert "3 trials, 67% success, median 400 steps" == perf.describe()
     assert performance(registry, [g], "other")[g.id].describe() == "no trials recorded"
+    # trials racing stopped are neither finished nor missing: they are counted apart and said
+    registry.record_trials([TrialResult(g.id, "t2", s, "censored", {"steps_to_grok": None, "censored_at": 650}, {},
+                                        1.0, "cpu") for s in (0, 1)])
+    stopped = performance(registry, [g], "t2")[g.id]
+    assert (stopped.trials, stopped.stopped) == (0, 2)
+    assert stopped.describe() == "2 trial(s) stopped early by racing, none finished"
 
 
 # ---- the interactive page --------------------------------------------------------------------------

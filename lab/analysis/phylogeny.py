@@ -263,6 +263,7 @@ class Performance:
     trials: int
     success: float              # share of trials that succeeded
     median_steps: float | None  # median steps_to_grok over successful trials (None: no success)
+    stopped: int = 0            # trials racing stopped early (censored: not finished, not failures)
 
     @property
     def fitness(self) -> float:
@@ -271,7 +272,8 @@ class Performance:
 
     def describe(self) -> str:
         if not self.trials:
-            return "no trials recorded"
+            return f"{self.stopped} trial(s) stopped early by racing, none finished" if self.stopped else \
+                "no trials recorded"
         med = f"median {self.median_steps:.0f} steps" if self.median_steps is not None else "never succeeded"
         return f"{self.trials} trials, {self.success:.0%} success, {med}"
 
@@ -280,12 +282,16 @@ def performance(registry, genomes: Iterable[Genome], task_id: str | None = None)
     """Each genome's recorded trials (of ``task_id``, or all tasks) summarised for sizing and hover text."""
     from lab.evolution.landscapes import SUCCESS
     out = {}
+    stopped: dict[str, int] = {}
+    for t in registry.censored_trials():
+        if task_id is None or t.task_id == task_id:
+            stopped[t.genome_id] = stopped.get(t.genome_id, 0) + 1
     for g in genomes:
         trials = registry.trials_for(g.id, task_id)
         ok = [float(t.metrics["steps_to_grok"]) for t in trials
               if t.status in SUCCESS and t.metrics.get("steps_to_grok") is not None]
         success = float(np.mean([t.status in SUCCESS for t in trials])) if trials else 0.0
-        out[g.id] = Performance(len(trials), success, float(np.median(ok)) if ok else None)
+        out[g.id] = Performance(len(trials), success, float(np.median(ok)) if ok else None, stopped.get(g.id, 0))
     return out
 
 

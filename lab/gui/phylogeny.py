@@ -404,7 +404,8 @@ class PhylogenyTab:
         for g in self.phylo.genomes:
             p = self.perf.get(g.id)
             self.genome_tree.insert("", "end", iid=g.id, values=(
-                g.label, names[g.id], f"{p.success:.0%} of {p.trials}" if p and p.trials else "no trials",
+                g.label, names[g.id], f"{p.success:.0%} of {p.trials}" if p and p.trials else
+                f"{p.stopped} stopped early" if p and p.stopped else "no trials",
                 f"{p.median_steps:,.0f}" if p and p.median_steps is not None else ("failed" if p and p.trials else "")))
         fit_columns(self.genome_tree)
         self.selection = [gid for gid in self.selection if gid in names]
@@ -432,7 +433,7 @@ class PhylogenyTab:
 
         def key(iid: str):
             text = self.genome_tree.set(iid, column).split(" of ")[0].rstrip("%").replace(",", "")
-            if text in ("failed", "no trials"):
+            if text in ("failed", "no trials") or text.endswith("stopped early"):
                 text = ""
             try:
                 return (0, float(text), "")
