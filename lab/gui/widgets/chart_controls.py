@@ -27,7 +27,7 @@ TOGGLES = {"show_lines": ("lines", "Means, medians and step curves."),
                                              "mean over its seeds.")}
 MOST_CORRELATED = "(most correlated)"
 DPI_FIELD = Field("dpi", "dpi", "int", 300, 50, 2400, help="Resolution of the PNG (50 to 2400 dots per inch).")
-SIZE_TEXT = {"single": "1 column", "double": "2 columns"}
+SIZE_TEXT = {size: f"{width:g} in" for size, width in SIZES.items()}   # one, two journal columns (tooltips)
 
 
 def _hex(colour: Any) -> str:
@@ -231,7 +231,7 @@ class ExportOptions(ttk.Frame):
         for size, width in SIZES.items():
             button = ttk.Radiobutton(self, text=SIZE_TEXT.get(size, size), value=size, variable=self.size)
             button.pack(side="left", padx=(6, 0))
-            Tooltip(button, f"A figure {width} inches wide ({size} journal column).")
+            Tooltip(button, f"A figure {width} inches wide: {'one journal column' if size == 'single' else 'two journal columns'}.")
         self.message = ttk.Label(self, text="", style="Error.TLabel")
         self.message.pack(side="left", padx=(8, 0))
         self.dpi.trace_add("write", lambda *_a: self._check())
