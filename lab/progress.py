@@ -206,7 +206,7 @@ class ProgressReader:
     def short_text(self) -> str:
         """"37%, 1 min 20 s left" (for a status bar)."""
         left = self.seconds_left()
-        return f"{self.fraction:.0%}, " + ("time left unknown yet" if left is None else f"{format_duration(left)} left")
+        return f"{self.fraction:.0%}, " + ("estimating time left" if left is None else f"{format_duration(left)} left")
 
     def work_text(self) -> str:
         """"37% of 5,400 member-steps, about 1 min 20 s left"."""
