@@ -281,6 +281,9 @@ def test_ctrl_a_selects_a_whole_field_so_typing_replaces_it(lab_app):
     panel = lab_app.tabs["Evolution Lab"].settings_panel
     entry = panel.form.widgets["population"]
     old = panel.form.vars["population"].get()
+    lab_app.notebook.select(0)
+    panel.pages.select(0)   # the field on screen, as a user sees it
+    lab_app.root.update()
     try:
         entry.focus_force()
         entry.icursor(1)
