@@ -137,41 +137,45 @@ class EvolutionLabTab:
 
     # ---- layout ------------------------------------------------------------------------------
     def _build_left(self, left: ttk.Frame) -> None:
+        # the run controls are packed first, at the bottom: when the window is short (or the log is
+        # shown) it is the settings pages above them that give up room (they scroll), never the bars
+        controls = ttk.Frame(left)
+        controls.pack(side="bottom", fill="x")
         self.settings_panel = SettingsPanel(left)
-        self.settings_panel.pack(fill="both", expand=True)   # it gives room back when the window is short
+        self.settings_panel.pack(fill="both", expand=True)
         # beside the arena picker: watch the chosen arena's own engine (arenas that have one)
         self.direct_button = ttk.Button(self.settings_panel.arena_box.master, text="Direct run...",
                                         command=lambda: self.app.invoke("direct_run"))
         self.direct_button.pack(side="left")
         self.settings_panel.arena.trace_add("write", lambda *_a: self._arena_picked())
         self._arena_picked()
-        buttons = ttk.Frame(left)
+        buttons = ttk.Frame(controls)
         buttons.pack(fill="x", pady=(8, 2))
         self.start_button = ttk.Button(buttons, text="Start (F5)", command=lambda: self.app.invoke("start_run"))
         self.pause_button = ttk.Button(buttons, text="Pause (F6)", command=lambda: self.app.invoke("pause_run"))
         self.stop_button = ttk.Button(buttons, text="Stop", command=lambda: self.app.invoke("stop_run"))
         for b in (self.start_button, self.pause_button, self.stop_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
-        ttk.Label(left, text="Saved run").pack(anchor="w", pady=(6, 0))
+        ttk.Label(controls, text="Saved run").pack(anchor="w", pady=(6, 0))
         # the entry holds the run id only, across the pane's whole width; the chosen run's state is
         # spelled out below it, beside Resume (the drop-down list shows ids and states together)
-        self.run_choice = tk.StringVar(left, value="")
-        self.run_box = ttk.Combobox(left, textvariable=self.run_choice, state="readonly", width=14)
+        self.run_choice = tk.StringVar(controls, value="")
+        self.run_box = ttk.Combobox(controls, textvariable=self.run_choice, state="readonly", width=14)
         self.run_box.pack(fill="x", pady=(0, 2))
         self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
-        saved = ttk.Frame(left)
+        saved = ttk.Frame(controls)
         saved.pack(fill="x", pady=(0, 2))
         self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
         self.resume_button.pack(side="right")
         self.run_state = ttk.Label(saved, text="", style="Muted.TLabel", wraplength=210)
         self.run_state.pack(side="left", anchor="w")
-        self.gen_label = ttk.Label(left, text="Generation: -", wraplength=300)
+        self.gen_label = ttk.Label(controls, text="Generation: -", wraplength=300)
         self.gen_label.pack(anchor="w", pady=(8, 0))
-        self.gen_bar = ttk.Progressbar(left, maximum=1)
+        self.gen_bar = ttk.Progressbar(controls, maximum=1)
         self.gen_bar.pack(fill="x")
-        self.run_label = ttk.Label(left, text="Run: not started", wraplength=300)
+        self.run_label = ttk.Label(controls, text="Run: not started", wraplength=300)
         self.run_label.pack(anchor="w", pady=(4, 0))
-        self.run_bar = ttk.Progressbar(left, maximum=1.0)
+        self.run_bar = ttk.Progressbar(controls, maximum=1.0)
         self.run_bar.pack(fill="x")
 
     def _build_population(self, bottom: ttk.PanedWindow) -> None:
