@@ -28,10 +28,10 @@ from lab.gui.dialogs import Dialogs, default_folder
 from lab.gui.hub import EventHub
 from lab.gui.layout import restore_sashes, sash_positions
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
-from lab.gui.shortcuts import FIELD_KEYS, ShortcutsDialog, bind_field_keys, shortcut_groups
+from lab.gui.shortcuts import ShortcutsDialog, bind_field_keys, shortcut_table
 from lab.gui.theme import apply_theme, colours
 from lab.gui.widgets import fit_dropdowns_everywhere
-from lab.gui.widgets.fit_label import FitLabel
+from lab.gui.widgets.fit_label import FitLabel, cut_middle
 from lab.jobs import JobEnded, JobRunner
 from lab.registry import Registry, RegistryError
 
@@ -355,14 +355,14 @@ class App:
     def shortcuts_text(self) -> str:
         """The shortcuts as plain text, one per line grouped by menu (for the log and tests)."""
         return "\n".join(f"{menu}:\n" + "\n".join(f"  {key:<14} {label}" for key, label in rows)
-                         for menu, rows in shortcut_groups(COMMANDS, MENUS) + [("Text fields", FIELD_KEYS)])
+                         for menu, rows in shortcut_table(COMMANDS, MENUS))
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help > Keyboard shortcuts: a window with a table of shortcut and command, by menu."""
         if self._shortcuts is not None and self._shortcuts.exists():
             self._shortcuts.window.lift()
         else:
-            self._shortcuts = ShortcutsDialog(self.root, shortcut_groups(COMMANDS, MENUS) + [("Text fields", FIELD_KEYS)])
+            self._shortcuts = ShortcutsDialog(self.root, shortcut_table(COMMANDS, MENUS))
         return self._shortcuts
 
     def show_about(self) -> None:
@@ -588,7 +588,7 @@ class App:
 
 def elide(text: str, width: int = 40) -> str:
     """``text`` cut in the middle to at most ``width`` characters (the status bar's long paths and ids)."""
-    return text if len(text) <= width else text[: width // 2 - 1] + "\u2026" + text[-(width - width // 2):]
+    return text if len(text) <= width else cut_middle(text, width - 1)
 
 
 def no_display_reason() -> str | None:

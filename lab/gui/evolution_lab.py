@@ -25,7 +25,7 @@ from lab.gui.widgets.diversity_grid import DiversityGrid
 from lab.gui.widgets.form import FormError
 from lab.gui.widgets.table import HeadingTips, fit_columns, scroll_both
 from lab.jobs import Job, JobEnded
-from lab.progress import ProgressReader
+from lab.progress import ProgressReader, trial_budget
 from lab.registry import RegistryError
 
 LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
@@ -64,12 +64,6 @@ def median_text(median: float | None, budget: float | None) -> str:
     if budget and median > budget:
         return "failed"
     return f"{median:,.0f}"
-
-
-def task_cap(task: Any) -> int:
-    """A task's budget, whatever its arena calls it (grokking's step_cap, M2N2's passes, ...)."""
-    value = getattr(task, getattr(task, "CAP_FIELD", "step_cap"), 1)
-    return value if isinstance(value, int) and value > 0 else 1
 
 
 def racing_note(record: dict[str, Any]) -> str:
@@ -314,7 +308,7 @@ class EvolutionLabTab:
     def _launch(self, evo: Evolution) -> None:
         self.evo = evo
         self.history = list(evo.history)
-        self.step_cap = task_cap(evo.task)
+        self.step_cap = trial_budget(evo.task)
         self.live = None
         self.pause_flag = threading.Event()
         self.outcome = ""
@@ -566,7 +560,7 @@ class EvolutionLabTab:
                 self.app.show_error("Saved run", str(exc))
             return
         self.evo, self.history, self.live = evo, list(evo.history), None
-        self.step_cap = task_cap(evo.task)
+        self.step_cap = trial_budget(evo.task)
         self.run_label.configure(text=f"Run {run_id}: generation {evo.generation} of {evo.settings.generations} done")
         self.run_bar.configure(value=evo.generation / evo.settings.generations)
         self.redraw()

@@ -33,6 +33,11 @@ def _select_all(event: tk.Event) -> str:
     return "break"
 
 
+def shortcut_table(commands: Iterable, menus: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What F1 shows: the menus' shortcuts (:func:`shortcut_groups`), then the keys of text fields."""
+    return shortcut_groups(commands, menus) + [("Text fields", list(FIELD_KEYS))]
+
+
 def bind_field_keys(root: tk.Misc) -> None:
     """Ctrl+A selects a field's whole text, as researchers expect (Tk's own binding moves to the start
     of the line instead, so typing a new value after it was prepended to the old one)."""

@@ -16,14 +16,15 @@ def elide_to(text: str, font: tkfont.Font, pixels: int) -> str:
     low, high = 0, len(text)   # characters kept: the largest that fits
     while low < high:
         mid = (low + high + 1) // 2
-        if font.measure(_cut(text, mid)) <= pixels:
+        if font.measure(cut_middle(text, mid)) <= pixels:
             low = mid
         else:
             high = mid - 1
-    return _cut(text, low) if low else ""
+    return cut_middle(text, low) if low else ""
 
 
-def _cut(text: str, keep: int) -> str:
+def cut_middle(text: str, keep: int) -> str:
+    """``text`` with ``keep`` of its characters, the start and the end, an ellipsis between."""
     head = (keep + 1) // 2
     return text[:head] + "\u2026" + text[len(text) - (keep - head):] if keep < len(text) else text
 
