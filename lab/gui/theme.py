@@ -29,8 +29,8 @@ FONT_SIZES = {"SunValleyCaptionFont": -12, "SunValleyBodyFont": -13, "SunValleyB
 def follow_theme(widget: tk.Misc, recolour: Callable[[dict[str, str]], None]) -> None:
     """Have ``recolour(colours)`` called now and on every change of look: for the plain Tk widgets
     (canvases, the chart toolbar, check lists) that ttk themes do not reach. A destroyed widget's
-    callback is dropped."""
-    root = widget.winfo_toplevel()
+    callback is dropped. Kept on the Tk root, so widgets in other windows (a direct run) follow too."""
+    root = widget._root()
     followers = root.__dict__.setdefault("_lab_theme_followers", [])
     followers.append((widget, recolour))
     recolour(current_colours(root))
@@ -38,7 +38,7 @@ def follow_theme(widget: tk.Misc, recolour: Callable[[dict[str, str]], None]) ->
 
 def current_colours(root: tk.Misc) -> dict[str, str]:
     """The colours of the look ``root`` shows now (light before any theme is applied)."""
-    return getattr(root.winfo_toplevel(), "_lab_colours", COLOURS["light"])
+    return getattr(root._root(), "_lab_colours", COLOURS["light"])
 
 
 def _recolour_followers(root: tk.Misc, colours: dict[str, str]) -> None:

@@ -122,6 +122,17 @@ def test_theme_switches_between_light_and_dark(lab_app):
         assert str(toolbar._buttons["Home"].cget("image")) == str(toolbar._buttons["Home"]._ntimage_alt), \
             "light icons on the dark toolbar"
         assert stress.controls.canvas.cget("background") == "#262626"
+        from lab.gui.direct_run import open_direct_run
+        window = open_direct_run(lab_app, "m2n2", None, None)   # another window, opened dark, then switched
+        try:
+            assert window.charts.toolbar.cget("background") == dark
+            lab_app.invoke("toggle_theme")
+            assert window.charts.toolbar.cget("background") != dark
+            lab_app.invoke("toggle_theme")
+            assert window.charts.toolbar.cget("background") == dark
+        finally:
+            window.close()
+            lab_app.dialogs.shown.clear()
         stress.controls.set_groups(["a", "b"], {"a": "#ff0000"})
         assert stress.controls.group_buttons["a"].cget("background") == "#262626"
         assert stress.controls.swatches["a"].cget("background") == "#ff0000", "a swatch keeps its colour"
