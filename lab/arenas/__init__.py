@@ -31,3 +31,10 @@ def get_arena(name: str):
     if name not in ARENA_PACKAGES:
         raise ValueError(f"unknown arena {name!r} (arenas: {', '.join(ARENA_PACKAGES)})")
     return importlib.import_module(ARENA_PACKAGES[name][1]).ARENA
+
+
+def device_choices(name: str) -> tuple[str, ...]:
+    """What a Device field offers for arena ``name``: "auto" and the devices it supports, or its
+    one device alone (NEAT: "cpu")."""
+    devices = tuple(get_arena(name).devices)
+    return ("auto", *devices) if len(devices) > 1 else devices

@@ -25,6 +25,7 @@ from lab.progress import WorkTally
 class GenregArena:
     name = "genreg"
     title = "GENREG: trust-based gradient-free evolution of MLP weights"
+    devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
 
     @property
     def gene_spec(self) -> GeneSpec:

@@ -21,6 +21,7 @@ MAX_MEMBERS = {"cpu": 512, "cuda": 2048}
 class GrokkingArena:
     name = "grokking"
     title = "Grokking: MicroTransformer on a \u2218 b mod p"
+    devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
     supports_racing = True   # run_pairs takes a race and stops the trials it says (lab.arenas.racing)
 
     @property

@@ -28,6 +28,7 @@ MAX_RUNS = {"cpu": 16, "cuda": 512}
 class M2N2Arena:
     name = "m2n2"
     title = "M2N2: model merging of natural niches (MLP on digits)"
+    devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
 
     @property
     def gene_spec(self) -> GeneSpec:

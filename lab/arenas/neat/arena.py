@@ -35,6 +35,7 @@ def _check_device(device: str) -> None:
 class NeatArena:
     name = "neat"
     title = "NEAT: evolving network topologies and weights"
+    devices = ("cpu",)   # what a Device field offers (lab.arenas.device_choices)
 
     @property
     def gene_spec(self) -> GeneSpec:
