@@ -87,10 +87,9 @@ def main() -> None:
             workers = backend.status().workers
             n = n or workers
             warm = [(genomes[0], 1)] * 1
-            distributed = backend.wrap(arena)
             for _ in range(workers):  # each worker imports torch once
-                distributed.run_pairs(warm, dataclasses.replace(task, step_cap=1), device="cpu")
-            t, got = timed(lambda: distributed.run_pairs(pairs, task, device="cpu"))
+                arena.run_pairs(warm, dataclasses.replace(task, step_cap=1), device="cpu", backend=backend)
+            t, got = timed(lambda: arena.run_pairs(pairs, task, device="cpu", backend=backend))
         times[n] = t
         print(f"dask {config.cluster:<22} {workers} worker(s): {t:7.2f} s  (setup {t_setup:.1f} s; "
               f"{t_threads / t:.2f}x the threads backend; identical results: {same(got, ref)})")
@@ -109,9 +108,8 @@ def main() -> None:
     torch.set_num_threads(threads)
     backends.BATCH_CAP["cpu"] = 1
     with make_backend(BackendConfig("dask", cluster="local:1")) as backend:
-        distributed = backend.wrap(arena)
-        distributed.run_pairs(tiny_pairs[:2], tiny, device="cpu")
-        t_dask, remote = timed(lambda: distributed.run_pairs(tiny_pairs, tiny, device="cpu"))
+        arena.run_pairs(tiny_pairs[:2], tiny, device="cpu", backend=backend)
+        t_dask, remote = timed(lambda: arena.run_pairs(tiny_pairs, tiny, device="cpu", backend=backend))
     overhead_ms = (t_dask - t_local) / len(tiny_pairs) * 1000
     print(f"overhead: {len(tiny_pairs)} one-step trials, one per batch: {t_local * 1000 / len(tiny_pairs):.1f} ms "
           f"each in this process, {t_dask * 1000 / len(tiny_pairs):.1f} ms each through one Dask worker: "

@@ -1,9 +1,9 @@
 """Where trials run: in the job's own thread, in a local process pool, or on a Dask cluster.
 
 A job (an evolution run, a stress test) stays on the lab's :class:`~lab.jobs.JobRunner`: it owns
-the registry and talks to the window. What a backend distributes is the job's *trials*. A
-:class:`Backend` wraps an arena in a :class:`DistributedArena` with the same ``run_trials`` /
-``run_pairs`` as the arena itself, so the evolution loop and Smart Fill do not know where their
+the registry and talks to the window. What a backend distributes is the job's *trials*: the trials
+runner (lab.trials) takes the backend as an argument and hands the pairs it must run to
+:meth:`ExecutorBackend.run_remote`, so the evolution loop and Smart Fill do not know where their
 trials run.
 
 - ``threads`` (default): the arena runs its batched trainer in the job's thread, with step-level
@@ -35,8 +35,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lab.arenas.base import (Cancel, EventSink, TaskConfig, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             in_pair_order, split_known)
+from lab.arenas.base import Cancel, EventSink, TaskConfig, TrialFinished, TrialProgress, TrialResult
 from lab.progress import WorkTally, work_used
 
 log = logging.getLogger("lab.backends")
@@ -148,13 +147,12 @@ def run_batch(arena_name: str, task: dict[str, Any], pairs: list[tuple[dict[str,
     arena = get_arena(arena_name)
     task_obj = task_from_dict(arena, task)
     genomes = [(Genome.from_dict(g), int(s)) for g, s in pairs]
+    from lab.trials import run_pairs
     if race is not None and getattr(arena, "supports_racing", False):
         from lab.arenas.racing import Race
-        results = arena.run_pairs(genomes, task_obj, device=device, race=Race.from_dict(race))
-    elif hasattr(arena, "run_pairs"):
-        results = arena.run_pairs(genomes, task_obj, device=device)
+        results = run_pairs(arena, genomes, task_obj, device=device, race=Race.from_dict(race))
     else:
-        results = [r for g, s in genomes for r in arena.run_trials([g], [s], task_obj, device=device)]
+        results = run_pairs(arena, genomes, task_obj, device=device)
     return {"trials": [r.to_dict() for r in results], "worker": _worker_name(),
             "seconds": time.perf_counter() - t0}
 
@@ -215,15 +213,12 @@ class Backend:
     """Base: the threads backend (trials run in the caller's thread, through the arena itself)."""
 
     kind = "threads"
+    remote = False   # the trials runner (lab.trials) runs trials here, in the job's thread
 
     def __init__(self, config: BackendConfig | None = None):
         self.config = config or BackendConfig()
         self._status = BackendStatus(self.config.label, workers=1)
         self._lock = threading.Lock()
-
-    def wrap(self, arena: Any) -> Any:
-        """The arena as the jobs should call it: itself here, a :class:`DistributedArena` otherwise."""
-        return arena
 
     def status(self) -> BackendStatus:
         with self._lock:
@@ -242,8 +237,7 @@ class Backend:
 class ExecutorBackend(Backend):
     """Trials shipped in plain-data batches to a ``concurrent.futures.Executor``'s workers."""
 
-    def wrap(self, arena: Any) -> DistributedArena:
-        return DistributedArena(arena, self)
+    remote = True   # the trials runner hands its pairs to :meth:`run_remote`
 
     # what subclasses provide
     def executor(self, gpu: bool) -> concurrent.futures.Executor:
@@ -271,6 +265,86 @@ class ExecutorBackend(Backend):
         with self._lock:
             for key, delta in changes.items():
                 setattr(self._status, key, getattr(self._status, key) + delta)
+
+    def run_remote(self, arena: Any, todo: list[tuple[Any, int]], task: TaskConfig, *, device: str,
+                   emit: EventSink, cancel: Cancel | None, race=None) -> list[TrialResult]:
+        """Run the (genome, seed) pairs ``todo`` (none recorded yet) in plain-data batches on the
+        workers; a TrialFinished event per trial as its batch arrives (the trials runner records
+        it), TrialProgress per batch. Returns the results that came back (none for a cancelled
+        batch). A batch whose worker died is resubmitted up to ``retries`` times."""
+        backend = self
+        gpu, workers, run_device, cap = placement(device, *backend.worker_slots())
+        task_data = task.to_dict()
+        race_data = race.to_dict() if race is not None else None
+        batches = [[(g.to_dict(), s) for g, s in todo[a:b]] for a, b in plan_batches(len(todo), workers, cap)]
+        attempts = [0] * len(batches)
+        total = len(todo)
+        # A batch is one plain-data call on a worker: nothing comes back while it trains. So the work
+        # of a batch (its trials' member-steps, passes or generations) counts when the batch returns,
+        # and until then every pending trial is expected to spend its whole budget; the bar moves
+        # in steps of a batch, and the time left is measured from whole batches.
+        tally = WorkTally.for_task(task, total, every=0.0)
+        done: dict[tuple[str, int], TrialResult] = {}
+        pending: dict[concurrent.futures.Future, int] = {}
+
+        def submit(i: int) -> None:
+            future = backend.executor(gpu).submit(run_batch, arena.name, task_data, batches[i], run_device, race_data)
+            pending[future] = i
+            backend._note(running=1)
+
+        def take(future: concurrent.futures.Future) -> int:
+            backend._note(running=-1)
+            return pending.pop(future)
+
+        for i in range(len(batches)):
+            submit(i)
+        emit(TrialProgress(arena.name, 0, 0, total, message=f"{len(batches)} batch(es) on {workers} "
+                                                           f"worker(s) ({backend.config.label})", **tally.fields()))
+        try:
+            while pending:
+                if cancel is not None and cancel.is_set():
+                    backend.abandon(list(pending))
+                    for future in list(pending):
+                        take(future)
+                    break
+                finished, _ = concurrent.futures.wait(list(pending), timeout=0.2,
+                                                      return_when=concurrent.futures.FIRST_COMPLETED)
+                broken = []
+                for future in finished:
+                    i = take(future)
+                    if future.cancelled():
+                        broken.append((i, concurrent.futures.CancelledError()))
+                        continue
+                    exc = future.exception()
+                    if exc is not None:
+                        broken.append((i, exc))
+                        continue
+                    _accept(arena.name, future.result(), done, emit, task, tally)
+                if broken:
+                    retry = []
+                    for i, exc in broken:
+                        if cancel is not None and cancel.is_set():
+                            continue
+                        if not backend.retryable(exc) or attempts[i] >= backend.config.retries:
+                            if backend.retryable(exc):
+                                raise BackendError(f"a batch of {len(batches[i])} trial(s) lost its worker "
+                                                   f"{attempts[i] + 1} times ({type(exc).__name__}: {exc})") from exc
+                            raise _explain(exc) from exc
+                        attempts[i] += 1
+                        retry.append(i)
+                    if retry:
+                        log.warning("%d batch(es) lost their worker; resubmitting", len(retry))
+                        if backend.recover(broken[0][1]):  # the other pending batches went down too
+                            for future in list(pending):
+                                retry.append(take(future))
+                        backend._note(retried=len(retry))
+                        for i in sorted(set(retry)):
+                            submit(i)
+        finally:
+            for future in list(pending):  # an error left these behind: stop what can be stopped
+                future.cancel()
+                take(future)
+        return list(done.values())
 
 
 class ProcessBackend(ExecutorBackend):
@@ -475,135 +549,20 @@ def make_backend(config: BackendConfig | None = None) -> Backend:
     return Backend(config)
 
 
-# ---- the arena as a backend runs it ------------------------------------------------------------------
-class DistributedArena:
-    """An arena whose trials run on a backend's workers; the same calls as the arena itself."""
-
-    def __init__(self, arena: Any, backend: ExecutorBackend):
-        self.arena, self.backend = arena, backend
-        self.name, self.title = arena.name, arena.title
-
-    @property
-    def gene_spec(self) -> Any:
-        return self.arena.gene_spec
-
-    @property
-    def supports_racing(self) -> bool:
-        return getattr(self.arena, "supports_racing", False)
-
-    def default_task(self) -> TaskConfig:
-        return self.arena.default_task()
-
-    def run_trials(self, genomes: Sequence[Any], seeds: Sequence[int], task: TaskConfig, **kw: Any
-                   ) -> list[TrialResult]:
-        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
-        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, **kw)
-
-    def run_pairs(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, *, device: str = "auto",
-                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None,
-                  race=None, **_ignored: Any) -> list[TrialResult]:
-        """Like the arena's ``run_pairs``: pairs recorded in ``registry`` are read from it; the others
-        run in batches on the workers; finished trials are recorded (with a registry) and sent as
-        TrialFinished events as their batch arrives. Cancelled pairs come back as "cancelled"."""
-        check_spec(pairs, self.gene_spec.name, self.name)
-        emit = on_event or (lambda e: None)
-        known, todo = split_known(pairs, task, registry)
-        if todo:
-            known.update(self._run_remote(todo, task, device, emit, cancel, registry, race))
-        return in_pair_order(pairs, known, task, self.name)
-
-    def _run_remote(self, todo: list[tuple[Any, int]], task: TaskConfig, device: str, emit: EventSink,
-                    cancel: Cancel | None, registry, race=None) -> dict[tuple[str, int], TrialResult]:
-        backend = self.backend
-        gpu, workers, run_device, cap = placement(device, *backend.worker_slots())
-        task_data = task.to_dict()
-        race_data = race.to_dict() if race is not None else None
-        batches = [[(g.to_dict(), s) for g, s in todo[a:b]] for a, b in plan_batches(len(todo), workers, cap)]
-        attempts = [0] * len(batches)
-        total = len(todo)
-        # A batch is one plain-data call on a worker: nothing comes back while it trains. So the work
-        # of a batch (its trials' member-steps, passes or generations) counts when the batch returns,
-        # and until then every pending trial is expected to spend its whole budget; the bar moves
-        # in steps of a batch, and the time left is measured from whole batches.
-        tally = WorkTally.for_task(task, total, every=0.0)
-        done: dict[tuple[str, int], TrialResult] = {}
-        pending: dict[concurrent.futures.Future, int] = {}
-
-        def submit(i: int) -> None:
-            future = backend.executor(gpu).submit(run_batch, self.name, task_data, batches[i], run_device, race_data)
-            pending[future] = i
-            backend._note(running=1)
-
-        def take(future: concurrent.futures.Future) -> int:
-            backend._note(running=-1)
-            return pending.pop(future)
-
-        for i in range(len(batches)):
-            submit(i)
-        emit(TrialProgress(self.name, 0, 0, total, message=f"{len(batches)} batch(es) on {workers} "
-                                                           f"worker(s) ({backend.config.label})", **tally.fields()))
-        try:
-            while pending:
-                if cancel is not None and cancel.is_set():
-                    backend.abandon(list(pending))
-                    for future in list(pending):
-                        take(future)
-                    break
-                finished, _ = concurrent.futures.wait(list(pending), timeout=0.2,
-                                                      return_when=concurrent.futures.FIRST_COMPLETED)
-                broken = []
-                for future in finished:
-                    i = take(future)
-                    if future.cancelled():
-                        broken.append((i, concurrent.futures.CancelledError()))
-                        continue
-                    exc = future.exception()
-                    if exc is not None:
-                        broken.append((i, exc))
-                        continue
-                    self._accept(future.result(), done, registry, emit, task, tally)
-                if broken:
-                    retry = []
-                    for i, exc in broken:
-                        if cancel is not None and cancel.is_set():
-                            continue
-                        if not backend.retryable(exc) or attempts[i] >= backend.config.retries:
-                            if backend.retryable(exc):
-                                raise BackendError(f"a batch of {len(batches[i])} trial(s) lost its worker "
-                                                   f"{attempts[i] + 1} times ({type(exc).__name__}: {exc})") from exc
-                            raise _explain(exc) from exc
-                        attempts[i] += 1
-                        retry.append(i)
-                    if retry:
-                        log.warning("%d batch(es) lost their worker; resubmitting", len(retry))
-                        if backend.recover(broken[0][1]):  # the other pending batches went down too
-                            for future in list(pending):
-                                retry.append(take(future))
-                        backend._note(retried=len(retry))
-                        for i in sorted(set(retry)):
-                            submit(i)
-        finally:
-            for future in list(pending):  # an error left these behind: stop what can be stopped
-                future.cancel()
-                take(future)
-        return done
-
-    def _accept(self, payload: dict[str, Any], done: dict[tuple[str, int], TrialResult], registry,
-                emit: EventSink, task: TaskConfig, tally: WorkTally) -> None:
-        """A batch came back: record each new trial once, count its work, then tell the listeners."""
-        fresh = []
-        for data in payload["trials"]:
-            r = TrialResult.from_dict(data)
-            if (r.genome_id, r.seed) in done:
-                continue  # a batch that ran twice (resubmitted, then both came back) counts once
-            done[(r.genome_id, r.seed)] = r
-            fresh.append(r)
-            tally.finish(work_used(r, task), counted=False)
-        if registry is not None:
-            registry.record_trials([r for r in fresh if r.status != "cancelled"])
-        for r in fresh:
-            emit(TrialFinished(r))
-        grokked = sum(r.status == "grokked" for r in done.values())
-        emit(TrialProgress(self.name, 0, 0, tally.trials - len(done), grokked=grokked,
-                           message=f"batch of {len(fresh)} from {payload.get('worker', '?')} in "
-                                   f"{payload.get('seconds', 0):.1f} s", **tally.fields()))
+def _accept(arena: str, payload: dict[str, Any], done: dict[tuple[str, int], TrialResult],
+            emit: EventSink, task: TaskConfig, tally: WorkTally) -> None:
+    """A batch came back: record each new trial once, count its work, then tell the listeners."""
+    fresh = []
+    for data in payload["trials"]:
+        r = TrialResult.from_dict(data)
+        if (r.genome_id, r.seed) in done:
+            continue  # a batch that ran twice (resubmitted, then both came back) counts once
+        done[(r.genome_id, r.seed)] = r
+        fresh.append(r)
+        tally.finish(work_used(r, task), counted=False)
+    for r in fresh:
+        emit(TrialFinished(r))
+    grokked = sum(r.status == "grokked" for r in done.values())
+    emit(TrialProgress(arena, 0, 0, tally.trials - len(done), grokked=grokked,
+                       message=f"batch of {len(fresh)} from {payload.get('worker', '?')} in "
+                               f"{payload.get('seconds', 0):.1f} s", **tally.fields()))

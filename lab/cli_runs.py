@@ -54,6 +54,7 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
     from lab.arenas import get_arena
     from lab.arenas.base import device_label, resolve_device, with_cap
     from lab.progress import TqdmWork
+    from lab.trials import run_trials
 
     reg = _registry(args)
     genomes = [_load_ref(ref, args) for ref in args.refs]
@@ -72,8 +73,8 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
     bar = TqdmWork(task, todo)   # work units (member-steps, passes, generations), trials beside them
     on_event = bar.update
     with open_backend(args) as backend:
-        results = backend.wrap(arena).run_trials(genomes, seeds, task, device=device, on_event=on_event,
-                                                 registry=reg)
+        results = run_trials(arena, genomes, seeds, task, device=device, on_event=on_event, registry=reg,
+                             backend=backend)
     bar.close()
     for g in genomes:
         _print_trials(g, [r for r in results if r.genome_id == g.id])

@@ -200,7 +200,7 @@ def test_m2n2_trials_on_the_cluster_equal_the_threads_ones(dask_local):
     task = dataclasses.replace(arena.default_task(), passes=40, eval_interval=20)
     genomes = founders("m2n2")[:3]
     local = arena.run_trials(genomes, [5], task, device="cpu")
-    remote = dask_local.wrap(arena).run_trials(genomes, [5], task, device="cpu")
+    remote = arena.run_trials(genomes, [5], task, device="cpu", backend=dask_local)
     assert [r.key for r in remote] == [r.key for r in local]
     assert [(dict(r.metrics), dict(r.curve)) for r in remote] == [(dict(r.metrics), dict(r.curve)) for r in local]
 
@@ -209,7 +209,7 @@ def test_joining_a_running_scheduler_by_address(dask_local, reference):
     address = dask_local.cluster.scheduler_address
     with make_backend(BackendConfig("dask", cluster=address)) as joined:
         assert joined.cluster is None and joined.status().workers == 2
-        got = joined.wrap(ARENA).run_pairs(pairs((1, 2, 3))[:6], TASK, device="cpu")
+        got = ARENA.run_pairs(pairs((1, 2, 3))[:6], TASK, device="cpu", backend=joined)
     assert same_trials(got, reference[:6])
     assert dask_local.status().workers == 2, "closing a client that joined leaves the cluster up"
 
@@ -230,12 +230,12 @@ def test_cancel_keeps_what_finished_and_smart_fill_completes_it(dask_local, refe
         if isinstance(event, TrialFinished):
             first.append(event.result)
             stop.set()
-    arena = dask_local.wrap(ARENA)
-    got = arena.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry, on_event=on_event, cancel=stop)
+    got = ARENA.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry, on_event=on_event, cancel=stop,
+                          backend=dask_local)
     finished = [r for r in got if r.status != "cancelled"]
     assert 3 <= len(finished) < len(got)
     assert sorted(r.key for r in registry.trials()) == sorted(r.key for r in finished)
-    again = arena.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry)
+    again = ARENA.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry, backend=dask_local)
     assert same_trials(again, reference)
     assert max(recorded_keys(registry).values()) == 1 and len(recorded_keys(registry)) == len(reference)
 
@@ -268,7 +268,7 @@ def test_a_dask_worker_killed_mid_batch_loses_no_results(reference, registry):
             os.kill(pid, signal.SIGKILL)
             return address
         watcher, killed = _kill_when(busy, kill)
-        got = backend.wrap(ARENA).run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry)
+        got = ARENA.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry, backend=backend)
         watcher.join(5)
         assert killed, "no worker was killed"
         backend._refresh()
@@ -292,7 +292,7 @@ def test_a_process_pool_worker_killed_mid_batch_is_resubmitted(reference, regist
             os.kill(backend.worker_pids()[0], signal.SIGKILL)
             return in_flight
         watcher, killed = _kill_when(starting, kill, timeout=120)
-        got = backend.wrap(ARENA).run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry)
+        got = ARENA.run_pairs(pairs((1, 2, 3)), TASK, device="cpu", registry=registry, backend=backend)
         watcher.join(5)
         status = backend.status()
     assert killed == [2], "the worker must die while both batches are in flight"
@@ -371,7 +371,7 @@ def test_batches_count_their_work_when_they_come_back_and_the_count_ends_at_full
     events = []
     with _ThreadPoolBackend(2) as backend:
         todo = pairs((1,))
-        results = backend.wrap(ARENA).run_pairs(todo, TASK, device="cpu", on_event=events.append)
+        results = ARENA.run_pairs(todo, TASK, device="cpu", on_event=events.append, backend=backend)
     progress = [e for e in events if isinstance(e, TrialProgress)]
     assert len(progress) == 3, "one at the start, one per batch (workers say nothing while a batch trains)"
     first, last = progress[0], progress[-1]

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from lab.arenas.base import TaskConfig, TrialResult
+from lab.arenas.base import ArenaBase, TaskConfig, TrialResult
 from lab.evolution import landscapes
 from lab.evolution.diversity import colours, diversity
 from lab.evolution.hall_of_fame import admitted
@@ -29,11 +29,12 @@ class ToyTask(TaskConfig):
     step_cap: int = 1000
 
 
-class ToyArena:
+class ToyArena(ArenaBase):
     """Deterministic, instant trials: steps_to_grok grows with |x - 0.3|, plus a seed-dependent jitter."""
 
     name, title = "toy", "toy arena"
     gene_spec = TOY
+    batch_caps = {"cpu": 10_000, "cuda": 10_000}   # a generation is one batch
 
     def __init__(self):
         self.calls = 0
@@ -41,27 +42,22 @@ class ToyArena:
     def default_task(self):
         return ToyTask()
 
-    def run_trials(self, genomes, seeds, task, *, device="auto", on_event=None, cancel=None, registry=None):
+    def run_batch(self, pairs, task, *, device, data, on_event, cancel, tally, race=None):
         self.calls += 1
         out = []
-        for g in genomes:
-            for s in seeds:
-                if cancel is not None and cancel.is_set():
-                    out.append(TrialResult(g.id, task.task_id, s, "cancelled"))
-                    continue
-                steps = int(100 + 1500 * abs(g.genes["x"] - 0.3) + (s * 7919) % 97)
-                if g.genes["y"] > 0.8 and s % 2:
-                    status, stg = "diverged", None
-                elif steps <= task.step_cap:
-                    status, stg = "grokked", steps
-                else:
-                    status, stg = "capped", None
-                out.append(TrialResult(g.id, task.task_id, s, status, metrics={"steps_to_grok": stg}))
-                if on_event:
-                    on_event(out[-1])
-        if registry is not None:
-            registry.record_trials([r for r in out if r.status != "cancelled"
-                                    and not registry.has_trial(r.genome_id, r.task_id, r.seed)])
+        for g, s in pairs:
+            if cancel is not None and cancel.is_set():
+                out.append(TrialResult(g.id, task.task_id, s, "cancelled"))
+                continue
+            steps = int(100 + 1500 * abs(g.genes["x"] - 0.3) + (s * 7919) % 97)
+            if g.genes["y"] > 0.8 and s % 2:
+                status, stg = "diverged", None
+            elif steps <= task.step_cap:
+                status, stg = "grokked", steps
+            else:
+                status, stg = "capped", None
+            out.append(TrialResult(g.id, task.task_id, s, status, metrics={"steps_to_grok": stg}))
+            on_event(out[-1])
         return out
 
 

@@ -171,7 +171,7 @@ def test_the_population_trainer_reports_member_steps_while_it_trains():
 def test_populations_of_one_request_add_up_to_one_count():
     events = []
     pairs = [(_genome(), s) for s in range(3)]
-    get_arena("grokking").run_pairs(pairs, SMALL, device="cpu", on_event=events.append, max_members=1)
+    get_arena("grokking").run_pairs(pairs, SMALL, device="cpu", on_event=events.append, max_batch=1)
     progress = [e for e in events if isinstance(e, TrialProgress)]
     assert {e.total for e in progress} == {3}, "trial counts are of the whole request, not of one population"
     assert [e.finished for e in progress] == sorted(e.finished for e in progress)

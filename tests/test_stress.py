@@ -12,7 +12,7 @@ from tests.conftest import PROJECT, snapshot
 from lab.analysis.stress import (groups_by_tag, plan_stress, run_stress, select_genomes, stress_frame,
                                  stress_summary)
 from lab.analysis.stress import curves as stress_curves
-from lab.arenas.base import TaskConfig, TrialFinished, TrialResult
+from lab.arenas.base import ArenaBase, TaskConfig, TrialFinished, TrialResult
 from lab.arenas.grokking.arena import GrokkingArena
 from lab.arenas.grokking.task import GrokTask
 from lab.cli import main
@@ -28,10 +28,11 @@ class TinyTask(TaskConfig):
     step_cap: int = 100
 
 
-class CountingArena:
+class CountingArena(ArenaBase):
     """A fake arena: records every (genome id, seed) it is asked for; even seeds grok at 10 + seed."""
 
     name, title = "counting", "Counting arena"
+    batch_caps = {"cpu": 100, "cuda": 100}
 
     def __init__(self, spec, cancel_seeds=(), fail_after=None):
         self.spec, self.calls, self.cancel_seeds, self.fail_after = spec, [], set(cancel_seeds), fail_after
@@ -43,8 +44,8 @@ class CountingArena:
     def default_task(self):
         return TinyTask()
 
-    def run_trials(self, genomes, seeds, task, *, device="auto", on_event=None, cancel=None):
-        pairs = [(g.id, s) for g in genomes for s in seeds]
+    def run_batch(self, pairs, task, *, device, data, on_event, cancel, tally, race=None):
+        pairs = [(g.id, s) for g, s in pairs]
         self.calls.append(pairs)
         results = []
         for gid, s in pairs:
@@ -68,10 +69,6 @@ class CountingArena:
 
 class PairsArena(CountingArena):
     """An arena that takes arbitrary (genome, seed) pairs in one batch, as the grokking arena does."""
-
-    def run_pairs(self, pairs, task, *, device="auto", on_event=None, cancel=None):
-        self.calls.append([(g.id, s) for g, s in pairs])
-        return [self.trial(g.id, s, task, on_event) for g, s in pairs]
 
 
 def _genomes(registry, spec, n, tags=()):
@@ -105,7 +102,7 @@ def test_select_unknown_refs_raise_naming_them(registry, spec, refs, tags, fragm
 
 
 # ---- Smart Fill -----------------------------------------------------------------------------------
-def test_smart_fill_computes_exactly_the_missing_trials_batched_by_missing_seeds(registry, spec):
+def test_smart_fill_computes_exactly_the_missing_trials_in_one_batch(registry, spec):
     g0, g1, g2, g3 = _genomes(registry, spec, 4)
     arena = CountingArena(spec)
     task = arena.default_task()
@@ -117,12 +114,12 @@ def test_smart_fill_computes_exactly_the_missing_trials_batched_by_missing_seeds
     results = run_stress(registry, arena, plan, device="cpu")
     missing = {(g0.id, 2), (g0.id, 3), (g1.id, 2), (g1.id, 3), (g3.id, 0), (g3.id, 1), (g3.id, 2), (g3.id, 3)}
     assert sorted(arena.asked) == sorted(missing) and len(arena.asked) == len(missing)
-    assert len(arena.calls) == 2  # g0 and g1 miss the same seeds: one call for both
+    assert len(arena.calls) == 1  # every missing pair in one batch (the arena's cap is 100)
     assert {(r.genome_id, r.seed) for r in results} == missing
     assert len(registry.trials()) == 16
     again = plan_stress(registry, [g0, g1, g2, g3], task, runs=4)
     assert (again.existing, again.to_run) == (16, 0)
-    assert run_stress(registry, arena, again) == [] and len(arena.calls) == 2
+    assert run_stress(registry, arena, again) == [] and len(arena.calls) == 1
 
 
 def test_an_arena_with_run_pairs_gets_one_call_and_cancelled_trials_are_not_recorded(registry, spec):

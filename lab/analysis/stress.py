@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lab.arenas.base import Cancel, EventSink, TaskConfig, TrialFinished, TrialResult
+from lab.arenas.base import Cancel, EventSink, TaskConfig, TrialResult
 from lab.evolution.landscapes import SUCCESS, trial_steps
 from lab.genome import Genome
 from lab.registry import Registry, RegistryError
@@ -23,9 +22,6 @@ if TYPE_CHECKING:  # pandas is imported where a table is built, so choosing geno
 
 CURVE_KEYS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 UNTAGGED = "untagged"
-# Finished trials are appended to the registry at most this often while a stress test runs, so an
-# interrupted run keeps what finished without one fsync per trial.
-RECORD_EVERY_S = 1.0
 
 
 # ---- choosing genomes ---------------------------------------------------------------------------
@@ -153,76 +149,20 @@ def plan_stress(registry: Registry, genomes: Sequence[Genome], task: TaskConfig,
 
 def run_stress(registry: Registry, arena: Any, plan: StressPlan, *, device: str = "auto",
                on_event: EventSink | None = None, cancel: Cancel | None = None, backend=None) -> list[TrialResult]:
-    """Smart Fill: run only ``plan.missing``, batched, and record every finished trial.
-
-    An arena with ``run_pairs`` gets every missing pair in one call; otherwise genomes that miss the
-    same seeds share one ``run_trials`` call. Pairs recorded since the plan was made (by another
-    window or process sharing the registry) are skipped. Finished trials are recorded as they finish
-    (cancelled ones are not: they are not finished experiments), so a stop or an error keeps what
-    finished. Returns the results the arena produced, cancelled ones included."""
-    for g in plan.genomes:
-        if g.spec.name != arena.gene_spec.name:
-            raise ValueError(f"genome {g.label} has gene spec {g.spec.name!r}; arena {arena.name!r} "
-                             f"needs {arena.gene_spec.name!r}")
-    if backend is not None:  # lab.backends: where the trials run
-        arena = backend.wrap(arena)
+    """Smart Fill: run only ``plan.missing`` through the trials runner (lab.trials), which batches
+    them, records every finished trial as it finishes (so a stop or an error keeps what finished)
+    and skips pairs recorded since the plan was made (by another window or process sharing the
+    registry). Returns the results of the pairs that ran, cancelled ones included."""
+    from lab.trials import check_spec, run_pairs
+    check_spec(arena, [(g, 0) for g in plan.genomes])
     task_id = plan.task.task_id
     missing = [(g, s) for g, s in plan.missing if not registry.has_trial(g.id, task_id, s)]
     if not missing:
         return []
     from lab.tasks import remember
     remember(registry, plan.task)  # so the views can name the task these trials are on
-    recorder = _Recorder(registry)
-
-    def forward(event: Any) -> None:
-        if isinstance(event, TrialFinished):
-            recorder.add(event.result)
-        if on_event is not None:
-            on_event(event)
-
-    results: list[TrialResult] = []
-    try:
-        if hasattr(arena, "run_pairs"):
-            results = list(arena.run_pairs(missing, plan.task, device=device, on_event=forward, cancel=cancel))
-        else:
-            seeds_of: dict[str, tuple[Genome, list[int]]] = {}
-            for g, s in missing:
-                seeds_of.setdefault(g.id, (g, []))[1].append(s)
-            batches: dict[tuple[int, ...], list[Genome]] = {}
-            for g, seeds in seeds_of.values():
-                batches.setdefault(tuple(seeds), []).append(g)
-            for seeds, genomes in batches.items():
-                if cancel is not None and cancel.is_set():
-                    break
-                results += arena.run_trials(genomes, list(seeds), plan.task, device=device,
-                                            on_event=forward, cancel=cancel)
-        for r in results:  # arenas that send no TrialFinished events are recorded here
-            recorder.add(r)
-    finally:
-        recorder.flush()
-    return results
-
-
-class _Recorder:
-    """Appends finished trials to the registry in small timed batches, each trial once."""
-
-    def __init__(self, registry: Registry):
-        self.registry, self.pending, self.seen = registry, [], set()
-        self.last = time.monotonic()
-
-    def add(self, result: TrialResult) -> None:
-        if result.status == "cancelled" or result.key in self.seen:
-            return
-        self.seen.add(result.key)
-        self.pending.append(result)
-        if time.monotonic() - self.last >= RECORD_EVERY_S:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            self.registry.record_trials(self.pending)
-            self.pending = []
-        self.last = time.monotonic()
+    return run_pairs(arena, missing, plan.task, device=device, registry=registry, backend=backend,
+                     on_event=on_event, cancel=cancel)
 
 
 # ---- reading results back ---------------------------------------------------------------------------

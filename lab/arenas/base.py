@@ -182,87 +182,96 @@ EventSink = Callable[[Any], None]
 
 @runtime_checkable
 class Arena(Protocol):
-    """What the lab needs of an arena (see DESIGN.md, "The arena protocol")."""
+    """What callers use of an arena (see DESIGN.md, "The arena protocol"). :class:`ArenaBase`
+    implements the running part once; an arena supplies its spec, task, devices and ``run_batch``."""
 
     name: str
     title: str
+    devices: tuple[str, ...]
 
     @property
     def gene_spec(self) -> Any: ...
 
     def default_task(self) -> TaskConfig: ...
 
-    def run_trials(self, genomes: Sequence[Any], seeds: Sequence[int], task: TaskConfig, *,
-                   device: str = "auto", on_event: EventSink | None = None,
-                   cancel: Cancel | None = None) -> list[TrialResult]: ...
+    def resolve_device(self, device: str = "auto") -> str: ...
+
+    def run_pairs(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, *, device: str = "auto",
+                  registry: Any = None, backend: Any = None, on_event: EventSink | None = None,
+                  cancel: Cancel | None = None, race: Any = None, max_batch: int | None = None
+                  ) -> list[TrialResult]: ...
+
+    def run_trials(self, genomes: Sequence[Any], seeds: Sequence[int], task: TaskConfig,
+                   **kw: Any) -> list[TrialResult]: ...
 
 
-def check_spec(pairs: Sequence[tuple[Any, int]], spec_name: str, arena: str) -> None:
-    """Every genome of ``pairs`` has the arena's gene spec, or a ValueError names the first that has not."""
-    for g, _ in pairs:
-        if g.spec.name != spec_name:
-            raise ValueError(f"genome {g.label} has spec {g.spec.name!r}; the {arena} arena needs {spec_name!r}")
+class ArenaBase:
+    """The shared half of every arena: running trials goes through the one trials runner
+    (lab.trials), which owns Smart Fill, batching, recording and pair order. A subclass declares
+    ``name``, ``title``, ``gene_spec``, ``default_task()``, the ``devices`` it supports, its
+    ``batch_caps`` (trials per batch on "cpu" / "cuda") and implements ``run_batch``."""
+
+    name: str = ""
+    title: str = ""
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    batch_caps: Mapping[str, int] = {"cpu": 1, "cuda": 1}   # 1: trials run one after another
+    supports_racing = False   # run_batch takes a race and stops the trials it says (lab.arenas.racing)
+
+    @property
+    def gene_spec(self) -> Any:
+        raise NotImplementedError
+
+    def default_task(self) -> TaskConfig:
+        raise NotImplementedError
+
+    def resolve_device(self, device: str = "auto") -> str:
+        """The device trials run on ("auto": CUDA where available and supported); ValueError for a
+        device this arena does not support."""
+        return resolve_device(device, self.devices, self.name)
+
+    def batch_cap(self, device: str) -> int:
+        """Trials in one ``run_batch`` call on ``device``."""
+        return int(self.batch_caps["cuda" if device.startswith("cuda") else "cpu"])
+
+    def prepare(self, task: TaskConfig, device: str) -> Any:
+        """What every batch of one run shares (the task's data on the device); None by default."""
+        return None
+
+    def run_batch(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, *, device: str, data: Any,
+                  on_event: EventSink, cancel: Cancel | None, tally: Any, race: Any = None
+                  ) -> list[TrialResult]:
+        """Run distinct (genome, seed) pairs (at most ``batch_cap(device)``) on a resolved ``device``;
+        one result per pair, in order, "cancelled" for those ``cancel`` stopped. Send progress
+        (TrialProgress, counted on ``tally``) and a TrialFinished per finished trial to ``on_event``."""
+        raise NotImplementedError
+
+    def run_pairs(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, **kw: Any) -> list[TrialResult]:
+        """(genome, seed) pairs through the trials runner (lab.trials.run_pairs: registry, backend,
+        device, on_event, cancel, race, max_batch)."""
+        from lab.trials import run_pairs
+        return run_pairs(self, pairs, task, **kw)
+
+    def run_trials(self, genomes: Sequence[Any], seeds: Sequence[int], task: TaskConfig,
+                   **kw: Any) -> list[TrialResult]:
+        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
+        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, **kw)
 
 
-def split_known(pairs: Sequence[tuple[Any, int]], task: TaskConfig, registry=None
-                ) -> tuple[dict[tuple[str, int], TrialResult], list[tuple[Any, int]]]:
-    """Split (genome, seed) pairs into the results a ``registry`` already holds for ``task`` and
-    the distinct pairs still to run (first occurrence order)."""
-    known: dict[tuple[str, int], TrialResult] = {}
-    todo: list[tuple[Any, int]] = []
-    queued: set[tuple[str, int]] = set()
-    for g, s in pairs:
-        key = (g.id, int(s))
-        if key in known or key in queued:
-            continue
-        found = registry.get_trial(g.id, task.task_id, int(s)) if registry is not None else None
-        if found is not None:
-            known[key] = found
-        else:
-            todo.append((g, int(s)))
-            queued.add(key)
-    return known, todo
-
-
-def run_one_by_one(pairs: Sequence[tuple[Any, int]], task: TaskConfig, arena: str, registry,
-                   cancel: Cancel | None, run_one: Callable[[Any, int, int, int], TrialResult]
-                   ) -> list[TrialResult]:
-    """The sequential arenas' ``run_pairs`` (GENREG, NEAT: a run is already one batch): pairs the
-    ``registry`` holds are read from it, the others run one after another by
-    ``run_one(genome, seed, index, count)`` until ``cancel``; each finished result (not a cancelled
-    one) is recorded as it ends. One result per pair, in order."""
-    known, todo = split_known(pairs, task, registry)
-    for done, (genome, seed) in enumerate(todo):
-        if cancel is not None and cancel.is_set():
-            break
-        result = run_one(genome, seed, done, len(todo))
-        if result.status != "cancelled":
-            if registry is not None:
-                registry.record_trials([result])
-            known[(genome.id, seed)] = result
-    return in_pair_order(pairs, known, task, arena)
-
-
-def in_pair_order(pairs: Sequence[tuple[Any, int]], results: Mapping[tuple[str, int], TrialResult],
-                  task: TaskConfig, arena: str) -> list[TrialResult]:
-    """One result per pair, in order; a pair without one (cancelled before it ran) is "cancelled"."""
-    out = []
-    for g, s in pairs:
-        r = results.get((g.id, int(s)))
-        out.append(r if r is not None else TrialResult(g.id, task.task_id, int(s), "cancelled", arena=arena))
-    return out
-
-
-def resolve_device(device: str = "auto") -> str:
-    """"auto" -> "cuda" when a CUDA device is available, else "cpu"; other names pass through checked."""
+def resolve_device(device: str = "auto", supported: Sequence[str] = ("cpu", "cuda"), arena: str = "") -> str:
+    """"auto" -> "cuda" when a CUDA device is available (and ``supported``), else "cpu"; other
+    names pass through checked (ValueError naming the problem)."""
     import torch
 
+    who = f"the {arena} arena" if arena else "this"
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA device is available")
+        return "cuda" if "cuda" in supported and torch.cuda.is_available() else "cpu"
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"unknown device {device!r} (cpu, cuda, cuda:N or auto)")
+    if device.split(":")[0] not in supported:
+        words = " or ".join({"cpu": "the CPU", "cuda": "CUDA devices"}.get(d, d) for d in supported)
+        raise ValueError(f"{who} runs on {words} only; device {device!r} is not supported")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but no CUDA device is available")
     return device
 
 

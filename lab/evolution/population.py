@@ -30,6 +30,7 @@ from lab.evolution.selection import breed, breeding_pool
 from lab.evolution.settings import EvolutionSettings
 from lab.genome import Genome, atomic_write_text, clone, random_genome
 from lab.registry import CUSTOM_DIR, Registry, RegistryError, founders, read_genome_file
+from lab.trials import run_trials
 
 CHECKPOINT_SCHEMA = 1
 SEED_LOW = 1_000_000  # evolution draws trial seeds at or above this; held-out evaluations use lower ones
@@ -64,8 +65,7 @@ class Evolution:
         self.settings = settings
         self.registry = registry
         self.arena = arena if arena is not None else get_arena(settings.arena)
-        if backend is not None:
-            self.arena = backend.wrap(self.arena)
+        self.backend = backend
         task = self.arena.default_task()
         self.task = dataclasses.replace(task, **settings.task_overrides()) if settings.task else task
         self.spec = self.arena.gene_spec
@@ -171,11 +171,10 @@ class Evolution:
         self.registry.add_genomes(self.population)
         unique = list({g.id: g for g in self.population}.values())
         race = self.race_for(unique, seeds)
-        extra = {"race": race} if race is not None else {}
         from lab.tasks import remember
         remember(self.registry, self.task)  # so the views can name the task these trials are on
-        results = self.arena.run_trials(unique, seeds, self.task, device=self.settings.device,
-                                        on_event=emit, cancel=cancel, registry=self.registry, **extra)
+        results = run_trials(self.arena, unique, seeds, self.task, device=self.settings.device, on_event=emit,
+                             cancel=cancel, registry=self.registry, backend=self.backend, race=race)
         if any(r.status == "cancelled" for r in results) or (cancel is not None and cancel.is_set()):
             self.rng.bit_generator.state = state_before  # so a resume redraws the same seeds
             raise RunInterrupted(f"run {self.run_id} stopped during generation {gen}; "

@@ -13,8 +13,7 @@ import math
 import time
 from collections.abc import Sequence
 
-from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             device_label, resolve_device, run_one_by_one)
+from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label
 from lab.arenas.genreg.engine import GenregEngine, GenregSettings
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
@@ -22,7 +21,7 @@ from lab.genome import Genome, GeneSpec
 from lab.progress import WorkTally
 
 
-class GenregArena:
+class GenregArena(ArenaBase):
     name = "genreg"
     title = "GENREG: trust-based gradient-free evolution of MLP weights"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
@@ -38,31 +37,20 @@ class GenregArena:
                ) -> GenregEngine:
         """A single watchable run (the direct run view and ``python main.py genreg``)."""
         settings = genome if isinstance(genome, GenregSettings) else GenregSettings.from_genes(genome.genes)
-        return GenregEngine(task, settings, seed, device=resolve_device(device))
+        return GenregEngine(task, settings, seed, device=self.resolve_device(device))
 
-    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: GenregTask, *,
-                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
-                   registry=None) -> list[TrialResult]:
-        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
-        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
-                              on_event=on_event, cancel=cancel, registry=registry)
+    def prepare(self, task: GenregTask, device: str):
+        return load_genreg_data(task, device)
 
-    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: GenregTask, *, device: str = "auto",
-                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None
-                  ) -> list[TrialResult]:
-        """Run (genome, seed) pairs one after another. With a ``registry``, recorded pairs are read
-        from it and each new finished result is recorded as it ends (cancelled ones are not)."""
-        check_spec(pairs, GENREG_SPEC.name, self.name)
-        device = resolve_device(device)
-        tally = WorkTally.for_task(task)   # generations of every run; its trials are added by the first run
-        return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total: self._run_one(
-            genome, seed, task, device, load_genreg_data(task, device), on_event, cancel, done, total, tally))
+    def run_batch(self, pairs: Sequence[tuple[Genome, int]], task: GenregTask, *, device: str, data,
+                  on_event: EventSink, cancel: Cancel | None, tally: WorkTally, race=None) -> list[TrialResult]:
+        """Runs one after another (a run is already one batch: all its genomes in one matrix product)."""
+        return [self._run_one(genome, seed, task, device, data, on_event, cancel, tally) for genome, seed in pairs]
 
     def _run_one(self, genome: Genome, seed: int, task: GenregTask, device: str, data, on_event, cancel,
-                 done: int, total: int, tally: WorkTally) -> TrialResult:
+                 tally: WorkTally) -> TrialResult:
+        done, total = tally.finished, tally.trials
         t0 = time.perf_counter()
-        if done == 0:
-            tally.add_trials(total)
         engine = GenregEngine(task, GenregSettings.from_genes(genome.genes), seed, device=device, data=data)
         while not engine.done:
             if cancel is not None and cancel.is_set():

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             device_label, in_pair_order, resolve_device, split_known)
+from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label
 from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, load_task_data
@@ -25,10 +24,11 @@ from lab.progress import WorkTally
 MAX_RUNS = {"cpu": 16, "cuda": 512}
 
 
-class M2N2Arena:
+class M2N2Arena(ArenaBase):
     name = "m2n2"
     title = "M2N2: model merging of natural niches (MLP on digits)"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    batch_caps = MAX_RUNS
 
     @property
     def gene_spec(self) -> GeneSpec:
@@ -42,38 +42,15 @@ class M2N2Arena:
         """A single watchable run (the direct run view and ``python main.py m2n2``), keeping its
         per-pass fitness log."""
         settings = genome if isinstance(genome, M2N2Settings) else M2N2Settings.from_genes(genome.genes)
-        return M2N2Engine(task, [settings], [seed], device=resolve_device(device), fitness_log=True)
+        return M2N2Engine(task, [settings], [seed], device=self.resolve_device(device), fitness_log=True)
 
-    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: M2N2Task, *,
-                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
-                   registry=None) -> list[TrialResult]:
-        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
-        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
-                              on_event=on_event, cancel=cancel, registry=registry)
+    def prepare(self, task: M2N2Task, device: str):
+        return load_task_data(task, device)
 
-    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: M2N2Task, *, device: str = "auto",
-                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None,
-                  max_runs: int | None = None) -> list[TrialResult]:
-        """Run (genome, seed) pairs, up to ``max_runs`` at once. With a ``registry``, recorded pairs
-        are read from it and new finished results are recorded (cancelled ones are not)."""
-        check_spec(pairs, M2N2_SPEC.name, self.name)
-        device = resolve_device(device)
-        known, todo = split_known(pairs, task, registry)
-        cap = max_runs or MAX_RUNS["cuda" if device.startswith("cuda") else "cpu"]
-        data = load_task_data(task, device) if todo else None
-        tally = WorkTally.for_task(task, len(todo))  # passes of every run, over every chunk
-        for start in range(0, len(todo), cap):
-            if cancel is not None and cancel.is_set():
-                break
-            chunk = todo[start:start + cap]
-            results = self._run_chunk(chunk, task, device, data, on_event, cancel, tally)
-            if registry is not None:
-                registry.record_trials([r for r in results if r.status != "cancelled"])
-            known.update({(r.genome_id, r.seed): r for r in results})
-        return in_pair_order(pairs, known, task, self.name)
-
-    def _run_chunk(self, chunk, task: M2N2Task, device: str, data, on_event, cancel,
-                   tally: WorkTally) -> list[TrialResult]:
+    def run_batch(self, pairs: Sequence[tuple[Genome, int]], task: M2N2Task, *, device: str, data,
+                  on_event: EventSink, cancel: Cancel | None, tally: WorkTally, race=None) -> list[TrialResult]:
+        """The runs of ``pairs`` advanced together in one engine."""
+        chunk = list(pairs)
         t0 = time.perf_counter()
         engine = M2N2Engine(task, [M2N2Settings.from_genes(g.genes) for g, _ in chunk], [s for _, s in chunk],
                             device=device, data=data)

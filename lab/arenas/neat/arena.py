@@ -14,8 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 
-from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, check_spec,
-                             run_one_by_one)
+from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialProgress, TrialResult
 from lab.arenas.neat.engine import NeatEngine, NeatSettings
 from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.parallel import Cancelled, ParallelConfig
@@ -25,14 +24,7 @@ from lab.genome import Genome, GeneSpec
 from lab.progress import WorkTally
 
 
-def _check_device(device: str) -> None:
-    """NEAT networks are small graphs evaluated on the CPU; a CUDA request is refused by name."""
-    if device not in ("auto", "cpu"):
-        raise ValueError(f"the neat arena runs on the CPU (its networks are small graphs); device {device!r} "
-                         "is not supported")
-
-
-class NeatArena:
+class NeatArena(ArenaBase):
     name = "neat"
     title = "NEAT: evolving network topologies and weights"
     devices = ("cpu",)   # what a Device field offers (lab.arenas.device_choices)
@@ -47,34 +39,22 @@ class NeatArena:
     def engine(self, task: NeatTask, genome: Genome | NeatSettings, seed: int, *, device: str = "auto",
                parallel: ParallelConfig | None = None) -> NeatEngine:
         """A single watchable run (the direct run view and ``python main.py neat``); close it when done."""
-        _check_device(device)
+        self.resolve_device(device)   # NEAT networks are small graphs evaluated on the CPU
         settings = genome if isinstance(genome, NeatSettings) else NeatSettings.from_genes(genome.genes)
         return NeatEngine(task, settings, seed, parallel=parallel)
 
-    def run_trials(self, genomes: Sequence[Genome], seeds: Sequence[int], task: NeatTask, *,
-                   device: str = "auto", on_event: EventSink | None = None, cancel: Cancel | None = None,
-                   registry=None) -> list[TrialResult]:
-        """Every genome on every seed; one TrialResult per (genome, seed), genome-major order."""
-        return self.run_pairs([(g, s) for g in genomes for s in seeds], task, device=device,
-                              on_event=on_event, cancel=cancel, registry=registry)
+    def prepare(self, task: NeatTask, device: str):
+        return load_task_data(task.task)
 
-    def run_pairs(self, pairs: Sequence[tuple[Genome, int]], task: NeatTask, *, device: str = "auto",
-                  on_event: EventSink | None = None, cancel: Cancel | None = None, registry=None
-                  ) -> list[TrialResult]:
-        """Run (genome, seed) pairs one after another. With a ``registry``, recorded pairs are read
-        from it and each new finished result is recorded as it ends (cancelled ones are not)."""
-        check_spec(pairs, NEAT_SPEC.name, self.name)
-        _check_device(device)
-        data = load_task_data(task.task)
-        tally = WorkTally.for_task(task)   # generations of every run; its trials are added by the first run
-        return run_one_by_one(pairs, task, self.name, registry, cancel, lambda genome, seed, done, total:
-                              self._run_one(genome, seed, task, data, on_event, cancel, done, total, tally))
+    def run_batch(self, pairs: Sequence[tuple[Genome, int]], task: NeatTask, *, device: str, data,
+                  on_event: EventSink, cancel: Cancel | None, tally: WorkTally, race=None) -> list[TrialResult]:
+        """Runs one after another (a run already evaluates its whole population as one joined graph)."""
+        return [self._run_one(genome, seed, task, data, on_event, cancel, tally) for genome, seed in pairs]
 
-    def _run_one(self, genome: Genome, seed: int, task: NeatTask, data, on_event, cancel, done: int,
-                 total: int, tally: WorkTally) -> TrialResult:
+    def _run_one(self, genome: Genome, seed: int, task: NeatTask, data, on_event, cancel,
+                 tally: WorkTally) -> TrialResult:
+        done, total = tally.finished, tally.trials
         t0 = time.perf_counter()
-        if done == 0:
-            tally.add_trials(total)
         cancelled = TrialResult(genome.id, task.task_id, seed, "cancelled", arena=self.name)
         with NeatEngine(task, NeatSettings.from_genes(genome.genes), seed, data=data) as engine:
             while not engine.done:
