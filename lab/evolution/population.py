@@ -12,7 +12,6 @@ same run, and a resumed run continues exactly where the checkpoint left it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -23,16 +22,15 @@ import numpy as np
 from lab.arenas import get_arena
 from lab.arenas.base import Cancel, TrialResult
 from lab.arenas.racing import CENSORED, Race, censored_key
-from lab.evolution import landscapes
+from lab.evolution import landscapes, run_files
 from lab.evolution.diversity import diversity
 from lab.evolution.hall_of_fame import admitted
 from lab.evolution.selection import breed, breeding_pool
 from lab.evolution.settings import EvolutionSettings
-from lab.genome import Genome, atomic_write_text, clone, random_genome
+from lab.genome import Genome, clone, random_genome
 from lab.registry import CUSTOM_DIR, Registry, RegistryError, founders, read_genome_file
 from lab.trials import run_trials
 
-CHECKPOINT_SCHEMA = 1
 SEED_LOW = 1_000_000  # evolution draws trial seeds at or above this; held-out evaluations use lower ones
 
 
@@ -84,11 +82,8 @@ class Evolution:
             self.history: list[dict[str, Any]] = []
             self.elite_ids: set[str] = set()
             self.population = self._founding_population()
-            self.dir = registry.run_dir(self.run_id, create=True)
-            atomic_write_text(self.dir / "run.json", json.dumps(
-                {"schema_version": CHECKPOINT_SCHEMA, "run_id": self.run_id, "settings": settings.to_dict(),
-                 "task": self.task.to_dict(), "task_id": self.task.task_id,
-                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=2) + "\n")
+            run_files.write_run(registry, self.run_id, settings.to_dict(), self.task)
+            self.dir = registry.run_dir(self.run_id)
             self._checkpoint()
         else:
             self.run_id = run_id
@@ -103,24 +98,14 @@ class Evolution:
     # ---- construction, checkpoint, resume ------------------------------------------------------
     @classmethod
     def resume(cls, registry: Registry, run_id: str, *, arena=None, backend=None) -> Evolution:
-        folder = registry.run_dir(run_id)
-        try:
-            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RegistryError(f"no run {run_id} to resume in {registry.root}") from None
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"run {run_id}: checkpoint is not valid JSON ({exc})") from None
-        if state.get("schema_version") != CHECKPOINT_SCHEMA:
-            raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
+        run, state = run_files.read_run(registry, run_id)
         return cls(EvolutionSettings.from_dict(run["settings"]), registry, arena=arena, run_id=run_id,
                    backend=backend, _state=state)
 
     def _checkpoint(self) -> None:
-        state = {"schema_version": CHECKPOINT_SCHEMA, "generation": self.generation,
-                 "population": [g.to_dict() for g in self.population], "elite_ids": sorted(self.elite_ids),
-                 "rng_state": self.rng.bit_generator.state, "history": self.history}
-        atomic_write_text(self.dir / "checkpoint.json", json.dumps(state, indent=1, sort_keys=True) + "\n")
+        run_files.write_checkpoint(self.registry, self.run_id, {
+            "generation": self.generation, "population": [g.to_dict() for g in self.population],
+            "elite_ids": sorted(self.elite_ids), "rng_state": self.rng.bit_generator.state, "history": self.history})
 
     def _founding_population(self) -> list[Genome]:
         """Generation 1: ancestors from the seeding sources (deduplicated), topped up with random genomes."""

@@ -1,0 +1,96 @@
+"""The run folder of an evolution run, ``runs/<run-id>/`` in the registry: ``run.json`` (settings
+and task, written once) and ``checkpoint.json`` (the next population, elite flags, RNG state and
+history, rewritten atomically after every generation). This module owns the format: the
+evolution loop, the command line and the Evolution Lab read and write runs only through it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lab.genome import atomic_write_text
+from lab.registry import Registry, RegistryError
+
+RUN_FILE = "run.json"
+CHECKPOINT_FILE = "checkpoint.json"
+CHECKPOINT_SCHEMA = 1
+
+
+def _write(path: Path, data: dict[str, Any], indent: int, sort_keys: bool = False) -> None:
+    atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def write_run(registry: Registry, run_id: str, settings: dict[str, Any], task: Any) -> None:
+    """Create the run folder and its ``run.json``."""
+    folder = registry.run_dir(run_id, create=True)
+    _write(folder / RUN_FILE, {"schema_version": CHECKPOINT_SCHEMA, "run_id": run_id, "settings": settings,
+                               "task": task.to_dict(), "task_id": task.task_id,
+                               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, 2)
+
+
+def write_checkpoint(registry: Registry, run_id: str, state: dict[str, Any]) -> None:
+    """Replace the run's checkpoint (atomically: a crash leaves the previous one whole)."""
+    _write(registry.run_dir(run_id) / CHECKPOINT_FILE, {"schema_version": CHECKPOINT_SCHEMA, **state}, 1, sort_keys=True)
+
+
+def read_run(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run.json, checkpoint.json) of a run, or a RegistryError naming what is wrong."""
+    folder = registry.run_dir(run_id)
+    try:
+        run = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        state = json.loads((folder / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"no run {run_id} to resume in {registry.root}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RegistryError(f"run {run_id}: checkpoint is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise RegistryError(f"run {run_id}: cannot read its files ({exc.strerror or exc})") from None
+    if not isinstance(run, dict) or not isinstance(state, dict):
+        raise RegistryError(f"run {run_id}: its files do not hold JSON objects")
+    if state.get("schema_version") != CHECKPOINT_SCHEMA:
+        raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
+    return run, state
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a list of saved runs shows of one: generations done of planned, when it was last written."""
+
+    run_id: str
+    generation: int = 0
+    generations: int = 0
+    written: float = 0.0
+    readable: bool = True
+
+    @property
+    def state(self) -> str:
+        if not self.readable:
+            return "unreadable"
+        done, total = self.generation, self.generations
+        if done >= total:
+            return f"finished, {done} generation{'s' * (done != 1)}"
+        return f"stopped after {done} of {total} generations (resumable)"
+
+
+def run_info(registry: Registry, run_id: str) -> RunInfo:
+    folder = registry.run_dir(run_id)
+    written = 0.0
+    for path in (folder / CHECKPOINT_FILE, folder):   # the checkpoint's time, else the folder's
+        try:
+            written = path.stat().st_mtime
+            break
+        except OSError:
+            continue
+    try:
+        run, state = read_run(registry, run_id)
+        return RunInfo(run_id, int(state["generation"]), int(run["settings"]["generations"]), written)
+    except (RegistryError, KeyError, TypeError, ValueError):
+        return RunInfo(run_id, written=written, readable=False)
+
+
+def run_infos(registry: Registry) -> list[RunInfo]:
+    """Every saved run, the most recently written first."""
+    return sorted((run_info(registry, r) for r in registry.run_ids()), key=lambda i: i.written, reverse=True)
