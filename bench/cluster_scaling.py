@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lab import backends  # noqa: E402
+from lab import remote  # noqa: E402
 from lab.arenas import get_arena  # noqa: E402
 from lab.backends import BackendConfig, make_backend  # noqa: E402
 from lab.genome import random_genome  # noqa: E402
@@ -106,7 +106,7 @@ def main() -> None:
     arena.run_pairs(tiny_pairs[:2], tiny, device="cpu")
     t_local, local = timed(lambda: [arena.run_pairs([p], tiny, device="cpu")[0] for p in tiny_pairs])
     torch.set_num_threads(threads)
-    backends.BATCH_CAP["cpu"] = 1
+    remote.BATCH_CAP["cpu"] = 1
     with make_backend(BackendConfig("dask", cluster="local:1")) as backend:
         arena.run_pairs(tiny_pairs[:2], tiny, device="cpu", backend=backend)
         t_dask, remote = timed(lambda: arena.run_pairs(tiny_pairs, tiny, device="cpu", backend=backend))

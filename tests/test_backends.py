@@ -18,7 +18,9 @@ from lab import backends
 from lab.arenas import get_arena
 from lab.arenas.base import TrialFinished, TrialProgress
 from lab.arenas.grokking.task import GrokTask
-from lab.backends import BackendConfig, BackendError, make_backend, plan_batches
+from lab import remote
+from lab.backends import BackendConfig, BackendError, make_backend
+from lab.remote import plan_batches
 from lab.cli import main
 from lab.evolution.population import Evolution
 from lab.evolution.settings import EvolutionSettings
@@ -75,10 +77,10 @@ def test_batches_one_per_worker_split_by_the_cap():
 
 
 def test_gpu_workers_take_the_batches_at_the_gpu_cap():
-    assert backends.placement("auto", 2, 0) == (False, 2, "auto", 128)
-    assert backends.placement("auto", 3, 2) == (True, 2, "cuda", 2048)
-    assert backends.placement("cuda:1", 0, 1) == (True, 1, "cuda:1", 2048)
-    assert backends.placement("cpu", 3, 2) == (False, 5, "cpu", 128)   # every worker has a CPU
+    assert remote.placement("auto", 2, 0) == (False, 2, "auto", 128)
+    assert remote.placement("auto", 3, 2) == (True, 2, "cuda", 2048)
+    assert remote.placement("cuda:1", 0, 1) == (True, 1, "cuda:1", 2048)
+    assert remote.placement("cpu", 3, 2) == (False, 5, "cpu", 128)   # every worker has a CPU
 
 
 def test_gpu_batches_ask_dask_for_the_gpu_resource(dask_local):
@@ -165,10 +167,10 @@ def test_the_learning_rate_decay_of_a_member_is_the_same_in_any_batch():
 
 
 def test_a_worker_without_the_lab_is_explained():
-    exc = backends._explain(ModuleNotFoundError("No module named 'lab'", name="lab"))
+    exc = remote.explain(ModuleNotFoundError("No module named 'lab'", name="lab"))
     assert isinstance(exc, BackendError) and "PYTHONPATH" in str(exc)
     other = ValueError("x")
-    assert backends._explain(other) is other
+    assert remote.explain(other) is other
 
 
 # ---- Dask -----------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def test_a_wrong_cluster_address_is_a_clear_error_not_a_hang():
 
 
 def test_cancel_keeps_what_finished_and_smart_fill_completes_it(dask_local, reference, registry, monkeypatch):
-    monkeypatch.setitem(backends.BATCH_CAP, "cpu", 3)      # 6 batches of 3 on 2 workers
+    monkeypatch.setitem(remote.BATCH_CAP, "cpu", 3)      # 6 batches of 3 on 2 workers
     stop = threading.Event()
     first = []
 

@@ -320,7 +320,7 @@ def test_racing_on_the_real_trainer_leaves_finished_trials_unchanged():
     stop = race.stop_step()
     assert stop is not None and any(r.status == CENSORED for r in raced)
     # a worker of the process or Dask backends races its own batch with the same rule
-    from lab.backends import run_batch
+    from lab.remote import run_batch
     pairs = [(g.to_dict(), s) for g in genomes for s in seeds]
     remote = race.finalize([TrialResult.from_dict(d) for d in
                             run_batch("grokking", task.to_dict(), pairs, "cpu", race=race.to_dict())["trials"]])
