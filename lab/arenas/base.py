@@ -224,6 +224,11 @@ class ArenaBase:
     def default_task(self) -> TaskConfig:
         raise NotImplementedError
 
+    def tiny_task(self) -> TaskConfig:
+        """The smallest task that still exercises the arena: seconds per trial on a CPU (the
+        conformance tests and smoke checks run it)."""
+        return self.default_task()
+
     def resolve_device(self, device: str = "auto") -> str:
         """The device trials run on ("auto": CUDA where available and supported); ValueError for a
         device this arena does not support."""

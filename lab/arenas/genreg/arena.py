@@ -33,6 +33,9 @@ class GenregArena(ArenaBase):
     def default_task(self) -> GenregTask:
         return GenregTask()
 
+    def tiny_task(self) -> GenregTask:
+        return GenregTask(generations=4, eval_interval=2)
+
     def engine(self, task: GenregTask, genome: Genome | GenregSettings, seed: int, *, device: str = "auto"
                ) -> GenregEngine:
         """A single watchable run (the direct run view and ``python main.py genreg``)."""

@@ -29,6 +29,10 @@ class GrokkingArena(ArenaBase):
     def default_task(self) -> GrokTask:
         return GrokTask()
 
+    def tiny_task(self) -> GrokTask:
+        return GrokTask(modulus=23, train_fraction=0.6, d_model=16, heads=2, d_ff=32, batch_size=64, step_cap=60,
+                        eval_interval=20)
+
     def prepare(self, task: GrokTask, device: str) -> Dataset:
         return make_dataset(task)
 

@@ -37,6 +37,9 @@ class M2N2Arena(ArenaBase):
     def default_task(self) -> M2N2Task:
         return M2N2Task()
 
+    def tiny_task(self) -> M2N2Task:
+        return M2N2Task(hidden=32, passes=200, eval_interval=100, target_acc=0.2)
+
     def engine(self, task: M2N2Task, genome: Genome | M2N2Settings, seed: int, *, device: str = "auto"
                ) -> M2N2Engine:
         """A single watchable run (the direct run view and ``python main.py m2n2``), keeping its

@@ -36,6 +36,9 @@ class NeatArena(ArenaBase):
     def default_task(self) -> NeatTask:
         return NeatTask()
 
+    def tiny_task(self) -> NeatTask:
+        return NeatTask(task="xor", generations=3)
+
     def engine(self, task: NeatTask, genome: Genome | NeatSettings, seed: int, *, device: str = "auto",
                parallel: ParallelConfig | None = None) -> NeatEngine:
         """A single watchable run (the direct run view and ``python main.py neat``); close it when done."""
