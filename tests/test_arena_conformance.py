@@ -160,3 +160,57 @@ def test_an_unsupported_or_absent_device_is_refused_by_name(arena):
             arena.resolve_device(device)
     assert arena.resolve_device("auto") in ("cpu", "cuda")
     assert arena.resolve_device("cpu") == "cpu"
+
+
+# ---- direct runs ----------------------------------------------------------------------------------
+def _direct(arena):
+    if not callable(getattr(arena, "engine", None)):
+        pytest.skip(f"the {arena.name} arena has no direct run (its view is the Evolution Lab)")
+
+
+def _run_out(engine) -> str:
+    import json
+    while not engine.done:
+        engine.step(1)
+    return json.dumps(engine.snapshot(), sort_keys=True, default=str)
+
+
+def test_a_direct_run_saved_midway_and_resumed_ends_exactly_like_one_left_alone(arena, tmp_path):
+    _direct(arena)
+    task, genome = arena.tiny_task(), _genomes(arena, 1)[0]
+    alone = arena.engine(task, genome, 2, device="cpu")
+    expected = _run_out(alone)
+    getattr(alone, "close", lambda: None)()
+    first = arena.engine(task, genome, 2, device="cpu")
+    first.step(1)
+    paths = arena.save_run(first, tmp_path / "saved")
+    getattr(first, "close", lambda: None)()
+    assert len(paths) == 2 and all((tmp_path / "saved" / p).exists() for p in paths)
+    resumed = arena.resume_run(tmp_path / "saved", device="cpu")
+    assert _run_out(resumed) == expected
+    getattr(resumed, "close", lambda: None)()
+
+
+def test_a_damaged_or_foreign_save_is_named_and_changes_nothing(arena, tmp_path):
+    _direct(arena)
+    engine = arena.engine(arena.tiny_task(), _genomes(arena, 1)[0], 2, device="cpu")
+    engine.step(1)
+    folder = tmp_path / "saved"
+    arena.save_run(engine, folder)
+    getattr(engine, "close", lambda: None)()
+    files = sorted(folder.iterdir())
+    before = {p.name: p.read_bytes() for p in files}
+    npz = next(p for p in files if p.suffix == ".npz")
+    npz.write_bytes(npz.read_bytes()[:-40])   # a save cut short
+    with pytest.raises(ValueError, match="cannot resume from"):
+        arena.resume_run(folder, device="cpu")
+    npz.write_bytes(before[npz.name])
+    js = next(p for p in files if p.suffix == ".json")
+    js.write_text('{"kind": "something-else"', encoding="utf-8")
+    with pytest.raises(ValueError, match="cannot resume from"):
+        arena.resume_run(folder, device="cpu")
+    js.write_bytes(before[js.name])
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == before
+    other = next(get_arena(n) for n in ARENAS if n != arena.name and getattr(get_arena(n), "checkpoint_module", ""))
+    with pytest.raises(ValueError, match="cannot resume from"):
+        other.resume_run(folder, device="cpu")

@@ -250,6 +250,38 @@ class ArenaBase:
         (TrialProgress, counted on ``tally``) and a TrialFinished per finished trial to ``on_event``."""
         raise NotImplementedError
 
+    # ---- direct runs: one engine, saved and resumed exactly ------------------------------------
+    checkpoint_module: str = ""   # the module with save_engine, load_engine and read_meta ("": none)
+
+    def save_run(self, engine: Any, folder: Any) -> list[str]:
+        """Write a direct run's whole state to ``folder`` (npz + JSON); returns the paths."""
+        return self._checkpoint().save_engine(engine, folder)
+
+    def resume_run(self, folder: Any, *, device: str = "auto") -> Any:
+        """The engine of a run saved by :meth:`save_run`, continuing exactly where it stopped; a
+        ValueError names what is wrong with the folder."""
+        import dataclasses as dc
+        checkpoint = self._checkpoint()
+        meta = checkpoint.read_meta(folder)
+        try:
+            task = dc.replace(self.default_task(), **meta["task"])
+            settings = self.settings_class(**meta["settings"])
+        except TypeError as exc:
+            raise ValueError(f"cannot resume from {folder}: its settings or task do not fit this lab ({exc})") from None
+        engine = self.engine(task, settings, meta["seed"], device=device)
+        try:
+            checkpoint.load_engine(engine, folder)
+        except BaseException:
+            getattr(engine, "close", lambda: None)()
+            raise
+        return engine
+
+    def _checkpoint(self) -> Any:
+        if not self.checkpoint_module:
+            raise ValueError(f"the {self.name} arena's direct runs cannot be saved")
+        import importlib
+        return importlib.import_module(self.checkpoint_module)
+
     def run_pairs(self, pairs: Sequence[tuple[Any, int]], task: TaskConfig, **kw: Any) -> list[TrialResult]:
         """(genome, seed) pairs through the trials runner (lab.trials.run_pairs: registry, backend,
         device, on_event, cancel, race, max_batch)."""

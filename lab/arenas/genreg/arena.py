@@ -25,6 +25,8 @@ class GenregArena(ArenaBase):
     name = "genreg"
     title = "GENREG: trust-based gradient-free evolution of MLP weights"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    settings_class = GenregSettings
+    checkpoint_module = "lab.arenas.genreg.checkpoint"   # direct runs saved and resumed exactly
 
     @property
     def gene_spec(self) -> GeneSpec:

@@ -171,3 +171,7 @@ def load_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
     params = {"w1": torch.from_numpy(arrays["w1"].copy()).unsqueeze(1), "b1": torch.from_numpy(arrays["b1"].copy())[None],
               "w2": torch.from_numpy(arrays["w2"].copy())[None], "b2": torch.from_numpy(arrays["b2"].copy())[None]}
     return params, meta
+
+
+# the names every arena's checkpoint module offers (ArenaBase.save_run / resume_run)
+save_engine, load_engine, read_meta = save_population, load_population, read_population_meta

@@ -28,6 +28,8 @@ class M2N2Arena(ArenaBase):
     name = "m2n2"
     title = "M2N2: model merging of natural niches (MLP on digits)"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    settings_class = M2N2Settings
+    checkpoint_module = "lab.arenas.m2n2.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
 
     @property

@@ -28,6 +28,8 @@ class NeatArena(ArenaBase):
     name = "neat"
     title = "NEAT: evolving network topologies and weights"
     devices = ("cpu",)   # what a Device field offers (lab.arenas.device_choices)
+    settings_class = NeatSettings
+    checkpoint_module = "lab.arenas.neat.checkpoint"   # direct runs saved and resumed exactly
 
     @property
     def gene_spec(self) -> GeneSpec:
