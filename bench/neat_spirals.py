@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lab.arenas.neat.engine import NeatEngine, NeatSettings  # noqa: E402
-from lab.arenas.neat.parallel import ParallelConfig  # noqa: E402
+from lab.arenas.neat.parallel_config import ParallelConfig  # noqa: E402
 from lab.arenas.neat.task import NeatTask  # noqa: E402
 from lab.genome import Genome  # noqa: E402
 

@@ -14,7 +14,7 @@ from lab.cli import UsageError, _load_ref
 
 
 def _parallel(args: argparse.Namespace):
-    from lab.arenas.neat.parallel import ParallelConfig
+    from lab.arenas.neat.parallel_config import ParallelConfig
 
     over = {k: v for k, v in (("workers", args.workers), ("backend", args.backend),
                               ("start_method", args.start_method), ("restart_every", args.restart_every))
@@ -135,7 +135,7 @@ def _evaluate(path: str, task) -> int:
 
 def add_neat_parser(top, common) -> None:
     from lab.arenas.neat.genes import NEAT_SPEC
-    from lab.arenas.neat.parallel import BACKENDS
+    from lab.arenas.neat.parallel_config import BACKENDS
     from lab.arenas.neat.task import FITNESS_MODES, TASK_DEFAULTS
 
     p = top.add_parser("neat", parents=[common], help="one NEAT run (evolving network topologies and weights)",

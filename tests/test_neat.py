@@ -18,7 +18,7 @@ from lab.arenas.neat.genome import (ACTIVATIONS, Compatibility, ConnGene, Innova
                                     NeatGenome, NeatGenomeError, NodeGene, crossover, fitter_first)
 from lab.arenas.neat.network import (EvalSpec, apply_trained, compile_networks, evaluate_chunk, forward,
                                      reference_forward)
-from lab.arenas.neat.parallel import ParallelConfig
+from lab.arenas.neat.parallel_config import ParallelConfig
 from lab.arenas.neat.task import NeatTask
 from lab.arenas.neat.tasks import load_task_data, spiral_points, spirals
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.arenas.neat.parallel import (ENV_VARS, Cancelled, EvaluationError, Evaluator, ParallelConfig,
-                                      SharedArrays, attach)
+from lab.arenas.neat.parallel import Cancelled, EvaluationError, Evaluator, ParallelConfig
+from lab.arenas.neat.parallel_config import ENV_VARS
+from lab.arenas.neat.shared_arrays import SharedArrays, attach
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHM = Path("/dev/shm")
@@ -347,7 +348,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 def test_forgotten_segments_are_unlinked_at_exit():
     done = run_python("import numpy as np\n"
-                      "from lab.arenas.neat.parallel import SharedArrays\n"
+                      "from lab.arenas.neat.shared_arrays import SharedArrays\n"
                       "shared = SharedArrays({'x': np.ones(3), 'y': np.zeros((2, 2))})\n"
                       "print(' '.join(shared.names))\n")
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,6 @@
 """NEAT genomes (Stanley and Miikkulainen 2002): node genes and connection genes with historical
 innovation numbers, the structural and weight mutations, crossover aligned by innovation number,
-the compatibility distance, and JSON serialisation with validation.
+the compatibility distance, and JSON serialisation (read back with validation by genome_json.py).
 
 A genome is a graph: ``nodes`` maps a node id to its :class:`NodeGene` (inputs are ids
 ``0..n_inputs-1``, outputs the next ``n_outputs`` ids, hidden nodes are numbered by the run's
@@ -18,7 +18,7 @@ import dataclasses
 import json
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "sin", "gauss", "identity")
@@ -273,7 +273,8 @@ class NeatGenome:
         """A genome from its JSON object, validated: NeatGenomeError names the first problem
         (missing fields, wrong types, NaN or infinite numbers, unknown activations, duplicate ids,
         connections to missing nodes or into inputs, and, for feed-forward genomes, cycles)."""
-        return _parse(data, feed_forward)
+        from lab.arenas.neat.genome_json import parse
+        return parse(data, feed_forward)
 
     @classmethod
     def from_json(cls, text: str, *, feed_forward: bool = True) -> NeatGenome:
@@ -346,112 +347,3 @@ def fitter_first(a: NeatGenome, b: NeatGenome) -> tuple[NeatGenome, NeatGenome]:
     if fa > fb or (fa == fb and len(a.conns) <= len(b.conns)):
         return a, b
     return b, a
-
-
-# ---- parsing -----------------------------------------------------------------------------------
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise NeatGenomeError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise NeatGenomeError(f"{what} is {value} (NaN and infinite numbers are not allowed)")
-    return float(value)
-
-
-def _whole(value: Any, what: str, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise NeatGenomeError(f"{what} must be a whole number >= {low}, got {value!r}")
-    return value
-
-
-def _records(data: Mapping[str, Any], key: str, fields: Iterable[str]) -> list[Mapping[str, Any]]:
-    items = data.get(key)
-    if not isinstance(items, list):
-        raise NeatGenomeError(f"'{key}' must be a list, got {type(items).__name__}")
-    for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            raise NeatGenomeError(f"{key}[{i}] must be an object, got {type(item).__name__}")
-        missing = [f for f in fields if f not in item]
-        if missing:
-            raise NeatGenomeError(f"{key}[{i}] lacks {', '.join(missing)}")
-    return items
-
-
-def _parse(data: Any, feed_forward: bool) -> NeatGenome:
-    if not isinstance(data, Mapping):
-        raise NeatGenomeError(f"a NEAT genome must be a JSON object, not {type(data).__name__}")
-    if data.get("format", GENOME_FORMAT) != GENOME_FORMAT:
-        raise NeatGenomeError(f"format {data.get('format')!r} is not {GENOME_FORMAT!r}")
-    if data.get("version", GENOME_VERSION) != GENOME_VERSION:
-        raise NeatGenomeError(f"unknown genome version {data.get('version')!r} (this lab reads {GENOME_VERSION})")
-    for key in ("n_inputs", "n_outputs", "nodes", "connections"):
-        if key not in data:
-            raise NeatGenomeError(f"the genome lacks '{key}'")
-    n_in = _whole(data["n_inputs"], "n_inputs", 1)
-    n_out = _whole(data["n_outputs"], "n_outputs", 1)
-    g = NeatGenome(n_in, n_out)
-    for i, rec in enumerate(_records(data, "nodes", ("id", "kind"))):
-        nid = _whole(rec["id"], f"nodes[{i}].id")
-        if nid in g.nodes:
-            raise NeatGenomeError(f"node id {nid} appears twice")
-        kind = rec["kind"]
-        expected = "input" if nid < n_in else "output" if nid < n_in + n_out else "hidden"
-        if kind != expected:
-            raise NeatGenomeError(f"node {nid} is {kind!r}, but with {n_in} inputs and {n_out} outputs "
-                                  f"it must be {expected!r}")
-        act = rec.get("activation", "identity" if kind == "input" else "sigmoid")
-        if act not in ACTIVATIONS:
-            raise NeatGenomeError(f"node {nid}: activation {act!r} is not one of {', '.join(ACTIVATIONS)}")
-        g.nodes[nid] = NodeGene(nid, kind, act, _number(rec.get("bias", 0.0), f"node {nid} bias"))
-    for nid in range(n_in + n_out):
-        if nid not in g.nodes:
-            raise NeatGenomeError(f"{'input' if nid < n_in else 'output'} node {nid} is missing")
-    pairs: set[tuple[int, int]] = set()
-    for i, rec in enumerate(_records(data, "connections", ("innovation", "src", "dst", "weight"))):
-        innov = _whole(rec["innovation"], f"connections[{i}].innovation")
-        if innov in g.conns:
-            raise NeatGenomeError(f"innovation number {innov} appears twice")
-        src, dst = _whole(rec["src"], f"connection {innov} src"), _whole(rec["dst"], f"connection {innov} dst")
-        for end, nid in (("src", src), ("dst", dst)):
-            if nid not in g.nodes:
-                raise NeatGenomeError(f"connection {innov} {end} is node {nid}, which the genome does not have")
-        if g.nodes[dst].kind == "input":
-            raise NeatGenomeError(f"connection {innov} leads into input node {dst}")
-        if (src, dst) in pairs:
-            raise NeatGenomeError(f"connection {innov} repeats {src} -> {dst}")
-        pairs.add((src, dst))
-        enabled = rec.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise NeatGenomeError(f"connection {innov} enabled must be true or false, got {enabled!r}")
-        g.conns[innov] = ConnGene(innov, src, dst, _number(rec["weight"], f"connection {innov} weight"), enabled)
-    if feed_forward:
-        cycle = _find_cycle(g)
-        if cycle:
-            raise NeatGenomeError("a feed-forward genome has a cycle: " + " -> ".join(map(str, cycle)))
-    if "fitness" in data and data["fitness"] is not None:
-        g.fitness = _number(data["fitness"], "fitness")
-    return g
-
-
-def _find_cycle(g: NeatGenome) -> list[int] | None:
-    """Some cycle of ``g``'s connections as a node list (first node repeated), or None."""
-    succ: dict[int, list[int]] = {}
-    for c in g.conns.values():
-        succ.setdefault(c.src, []).append(c.dst)
-    state: dict[int, int] = {}        # 1 on the stack, 2 done
-    for root in g.nodes:
-        if state.get(root):
-            continue
-        path, stack = [root], [iter(succ.get(root, ()))]
-        state[root] = 1
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                stack.pop()
-            elif state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
-            elif not state.get(nxt):
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(succ.get(nxt, ())))
-    return None

@@ -14,10 +14,8 @@ import collections
 import concurrent.futures
 import dataclasses
 import multiprocessing
-import os
 import pickle
 import signal
-import traceback
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -26,90 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from lab.arenas.neat.shared_arrays import SegmentHandle, SharedArrays, attach
+from lab.arenas.neat.parallel_config import ParallelConfig
+from lab.arenas.neat.parallel_worker import STOP as _STOP
+from lab.arenas.neat.parallel_worker import worker_main
+from lab.arenas.neat.shared_arrays import SharedArrays
 
-BACKENDS = ("thread", "process")
 _POLL_S = 0.05            # how often a waiting map looks at the cancel flag
 _STOP_GRACE_S = 5.0       # an idle worker asked to stop gets this long before it is terminated
 _START_TIMEOUT_S = 120.0  # a replacement worker must be ready within this (spawn + torch import)
-_STOP = b""               # the stop message: pickled items are never empty
-
-
-@dataclasses.dataclass(frozen=True)
-class ParallelConfig:
-    """How the evaluations of one generation are spread; every field can be set from the environment.
-
-    Defaults: one worker (no pool, the safe choice), threads (torch releases the GIL in its kernels
-    and nothing must be picklable), spawn (safe after threads or torch have started), a pool kept
-    alive (process workers pay their imports once) and no restarts."""
-
-    workers: int = 1
-    backend: str = "thread"
-    start_method: str = "spawn"
-    keepalive: bool = True
-    restart_every: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ValueError(f"workers must be a whole number >= 1, got {self.workers!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        methods = multiprocessing.get_all_start_methods()
-        if self.start_method not in methods:
-            raise ValueError(f"start_method {self.start_method!r} is not available here "
-                             f"(available: {', '.join(methods)})")
-        if not isinstance(self.keepalive, bool):
-            raise ValueError(f"keepalive must be True or False, got {self.keepalive!r}")
-        if (isinstance(self.restart_every, bool) or not isinstance(self.restart_every, int)
-                or self.restart_every < 0):
-            raise ValueError(f"restart_every must be a whole number >= 0 (0 = never), "
-                             f"got {self.restart_every!r}")
-
-    @classmethod
-    def from_env(cls, base: ParallelConfig | None = None,
-                 environ: Mapping[str, str] | None = None) -> ParallelConfig:
-        """``base`` (or the defaults) overridden by whichever NEAT_* variables are set and not blank.
-
-        A bad value raises ValueError naming the variable and its value."""
-        config = base if base is not None else cls()
-        environ = os.environ if environ is None else environ
-        for variable, (field, parse) in _ENV_FIELDS.items():
-            raw = environ.get(variable, "")
-            if not raw.strip():
-                continue
-            try:
-                config = dataclasses.replace(config, **{field: parse(raw.strip())})
-            except ValueError as exc:
-                raise ValueError(f"{variable}={raw!r}: {exc}") from None
-        return config
-
-
-def _parse_whole(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError("not a whole number") from None
-
-
-_SWITCH = {"1": True, "true": True, "yes": True, "on": True,
-           "0": False, "false": False, "no": False, "off": False}
-
-
-def _parse_switch(raw: str) -> bool:
-    if raw.lower() not in _SWITCH:
-        raise ValueError(f"not one of {'/'.join(_SWITCH)}")
-    return _SWITCH[raw.lower()]
-
-
-# environment variable -> (ParallelConfig field, parser); ranges are checked by ParallelConfig itself
-_ENV_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "NEAT_EVAL_WORKERS": ("workers", _parse_whole),
-    "NEAT_EVAL_BACKEND": ("backend", str.lower),
-    "NEAT_PROCESS_START_METHOD": ("start_method", str.lower),
-    "NEAT_POOL_KEEPALIVE": ("keepalive", _parse_switch),
-    "NEAT_POOL_RESTART_EVERY": ("restart_every", _parse_whole),
-}
-ENV_VARS = tuple(_ENV_FIELDS)
 
 
 class EvaluationError(RuntimeError):
@@ -125,45 +47,6 @@ class _RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return self.args[0]
-
-
-def _worker_main(conn, fn: Callable, handles: Mapping[str, SegmentHandle]) -> None:
-    """A worker process: attach the shared arrays once, then evaluate one item per message until
-    told to stop, or until the owner process is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the owner's to handle; it stops us
-    arrays, _segments = attach(handles)  # _segments keeps the mappings under the views alive
-    parent = multiprocessing.parent_process()
-    watched = [conn] if parent is None else [conn, parent.sentinel]
-    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
-    while conn in wait(watched):
-        try:
-            message = conn.recv_bytes()
-        except EOFError:
-            return
-        if message == _STOP:
-            return
-        conn.send_bytes(_evaluate(fn, pickle.loads(message), arrays))
-
-
-def _evaluate(fn: Callable, item: Any, arrays: dict[str, np.ndarray]) -> bytes:
-    """One reply, pickled: ("result", value) or ("error", (what went wrong, exception, traceback))."""
-    try:
-        result = fn(item, arrays)
-    except Exception as exc:
-        return _error_reply(f"{type(exc).__name__}: {exc}", exc)
-    try:
-        return pickle.dumps(("result", result), pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        return _error_reply(f"its result ({type(result).__name__}) cannot be pickled "
-                            f"({type(exc).__name__}: {exc})", exc)
-
-
-def _error_reply(what: str, exc: Exception) -> bytes:
-    try:
-        portable: Exception | None = pickle.loads(pickle.dumps(exc))
-    except Exception:
-        portable = None  # the message and the traceback text still travel
-    return pickle.dumps(("error", (what, portable, "".join(traceback.format_exception(exc)))))
 
 
 def _failure(fn_name: str, index: int, what: str, cause: BaseException) -> EvaluationError:
@@ -424,7 +307,7 @@ class Evaluator:
 
     def _start_worker(self) -> _Worker:
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(theirs, self._fn, self._shared.handles),
+        process = self._context.Process(target=worker_main, args=(theirs, self._fn, self._shared.handles),
                                         name="neat-eval", daemon=True)
         process.start()
         theirs.close()  # only the worker holds its end now, so its death reads as EOF here
