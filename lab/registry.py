@@ -10,8 +10,11 @@ Layout of the folder (default ``registry/``)::
                           {id: {level: species name}}}}}: the Phylogeny tab's last taxonomy per spec
     names.json            {"schema_version", "genomes": {id: {"names", "tags", "notes"}}}: what users gave a
                           genome after its file was written (see :meth:`Registry.add_genome`)
-    runs/<run-id>/        run config, checkpoints, engine state (owned by the evolution engine)
+    runs/<run-id>/        run config, checkpoints, engine state (lab.evolution.run_files owns the format)
     trash/                deleted genomes (and their Hall of Fame entries), restorable
+
+The Hall of Fame, species and trash methods live in registry_shelves.py; the error, the paths and
+reading genome files in registry_base.py.
 
 Writes are atomic (temp file, fsync, ``os.replace``); appends and rewrites hold ``.lock`` (filelock),
 so threads and processes can share one folder. Reading never writes: a torn or corrupt line in
@@ -20,7 +23,6 @@ so threads and processes can share one folder. Reading never writes: a torn or c
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -28,51 +30,25 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 
 from lab.arenas.base import TrialError, TrialResult
-from lab.genome import SCHEMA_VERSION, Genome, GenomeError, atomic_write_text, now_iso
+from lab.genome import Genome, GenomeError, atomic_write_text
 from lab.genome_names import NAME_FIELDS, NAMES_SCHEMA_VERSION, parse_names, with_names
+# founders, read_genome_file, ImportReport and the folders are imported from here by callers
+from lab.registry_base import (CUSTOM_DIR, DEFAULT_ROOT, FOUNDERS_DIR, ID_PATTERN, MAX_IMPORT_BYTES,  # noqa: F401
+                               ImportReport, RegistryError, founders, read_genome_file)
+from lab.registry_shelves import RegistryShelves
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ROOT = PROJECT_ROOT / "registry"
-FOUNDERS_DIR = PROJECT_ROOT / "genomes"          # shipped founder genomes
-CUSTOM_DIR = FOUNDERS_DIR / "custom"              # the user's own hand-made genomes
-HOF_SCHEMA_VERSION = 1
-SPECIES_SCHEMA_VERSION = 1
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 LOCK_TIMEOUT_S = 60.0
-_ID = re.compile(r"^[0-9a-f]{16}$")
 _ID_PREFIX = re.compile(r"^[0-9a-f]{1,16}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
-class RegistryError(ValueError):
-    """Something the user asked of the registry cannot be done; the message says what and why."""
-
-
-@dataclasses.dataclass
-class ImportReport:
-    imported: list[str] = dataclasses.field(default_factory=list)        # new genome ids
-    already_present: list[str] = dataclasses.field(default_factory=list)  # ids that were there already
-    failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, message)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def summary(self) -> str:
-        lines = [f"imported {len(self.imported)} genome(s), {len(self.already_present)} already present, "
-                 f"{len(self.failures)} file(s) failed"]
-        lines += [f"  FAILED {path}: {msg}" for path, msg in self.failures]
-        return "\n".join(lines)
-
-
-class Registry:
+class Registry(RegistryShelves):
     """One registry folder. Cheap to construct; creates its folders on the first write only."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
@@ -129,7 +105,7 @@ class Registry:
 
     @staticmethod
     def check_id(genome_id: str) -> str:
-        if not isinstance(genome_id, str) or not _ID.match(genome_id):
+        if not isinstance(genome_id, str) or not ID_PATTERN.match(genome_id):
             raise RegistryError(f"{genome_id!r} is not a genome id (16 hex digits)")
         return genome_id
 
@@ -265,7 +241,7 @@ class Registry:
     def genome_ids(self) -> list[str]:
         if not self.genomes_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.genomes_dir.glob("*.json") if _ID.match(p.stem))
+        return sorted(p.stem for p in self.genomes_dir.glob("*.json") if ID_PATTERN.match(p.stem))
 
     def list_genomes(self, spec: str | None = None, tag: str | None = None, origin: str | None = None,
                      name: str | None = None) -> list[Genome]:
@@ -286,45 +262,6 @@ class Registry:
                 continue
             out.append(g)
         return sorted(out, key=lambda g: (g.created, g.id))
-
-    def delete_genome(self, genome_id: str) -> Path:
-        """Move a genome (and its Hall of Fame entry, if any) to the trash; restorable."""
-        src = self.genome_path(genome_id)
-        if not src.is_file():
-            raise RegistryError(f"no genome {genome_id} in registry {self.root}")
-        dest = self._inside(self.trash_dir / "genomes" / src.name)
-        with self._mutex, self._acquire():
-            entries = self._read_hof()
-            mine = [e for e in entries if e.get("genome_id") == genome_id]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if mine:
-                atomic_write_text(self.trash_dir / "hall_of_fame" / src.name, json.dumps(mine[0], indent=2) + "\n")
-                self._write_hof([e for e in entries if e.get("genome_id") != genome_id])
-            os.replace(src, dest)
-            self._genome_cache.pop(genome_id, None)
-        return dest
-
-    def trash_ids(self) -> list[str]:
-        folder = self.trash_dir / "genomes"
-        return sorted(p.stem for p in folder.glob("*.json") if _ID.match(p.stem)) if folder.is_dir() else []
-
-    def restore_genome(self, genome_id: str) -> Genome:
-        src = self._inside(self.trash_dir / "genomes" / f"{self.check_id(genome_id)}.json")
-        if not src.is_file():
-            raise RegistryError(f"genome {genome_id} is not in the trash of {self.root}")
-        genome = Genome.load(src)
-        hof_src = self.trash_dir / "hall_of_fame" / src.name
-        with self._mutex, self._acquire():
-            dest = self.genome_path(genome_id)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
-            if hof_src.is_file():
-                entry = json.loads(hof_src.read_text(encoding="utf-8"))
-                entries = self._read_hof()
-                if not any(e.get("genome_id") == genome_id for e in entries):
-                    self._write_hof(entries + [entry])
-                hof_src.unlink()
-        return genome
 
     # ---- trials ------------------------------------------------------------------------------
     def record_trial(self, result: TrialResult | dict) -> None:
@@ -417,140 +354,6 @@ class Registry:
         self._load_trials()
         return [s for s in seeds if (genome_id, task_id, s) not in self._trials]
 
-    # ---- Hall of Fame ------------------------------------------------------------------------
-    def _read_hof(self) -> list[dict[str, Any]]:
-        if not self.hof_path.is_file():
-            return []
-        try:
-            data = json.loads(self.hof_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{self.hof_path} is not valid JSON ({exc}); fix or move it, "
-                                "nothing was changed") from None
-        if not isinstance(data, dict) or data.get("schema_version") != HOF_SCHEMA_VERSION \
-                or not isinstance(data.get("entries"), list):
-            raise RegistryError(f"{self.hof_path} is not a Hall of Fame file of schema_version "
-                                f"{HOF_SCHEMA_VERSION}; fix or move it, nothing was changed")
-        return data["entries"]
-
-    def _write_hof(self, entries: list[dict[str, Any]]) -> None:
-        text = json.dumps({"schema_version": HOF_SCHEMA_VERSION, "entries": entries}, indent=2, sort_keys=True)
-        atomic_write_text(self._inside(self.hof_path), text + "\n")
-
-    def hall_of_fame(self) -> list[dict[str, Any]]:
-        """Hall of Fame entries, oldest first: genome_id, name, spec, added, task_id, evidence, note."""
-        return self._read_hof()
-
-    def hall_of_fame_genomes(self) -> list[Genome]:
-        return [self.get_genome(e["genome_id"]) for e in self._read_hof() if self.has_genome(e["genome_id"])]
-
-    def add_to_hall_of_fame(self, genome: Genome, task_id: str | None = None,
-                            evidence: dict[str, Any] | None = None, note: str = "") -> bool:
-        """Admit a genome (stored in the registry too). False if it was already there (by id)."""
-        self.add_genome(genome)
-        with self._mutex, self._acquire():
-            entries = self._read_hof()
-            if any(e.get("genome_id") == genome.id for e in entries):
-                return False
-            entries.append({"genome_id": genome.id, "name": genome.name, "spec": genome.spec.name,
-                            "added": now_iso(), "task_id": task_id, "evidence": evidence or {}, "note": note})
-            self._write_hof(entries)
-        return True
-
-    def remove_from_hall_of_fame(self, genome_id: str) -> bool:
-        self.check_id(genome_id)
-        with self._mutex, self._acquire():
-            entries = self._read_hof()
-            kept = [e for e in entries if e.get("genome_id") != genome_id]
-            if len(kept) == len(entries):
-                return False
-            self._write_hof(kept)
-        return True
-
-    # ---- species (written by the Phylogeny tab, read by the Stress Chamber) -------------------
-    def _read_species(self) -> dict[str, Any]:
-        if not self.species_path.is_file():
-            return {}
-        try:
-            data = json.loads(self.species_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{self.species_path} is not valid JSON ({exc}); fix or delete it (the "
-                                "Phylogeny tab writes it again), nothing was changed") from None
-        specs = data.get("specs") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or data.get("schema_version") != SPECIES_SCHEMA_VERSION \
-                or not isinstance(specs, dict) or not all(isinstance(v, dict) and isinstance(v.get("genomes"), dict)
-                                                          for v in specs.values()):
-            raise RegistryError(f"{self.species_path} is not a species file of schema_version "
-                                f"{SPECIES_SCHEMA_VERSION}; fix or delete it, nothing was changed")
-        return specs
-
-    def species_taxonomy(self, spec: str) -> dict[str, Any] | None:
-        """The stored taxonomy of one spec: levels, counts, computed (ISO time), genomes {id: {level: name}}."""
-        return self._read_species().get(spec)
-
-    def species_labels(self, spec: str | None = None) -> dict[str, dict[str, str]]:
-        """genome id -> {level: species name}, over one spec or all of them."""
-        out: dict[str, dict[str, str]] = {}
-        for name, entry in self._read_species().items():
-            if spec is None or name == spec:
-                out.update(entry["genomes"])
-        return out
-
-    def set_species(self, spec: str, levels: Sequence[str], counts: Sequence[int],
-                    labels: dict[str, dict[str, str]]) -> None:
-        """Replace one spec's taxonomy (other specs' are kept). Every genome id and level is checked first."""
-        problems = []
-        for gid, names in labels.items():
-            if not isinstance(gid, str) or not _ID.match(gid):
-                problems.append(f"{gid!r} is not a genome id")
-            elif not isinstance(names, dict) or set(names) != set(levels) or \
-                    not all(isinstance(v, str) and v for v in names.values()):
-                problems.append(f"genome {gid}: needs one species name per level ({', '.join(levels)})")
-        if problems:
-            raise RegistryError("species labels not stored: " + "; ".join(problems[:5]))
-        with self._mutex, self._acquire():
-            specs = self._read_species()
-            specs[spec] = {"levels": list(levels), "counts": [int(c) for c in counts], "computed": now_iso(),
-                           "genomes": {gid: dict(labels[gid]) for gid in sorted(labels)}}
-            text = json.dumps({"schema_version": SPECIES_SCHEMA_VERSION, "specs": specs}, indent=1, sort_keys=True)
-            atomic_write_text(self._inside(self.species_path), text + "\n")
-
-    # ---- import / export ---------------------------------------------------------------------
-    def import_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
-        """Import genome JSON files and folders (searched recursively for *.json).
-
-        Every file is validated first; a file with any problem imports nothing and is reported;
-        good files are imported. File names and ids inside files are never used as write paths:
-        a genome is stored under the id computed from its genes."""
-        report = ImportReport()
-        staged: list[Genome] = []
-        for path in _expand(paths, report):
-            try:
-                staged += read_genome_file(path)
-            except GenomeError as exc:
-                report.failures.append((str(path), str(exc).removeprefix(f"{path}: ")))
-        for genome in staged:
-            present = self.has_genome(genome.id)
-            try:
-                self.add_genome(genome)   # a genome already here keeps the file's name and tags as well
-            except RegistryError as exc:
-                report.failures.append((genome.label, str(exc)))
-                continue
-            if not present:
-                report.imported.append(genome.id)
-            elif genome.id not in report.imported and genome.id not in report.already_present:
-                report.already_present.append(genome.id)
-        return report
-
-    def export_genomes(self, genome_ids: Iterable[str], dest: str | os.PathLike[str]) -> list[Path]:
-        """Export to ``dest``: a ``.json`` path gets one bundle file, anything else a folder of <id>.json."""
-        genomes = [self.get_genome(self.resolve(i)) for i in genome_ids]
-        dest = Path(dest)
-        if dest.suffix == ".json":
-            bundle = {"schema_version": SCHEMA_VERSION, "kind": "genome-bundle",
-                      "genomes": [g.to_dict() for g in genomes]}
-            return [atomic_write_text(dest, json.dumps(bundle, indent=2, sort_keys=True) + "\n")]
-        return [g.save(dest / f"{g.id}.json") for g in genomes]
-
     # ---- runs --------------------------------------------------------------------------------
     def run_dir(self, run_id: str, create: bool = False) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
@@ -562,54 +365,3 @@ class Registry:
 
     def run_ids(self) -> list[str]:
         return sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.is_dir() else []
-
-
-def founders(spec: str | None = None, folder: str | os.PathLike[str] = FOUNDERS_DIR) -> list[Genome]:
-    """The founder genomes shipped in ``genomes/`` (not its custom/ subfolder), by file name."""
-    out = []
-    for path in sorted(Path(folder).glob("*.json")):
-        out += [g for g in read_genome_file(path) if spec is None or g.spec.name == spec]
-    return out
-
-
-def read_genome_file(path: str | os.PathLike[str]) -> list[Genome]:
-    """Every genome in a JSON file (one genome, a list of genomes or a genome bundle), all or nothing."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise GenomeError([f"file is larger than {MAX_IMPORT_BYTES // 2**20} MiB"], str(path))
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GenomeError([f"cannot read file: {exc.strerror or exc}"], str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GenomeError([f"not valid JSON: {exc}"], str(path)) from None
-    if isinstance(data, dict) and data.get("kind") == "genome-bundle":
-        items = data.get("genomes")
-        if not isinstance(items, list):
-            raise GenomeError(["a genome bundle needs a `genomes` list"], str(path))
-    elif isinstance(data, list):
-        items = data
-    else:
-        items = [data]
-    genomes, problems = [], []
-    for i, item in enumerate(items):
-        try:
-            genomes.append(Genome.from_dict(item))
-        except GenomeError as exc:
-            where = f"genome #{i + 1}: " if len(items) > 1 else ""
-            problems += [where + p for p in exc.problems]
-    if problems:
-        raise GenomeError(problems, str(path))
-    return genomes
-
-
-def _expand(paths: Iterable[str | os.PathLike[str]], report: ImportReport) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*.json") if f.is_file())
-        elif p.is_file():
-            out.append(p)
-        else:
-            report.failures.append((str(p), "no such file or folder"))
-    return out
