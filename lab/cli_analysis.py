@@ -94,14 +94,14 @@ def cmd_stress(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lab.analysis.stress import plan_stress, run_stress, stress_frame, stress_summary
-    from lab.arenas.base import device_label, resolve_device
+    from lab.arenas.base import device_label
     from lab.progress import TqdmWork
 
     reg = _registry(args)
     arena, task = _arena_and_task(args)
     genomes, from_files = _genomes(args, reg, arena.gene_spec.name)
     plan = plan_stress(reg, genomes, task, args.runs, args.seed_start)
-    device = resolve_device(args.device)
+    device = arena.resolve_device(args.device)
     reg.add_genomes(from_files)  # so the Stress Chamber and `charts` find them by name later
     print(f"{len(plan.genomes)} genome(s) x seeds {plan.seeds[0]}-{plan.seeds[-1]} on task {task.task_id} "
           f"({device_label(device)}): {plan.existing} trials exist, {plan.to_run} will run")

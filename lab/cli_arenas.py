@@ -19,7 +19,7 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lab.arenas import get_arena
-    from lab.arenas.base import device_label, resolve_device
+    from lab.arenas.base import device_label
     from lab.arenas.m2n2.engine import M2N2Settings
     from lab.genome import atomic_write_text
 
@@ -43,7 +43,7 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     if args.linear:
         overrides["slerp"] = False
     settings = M2N2Settings.from_genes(genes, **overrides)
-    device = resolve_device(args.device)
+    device = arena.resolve_device(args.device)
     t0 = time.perf_counter()
     engine = arena.engine(task, settings, args.seed, device=device)
     print(f"M2N2 seed {args.seed} on {task.dataset} ({device_label(device)}): archive {settings.archive_size}, "
@@ -106,7 +106,7 @@ def cmd_genreg(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lab.arenas import get_arena
-    from lab.arenas.base import device_label, resolve_device
+    from lab.arenas.base import device_label
     from lab.arenas.genreg.checkpoint import read_population_meta, save_model
     from lab.arenas.genreg.engine import GenregSettings
     from lab.arenas.genreg.task import GenregTask
@@ -117,7 +117,7 @@ def cmd_genreg(args: argparse.Namespace) -> int:
         ("target_acc", args.target_acc), ("eval_interval", args.eval_interval), ("sampling", args.sampling),
         ("crossover", args.crossover)) if v is not None}
     gene_overrides = {key: getattr(args, key) for key, _, _ in GENREG_OPTIONS if getattr(args, key) is not None}
-    device = resolve_device(args.device)
+    device = arena.resolve_device(args.device)
     if args.resume:
         meta = read_population_meta(args.resume)
         changed = sorted(set(task_overrides) - {"generations", "eval_interval", "target_acc"}) + sorted(gene_overrides)

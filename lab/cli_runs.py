@@ -52,9 +52,9 @@ def _parse_seeds(text: str) -> list[int]:
 
 def cmd_trials_run(args: argparse.Namespace) -> int:
     from lab.arenas import get_arena
-    from lab.arenas.base import device_label, resolve_device, with_cap
+    from lab.arenas.base import device_label, with_cap
     from lab.progress import TqdmWork
-    from lab.trials import run_trials
+    from lab.trials import check_spec, run_trials
 
     reg = _registry(args)
     genomes = [_load_ref(ref, args) for ref in args.refs]
@@ -63,7 +63,8 @@ def cmd_trials_run(args: argparse.Namespace) -> int:
     if args.step_cap is not None:
         task = with_cap(task, args.step_cap)
     seeds = _parse_seeds(args.seeds)
-    device = resolve_device(args.device)
+    device = arena.resolve_device(args.device)
+    check_spec(arena, [(g, 0) for g in genomes])   # before anything is written or shown
     todo = sum(len(reg.missing_seeds(g.id, task.task_id, seeds)) for g in genomes)
     if todo:
         from lab.tasks import remember

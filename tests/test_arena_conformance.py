@@ -223,3 +223,35 @@ def test_a_damaged_or_foreign_save_is_named_and_changes_nothing(arena, tmp_path)
     other = next(get_arena(n) for n in ARENAS if n != arena.name and getattr(get_arena(n), "checkpoint_module", ""))
     with pytest.raises(ValueError, match="cannot resume from"):
         other.resume_run(folder, device="cpu")
+
+
+# ---- the command line -----------------------------------------------------------------------------
+def _tree(root) -> dict[str, bytes]:
+    from pathlib import Path
+    root = Path(root)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
+        if root.exists() else {}
+
+
+def test_bad_command_line_input_exits_2_and_writes_nothing(arena, tmp_path, capsys):
+    from lab.cli import main
+
+    registry = Registry(tmp_path / "reg")
+    good = _genomes(arena, 1)[0]
+    registry.add_genome(good)
+    before = _tree(registry.root)
+    other = next(get_arena(n) for n in ARENAS if n != arena.name)
+    foreign = tmp_path / "foreign.json"
+    _genomes(other, 1)[0].save(foreign)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"spec": "' + arena.gene_spec.name + '", "genes": {', encoding="utf-8")
+    unsupported = "cuda" if "cuda" not in arena.devices else "tpu"
+    base = ["--registry", str(registry.root), "trials", "run"]
+    for argv in ([str(foreign), "--arena", arena.name, "--seeds", "1", "--device", "cpu"],
+                 [str(broken), "--arena", arena.name, "--seeds", "1", "--device", "cpu"],
+                 [good.id, "--arena", arena.name, "--seeds", "many", "--device", "cpu"],
+                 [good.id, "--arena", arena.name, "--seeds", "1", "--device", unsupported]):
+        assert main(base + argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
+        assert _tree(registry.root) == before, argv
