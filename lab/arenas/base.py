@@ -208,21 +208,20 @@ class Arena(Protocol):
 class ArenaBase:
     """The shared half of every arena: running trials goes through the one trials runner
     (lab.trials), which owns Smart Fill, batching, recording and pair order. A subclass declares
-    ``name``, ``title``, ``gene_spec``, ``default_task()``, the ``devices`` it supports, its
-    ``batch_caps`` (trials per batch on "cpu" / "cuda") and implements ``run_batch``."""
+    ``name``, ``title``, ``gene_spec``, ``task_class``, the ``devices`` it supports, its
+    ``batch_caps`` (trials per batch on "cpu" / "cuda") and implements ``run_batch``; one with a
+    direct run adds ``engine()``, ``settings_class`` and ``checkpoint_module``."""
 
     name: str = ""
     title: str = ""
+    gene_spec: Any = None          # its GeneSpec (the gene table)
+    task_class: type = TaskConfig  # its task; default_task() is this class with its defaults
     devices: tuple[str, ...] = ("cpu", "cuda")
     batch_caps: Mapping[str, int] = {"cpu": 1, "cuda": 1}   # 1: trials run one after another
     supports_racing = False   # run_batch takes a race and stops the trials it says (lab.arenas.racing)
 
-    @property
-    def gene_spec(self) -> Any:
-        raise NotImplementedError
-
     def default_task(self) -> TaskConfig:
-        raise NotImplementedError
+        return self.task_class()
 
     def tiny_task(self) -> TaskConfig:
         """The smallest task that still exercises the arena: seconds per trial on a CPU (the

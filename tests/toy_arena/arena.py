@@ -5,7 +5,7 @@ import time
 from collections.abc import Sequence
 
 from lab.arenas.base import ArenaBase, TrialFinished, TrialProgress, TrialResult
-from lab.genome import Genome, GeneSpec
+from lab.genome import Genome
 from tests.toy_arena.engine import ClimbEngine, ClimbSettings
 from tests.toy_arena.genes import TOY_SPEC
 from tests.toy_arena.task import ClimbTask
@@ -15,16 +15,11 @@ class ClimbArena(ArenaBase):
     name = "toy"
     title = "Toy: a hill climber"
     devices = ("cpu",)
+    gene_spec = TOY_SPEC
+    task_class = ClimbTask
     batch_caps = {"cpu": 4, "cuda": 4}
     settings_class = ClimbSettings
     checkpoint_module = "tests.toy_arena.engine"
-
-    @property
-    def gene_spec(self) -> GeneSpec:
-        return TOY_SPEC
-
-    def default_task(self) -> ClimbTask:
-        return ClimbTask()
 
     def tiny_task(self) -> ClimbTask:
         return ClimbTask(generations=6)

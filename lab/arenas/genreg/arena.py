@@ -17,7 +17,7 @@ from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialPr
 from lab.arenas.genreg.engine import GenregEngine, GenregSettings
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
-from lab.genome import Genome, GeneSpec
+from lab.genome import Genome
 from lab.progress import WorkTally
 
 
@@ -25,15 +25,10 @@ class GenregArena(ArenaBase):
     name = "genreg"
     title = "GENREG: trust-based gradient-free evolution of MLP weights"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    gene_spec = GENREG_SPEC
+    task_class = GenregTask
     settings_class = GenregSettings
     checkpoint_module = "lab.arenas.genreg.checkpoint"   # direct runs saved and resumed exactly
-
-    @property
-    def gene_spec(self) -> GeneSpec:
-        return GENREG_SPEC
-
-    def default_task(self) -> GenregTask:
-        return GenregTask()
 
     def tiny_task(self) -> GenregTask:
         return GenregTask(generations=4, eval_interval=2)

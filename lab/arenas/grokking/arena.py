@@ -8,7 +8,7 @@ from lab.arenas.grokking.genes import GROKKING_SPEC
 from lab.arenas.grokking.task import Dataset, GrokTask, make_dataset
 from lab.arenas.grokking.trainer import train_population
 from lab.arenas.racing import Race
-from lab.genome import Genome, GeneSpec
+from lab.genome import Genome
 from lab.progress import WorkTally
 
 # members per population: enough to amortise per-step overhead, bounded for memory
@@ -19,15 +19,10 @@ class GrokkingArena(ArenaBase):
     name = "grokking"
     title = "Grokking: MicroTransformer on a \u2218 b mod p"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    gene_spec = GROKKING_SPEC
+    task_class = GrokTask
     batch_caps = MAX_MEMBERS
     supports_racing = True   # run_batch takes a race and stops the trials it says (lab.arenas.racing)
-
-    @property
-    def gene_spec(self) -> GeneSpec:
-        return GROKKING_SPEC
-
-    def default_task(self) -> GrokTask:
-        return GrokTask()
 
     def tiny_task(self) -> GrokTask:
         return GrokTask(modulus=23, train_fraction=0.6, d_model=16, heads=2, d_ff=32, batch_size=64, step_cap=60,

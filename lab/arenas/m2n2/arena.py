@@ -17,7 +17,7 @@ from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialPr
 from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, load_task_data
-from lab.genome import Genome, GeneSpec
+from lab.genome import Genome
 from lab.progress import WorkTally
 
 # runs per engine: each run is a [archive, parameters] slab; enough to amortise per-pass overhead
@@ -28,16 +28,11 @@ class M2N2Arena(ArenaBase):
     name = "m2n2"
     title = "M2N2: model merging of natural niches (MLP on digits)"
     devices = ("cpu", "cuda")   # what a Device field offers (lab.arenas.device_choices)
+    gene_spec = M2N2_SPEC
+    task_class = M2N2Task
     settings_class = M2N2Settings
     checkpoint_module = "lab.arenas.m2n2.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
-
-    @property
-    def gene_spec(self) -> GeneSpec:
-        return M2N2_SPEC
-
-    def default_task(self) -> M2N2Task:
-        return M2N2Task()
 
     def tiny_task(self) -> M2N2Task:
         return M2N2Task(hidden=32, passes=200, eval_interval=100, target_acc=0.2)

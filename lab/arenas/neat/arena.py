@@ -20,7 +20,7 @@ from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.parallel import Cancelled, ParallelConfig
 from lab.arenas.neat.task import NeatTask
 from lab.arenas.neat.tasks import load_task_data
-from lab.genome import Genome, GeneSpec
+from lab.genome import Genome
 from lab.progress import WorkTally
 
 
@@ -28,15 +28,10 @@ class NeatArena(ArenaBase):
     name = "neat"
     title = "NEAT: evolving network topologies and weights"
     devices = ("cpu",)   # what a Device field offers (lab.arenas.device_choices)
+    gene_spec = NEAT_SPEC
+    task_class = NeatTask
     settings_class = NeatSettings
     checkpoint_module = "lab.arenas.neat.checkpoint"   # direct runs saved and resumed exactly
-
-    @property
-    def gene_spec(self) -> GeneSpec:
-        return NEAT_SPEC
-
-    def default_task(self) -> NeatTask:
-        return NeatTask()
 
     def tiny_task(self) -> NeatTask:
         return NeatTask(task="xor", generations=3)
