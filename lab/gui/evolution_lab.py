@@ -5,7 +5,6 @@ registry by the engine, so the other tabs see it; this tab only shows it.
 """
 from __future__ import annotations
 
-import json
 import threading
 import tkinter as tk
 from pathlib import Path
@@ -18,6 +17,7 @@ from lab.arenas.base import TrialFinished, TrialProgress
 from lab.evolution.diversity import colours
 from lab.evolution.landscapes import SUCCESS
 from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
+from lab.evolution.run_files import run_infos
 from lab.gui.direct_run import DirectRunWindow, has_direct_run, open_direct_run
 from lab.gui.evolution_settings import SettingsPanel
 from lab.gui.widgets.chart_panel import ChartPanel
@@ -510,32 +510,13 @@ class EvolutionLabTab:
         """List the saved runs, the most recently written first, with their states; the entry keeps its
         choice (or ``select``), or shows the newest run (so F7 after a restart resumes where work stopped)."""
         labels = []
-        for run_id in sorted(self.app.registry.run_ids(), key=self._run_written, reverse=True):
-            if self.running and self.evo is not None and run_id == self.evo.run_id:
-                labels.append(f"{run_id}: running in this window")
-                continue
-            try:
-                state = json.loads((self.app.registry.run_dir(run_id) / "checkpoint.json").read_text(encoding="utf-8"))
-                run = json.loads((self.app.registry.run_dir(run_id) / "run.json").read_text(encoding="utf-8"))
-                done, total = state["generation"], run["settings"]["generations"]
-                labels.append(f"{run_id}: finished, {done} generation{'s' * (done != 1)}" if done >= total else
-                              f"{run_id}: stopped after {done} of {total} generations (resumable)")
-            except (OSError, ValueError, KeyError, TypeError):
-                labels.append(f"{run_id}: unreadable")
+        for info in run_infos(self.app.registry):
+            running = self.running and self.evo is not None and info.run_id == self.evo.run_id
+            labels.append(f"{info.run_id}: {'running in this window' if running else info.state}")
         self.run_box.configure(values=labels)
         self._run_states = {x.split(":")[0]: x.split(": ", 1)[1] for x in labels}
         choice = select if select is not None else self.run_choice.get().split(":")[0]
         self._show_run_choice(choice if choice in self._run_states else (labels[0] if labels else ""))
-
-    def _run_written(self, run_id: str) -> float:
-        """When a run's checkpoint (else its folder) was last written."""
-        folder = self.app.registry.run_dir(run_id)
-        for path in (folder / "checkpoint.json", folder):
-            try:
-                return path.stat().st_mtime
-            except OSError:
-                continue
-        return 0.0
 
     def _show_run_choice(self, choice: str) -> None:
         """Put the chosen run's id in the entry and its state (finished, stopped, unreadable) under it."""
