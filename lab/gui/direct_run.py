@@ -20,7 +20,8 @@ from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
 from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings, snapshot_unit
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
+from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
+                                  task_fields)
 from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
@@ -31,8 +32,7 @@ DRAW_SHARE = 0.35       # and rarer when a redraw is slow, so the window keeps a
 MAX_CHUNK = 25          # passes (generations) per engine step at most (fewer when they are slow)
 RUN_FIELDS = [
     Field("seed", "Seed", "int", 1, 0, 2**31 - 1, help="The run's random seed: same seed and settings, same run."),
-    Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
-          help="auto: the CUDA GPU when there is one, else the CPU."),
+    device_field(),
 ]
 
 
@@ -136,6 +136,7 @@ class DirectRunWindow:
         box = ttk.LabelFrame(parent, text="Run", padding=(6, 2))
         box.pack(fill="x")
         self.run_form = Form(box, RUN_FIELDS)
+        offer_devices(self.run_form, self.arena.name)
         self.run_form.pack(fill="x")
         box = ttk.LabelFrame(parent, text="Task", padding=(6, 2))
         box.pack(fill="x", pady=(4, 0))

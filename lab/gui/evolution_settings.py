@@ -18,7 +18,8 @@ from lab.arenas import arena_names, get_arena
 from lab.arenas.base import resolve_device
 from lab.evolution.landscapes import LANDSCAPE_HELP, LANDSCAPES
 from lab.evolution.settings import SELECTIONS, EvolutionSettings
-from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
+from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
+                                  task_fields)
 from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.gui.widgets.tooltip import Tooltip
 
@@ -58,8 +59,7 @@ SETTING_FIELDS = [
     Field("racing_floor", "Racing floor (steps)", "int", D.racing_floor, 0, 1_000_000,
           help="Racing never stops a trial before this many steps."),
     Field("run_seed", "Run seed", "int", 1, 0, 2**31 - 1, help="Same seed and settings give the same run."),
-    Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
-          help="auto: the CUDA GPU when there is one, else the CPU."),
+    device_field(),
 ]
 PAGE_HEIGHT = 200   # px the Evolution and Task pages ask for at least; they grow with the window
 SEED_SOURCES = (("founders", "Founders (genomes/)"), ("hall-of-fame", "Hall of Fame"),
@@ -128,6 +128,7 @@ class SettingsPanel(ttk.Frame):
         self.shown_arena = name
         remembered = self.memory.get(name, {})
         _fill(self.form, remembered.get("evolution", {}))
+        offer_devices(self.form, name)   # a remembered device the arena lacks falls back
         _fill(self.task_form, remembered.get("task", {}))
         follow_task_defaults(self.task_form, self.default_task)   # after the restore: it keeps its values
 

@@ -24,7 +24,8 @@ from lab.genome import Genome
 from lab.gui.stress_genomes import GenomeChoice
 from lab.gui.widgets.chart_controls import DPI_FIELD, ChartControls, ChartPicker, ExportOptions
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import Field, Form, FormError, follow_task_defaults, task_fields
+from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
+                                  task_fields)
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
 from lab.progress import ProgressReader
@@ -55,8 +56,7 @@ def run_fields(task: TaskConfig) -> list[Field]:
                             help="The budget a trial may use to succeed (training steps to grok, forward passes "
                                  "to the target accuracy) before it counts as failed. Another budget is another "
                                  "task: its trials are counted separately."))
-    return fields + [Field("device", "Device", "choice", "auto", choices=("auto", "cpu", "cuda"),
-                           help="auto: the CUDA GPU when there is one, else the CPU.")]
+    return fields + [device_field()]
 
 
 def stress_job(job: Job, registry: Any, arena: Any, plan: StressPlan, device: str,
@@ -182,6 +182,7 @@ class StressChamberTab:
             self.form.pack(fill="x")
         for key, value in values.items():
             self.form.set(key, value)
+        offer_devices(self.form, self.arena.name)
         for var in self.form.vars.values():
             var.trace_add("write", lambda *_a: self._changed())
 
@@ -239,6 +240,7 @@ class StressChamberTab:
         for f in run_fields(default_task):
             if f.name != task.CAP_FIELD:
                 self.form.set(f.name, remembered.get("stress", {}).get(f.name, f.default))
+        offer_devices(self.form, self.arena.name)   # a remembered device the arena lacks falls back
         self.set_task(task)
 
     def load_prefs(self, prefs) -> None:

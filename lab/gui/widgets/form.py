@@ -141,6 +141,29 @@ class Form(ttk.Frame):
                 w.configure(state="normal" if enabled else "disabled")
 
 
+DEVICE_HELP = "auto: the CUDA GPU when there is one, else the CPU. Only the devices the arena supports are offered."
+
+
+def device_field(arena_name: str | None = None) -> Field:
+    """The one Device field: the devices arena ``arena_name`` supports (``lab.arenas.device_choices``);
+    with no arena, every device some arena supports (what stored settings are checked against)."""
+    from lab.arenas import arena_names, device_choices
+    names = [arena_name] if arena_name else arena_names()
+    choices = tuple(dict.fromkeys(c for name in names for c in device_choices(name)))
+    return Field("device", "Device", "choice", choices[0], choices=choices, help=DEVICE_HELP)
+
+
+def offer_devices(form: Form, arena_name: str) -> None:
+    """Make ``form``'s Device field offer what ``arena_name`` supports; a value no longer offered
+    falls back to the first choice."""
+    field = device_field(arena_name)
+    form.fields["device"] = field
+    form.widgets["device"].configure(values=list(field.choices))
+    if form.vars["device"].get() not in field.choices:
+        form.set("device", field.choices[0])
+    form.check("device")
+
+
 def task_fields(task: Any) -> list[Field]:
     """One field per scalar field of an arena's task dataclass, defaulting to the arena's value.
     Fields the task class lists in ``CHOICES`` are read-only choices from that same table (the
