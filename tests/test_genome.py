@@ -66,11 +66,11 @@ def test_bad_gene_rows_are_refused():
         Gene("x", "X", "G", 0.0, 1.0, "log", "float", 0.5, "doc")
 
 
-def test_markdown_table_is_generated_from_the_spec_and_matches_readme(spec):
+def test_markdown_table_is_generated_from_the_spec_and_matches_the_grokking_page(spec):
     table = spec.markdown_table()
     assert all(f"`{k}`" in table for k in spec.keys)
-    readme = (FOUNDERS_DIR.parent / "README.md").read_text(encoding="utf-8")
-    assert table in readme, "README's gene table is stale: paste `python main.py genome spec --markdown`"
+    page = (FOUNDERS_DIR.parent / "docs" / "grokking.md").read_text(encoding="utf-8")
+    assert table in page, "docs/grokking.md's gene table is stale: paste `python main.py genome spec --markdown`"
 
 
 # ---- identity and JSON ----------------------------------------------------------------------------

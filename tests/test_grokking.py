@@ -276,9 +276,9 @@ def test_one_block_table_path_equals_the_generic_path():
                                    _forward_generic(P, toks, SMALL, ls, drop).numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_readme_documents_what_every_gene_does():
+def test_grokking_page_documents_what_every_gene_does():
     from tests.conftest import PROJECT
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### What each gene does in the trainer")[1].split("### ")[0]
+    page = (PROJECT / "docs" / "grokking.md").read_text(encoding="utf-8")
+    section = page.split("\n## What each gene does in the trainer\n")[1].split("\n## ")[0]
     for key in get_spec("grokking").keys:
         assert f"`{key}`" in section, key
