@@ -193,7 +193,7 @@ def _accept(arena: str, payload: dict[str, Any], done: dict[tuple[str, int], Tri
 
 
 NO_LAB_HINT = ("a worker cannot import the lab: start each `dask worker` from a copy of the lab of the same "
-               "version, with PYTHONPATH set to its folder (see README, \"Running on a cluster\")")
+               "version, with PYTHONPATH set to its folder (see docs/cluster.md)")
 
 
 def explain(exc: BaseException) -> BaseException:

@@ -19,7 +19,7 @@ SEED_SOURCES = "hall-of-fame, founders, custom, tag:NAME, id:GENOME_ID"
 class EvolutionSettings:
     """Settings of one run. The defaults are a run that fits a 2-core CPU in under half an hour
     and, from the founders, finds a grokking recipe about twice as fast as the best founder
-    (measured with bench/evolve_grok.py; see README "Benchmark: evolved against the founders")."""
+    (measured with bench/evolve_grok.py; see docs/benchmarks.md, "Benchmark: evolved against the founders")."""
 
     arena: str = "grokking"
     population: int = 16

@@ -6,7 +6,7 @@ Every hyperparameter is a tensor [M], one value per member. The arithmetic is th
 trainer, which uses those two, sees the same numbers.
 
 ``LifeCycle`` implements the genes ``warmup_steps``, ``decay_trigger_var`` and ``decay_rate``, and
-``lr_scale`` carries ``embed_ratio``; their exact semantics are written once, in README.md ("What
+``lr_scale`` carries ``embed_ratio``; their exact semantics are written once, in docs/grokking.md ("What
 each gene does in the trainer").
 """
 from __future__ import annotations
