@@ -245,9 +245,20 @@ class ForgeSession:
 
 
 def _check_same_spec(a: Genome, b: Genome) -> None:
+    """Genes move (crossover, splice, transfer) only between genomes of one spec."""
     if a.spec.name != b.spec.name:
         raise GenomeError([f"genome {b.label} is of spec {b.spec.name}; the forge is editing spec "
-                           f"{a.spec.name} genomes"])
+                           f"{a.spec.name} genomes, and genes move only between genomes of one spec "
+                           f"(switch the forge to {b.spec.name} to edit it)"])
+
+
+def starting_genome(spec: GeneSpec, candidates: Iterable[Genome] = ()) -> Genome:
+    """The first of ``candidates`` of ``spec`` (e.g. the newest registry genome, then the founders),
+    else a genome of the spec's default values: the forge always has a recipient."""
+    for genome in candidates:
+        if genome.spec.name == spec.name:
+            return genome
+    return Genome(spec, spec.defaults(), name=f"{spec.name}-defaults", origin="forge")
 
 
 # ---- picking genomes --------------------------------------------------------------------------

@@ -315,3 +315,76 @@ def test_search_by_id_prefix_name_tag_origin_and_filters(founder):
     assert ids(search_genomes(genomes, "high-wd", species=species)) == [founder["heavy-decay"].id]
     assert ids(search_genomes(genomes, "typical mine", species=species)) == [tagged.id]
     assert search_genomes(genomes, "high-wd") == [], "without species names nothing matches a species"
+
+
+# ---- every arena's gene spec ------------------------------------------------------------------
+@pytest.mark.parametrize("arena", ["m2n2", "genreg", "neat"])
+def test_forge_operations_on_other_arenas_keep_every_gene_in_bounds(arena, registry, tmp_path):
+    """Transfer, hand edits, slider extremes, crossover loaded as the result, undo/redo and saving,
+    on genomes of another arena's spec: after every operation the result is a valid genome of it."""
+    import numpy as np
+
+    from lab.arenas import get_arena
+    from lab.forge import starting_genome
+    from lab.genome import crossover, random_genome
+
+    spec = get_arena(arena).gene_spec
+    shipped = founders(spec.name)
+    assert len(shipped) >= 2 and starting_genome(spec, shipped) == shipped[0]
+    rng = np.random.default_rng(7)
+    recipient, donor = shipped[0], random_genome(spec, rng, name="wild")
+    s = ForgeSession(recipient, donor)
+
+    def in_bounds() -> None:
+        """The preview (invalid edits at their base value) always, the result when it can be saved."""
+        genome = s.preview() if s.problems() else s.result()
+        assert genome.spec is spec and not spec.check_values(dict(genome.genes)), spec.check_values(genome.genes)
+        assert all(isinstance(genome.genes[g.key], int) for g in spec.genes if g.kind == "int")
+
+    first_group, *_ = spec.groups
+    s.set_transfer([first_group], True)
+    in_bounds()
+    assert all(s.value(k) == donor.genes[k] for k in spec.groups[first_group])
+    for gene in spec.genes:          # both ends of every slider, and past them
+        for u in (0.0, 1.0, -3.0, 7.5, float(rng.random())):
+            s.set_unit(gene.key, u)
+            in_bounds()
+        s.edit(gene.key, format(gene.high * 10 + 1, "g"))   # out of bounds: shown, never in the result
+        assert gene.key in s.problems() and s.preview().genes[gene.key] == s.base_value(gene.key)
+        s.edit(gene.key, format(gene.low, "g"))
+        in_bounds()
+    ints = [g for g in spec.genes if g.kind == "int"]
+    if ints:
+        s.edit(ints[0].key, "0.5" if ints[0].high - ints[0].low >= 1 else "x")
+        assert "whole number" in s.problems()[ints[0].key] or "not a number" in s.problems()[ints[0].key]
+        s.revert(ints[0].key)
+    child = crossover(recipient, donor, rng)
+    s.load_result(child)
+    assert s.result().genes == child.genes
+    in_bounds()
+    while s.undo():
+        in_bounds()
+    while s.redo():
+        in_bounds()
+    path, written = save_custom(s.result(name=f"{arena}-forged"), tmp_path / "custom", registry)
+    assert written and registry.get_genome(s.result().id).spec.name == spec.name
+    assert read_edited(path, spec).genes == s.result().genes
+
+
+def test_genes_move_only_between_genomes_of_one_spec():
+    m2n2, genreg = founders("m2n2")[0], founders("genreg")[0]
+    s = ForgeSession(m2n2)
+    before = s.state
+    with pytest.raises(GenomeError, match="genes move only between genomes of one spec"):
+        s.set_donor(genreg)
+    with pytest.raises(GenomeError, match="is of spec genreg"):
+        ForgeSession(m2n2, genreg)
+    with pytest.raises(GenomeError, match="switch the forge to genreg"):
+        s.load_result(genreg)
+    assert s.state is before and not s.can_undo
+
+
+def test_a_spec_without_founders_starts_from_its_defaults(other_spec):
+    from lab.forge import starting_genome
+    genome = starting_genome(other_spec, founders("grokking"))
+    assert genome.spec is other_spec and genome.genes == other_spec.defaults()

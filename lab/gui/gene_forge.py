@@ -1,50 +1,50 @@
-"""The Gene Forge tab: genetic engineering by hand. Pick a recipient and a donor, tick genes or gene
-groups to transfer, edit values (entry or slider), watch the radar and the diff, undo and redo, then
-save the result as a custom genome or send it to another tab. The state lives in a
-:class:`lab.forge.ForgeSession`; this module only shows it and turns clicks into its actions.
+"""The Gene Forge tab: genetic engineering by hand, for the genomes of any arena's gene spec. Pick
+the arena, a recipient and a donor of its spec, tick genes or gene groups to transfer, edit values
+(entry, slider or choice), watch the radar and the diff, undo and redo, then save the result as a
+custom genome or send it to another tab. The state lives in one :class:`lab.forge.ForgeSession` per
+spec; this module only shows it and turns clicks into its actions (the result box and its ways out
+are :mod:`lab.gui.forge_results`).
 """
 from __future__ import annotations
 
+import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
 
-from matplotlib.figure import Figure
-
-from lab.forge import (ForgeSession, SaveConflict, editor_command, format_value, known_genome, launch_detached,
-                       read_edited, same_genes_note, save_custom, saving_adds, write_for_editing)
-from lab.genome import Genome, GenomeError, distance
+from lab.arenas import arena_names, get_arena
+from lab.forge import ForgeSession, format_value, known_genome, launch_detached, starting_genome
+from lab.genome import Genome, GenomeError, GeneSpec, distance
+from lab.gui.forge_results import META_FIELDS, ForgeResults  # noqa: F401  (META_FIELDS: read by tests)
 from lab.gui.widgets import descendants
-from lab.gui.widgets.form import Field, Form
 from lab.gui.widgets.gene_editor import SOURCE_TEXT, GeneEditor
 from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
-from lab.gui.widgets.radar import RadarLayer, RadarPanel, draw_radar
+from lab.gui.widgets.radar import RadarLayer, RadarPanel
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import CUSTOM_DIR, RegistryError, founders, read_genome_file
 
-SPEC = "grokking"   # the spec the forge edits (its founders are the default recipients)
-META_FIELDS = [Field("name", "Name", "text", "", help="Also the file name in the custom folder (the id if empty)."),
-               Field("tags", "Tags", "text", "", help="Comma separated, e.g. forge, fast"),
-               Field("notes", "Notes", "text", "", help="What you changed and why.")]
+ARENA = "grokking"   # the arena whose genomes the forge edits until the user picks another
 COLOURS = {"recipient": "#1f5fbf", "donor": "#c05a00", "result": "#1a8a3a"}
 
 
-class GeneForgeTab:
+class GeneForgeTab(ForgeResults):
     def __init__(self, app, parent: ttk.Frame):
         self.app = app
         self.frame = parent
         self.custom_dir: Path = CUSTOM_DIR              # tests point this at a temporary folder
         self.launcher: Callable[[list[str]], object] = launch_detached
         self.external_path: Path | None = None
-        self.founders = founders(SPEC)
+        self.arena = get_arena(ARENA)
+        self.founders = founders(self.spec.name)
         self._order: list[str] = []   # the pickers' rows, top to bottom: kept when the registry changes
-        registry_genomes = self._registry_genomes()
-        self.session = ForgeSession(registry_genomes[0] if registry_genomes else self.founders[0])
+        self.sessions: dict[str, ForgeSession] = {}   # arena -> its session, kept while the window is open
+        self.session = self._new_session()
 
         outer = ttk.PanedWindow(parent, orient="horizontal")
         outer.pack(fill="both", expand=True, padx=4, pady=4)
         left = ttk.Frame(outer, padding=(2, 0))
         outer.add(left, weight=0)
+        self._build_arena_row(left)
         self.recipient_picker = GenomePicker(left, "Recipient (the genome you edit)", self._candidates,
                                              lambda: hall_of_fame_ids(self.app), self.pick_recipient,
                                              lambda: self.open_file("recipient"), species=lambda: species_names(self.app),
@@ -63,10 +63,7 @@ class GeneForgeTab:
         outer.add(right, weight=0)
         self._build_editor(right)
 
-        for w in descendants(parent):
-            w.bind("<Control-z>", lambda _e: (self.undo(), "break")[1])
-            w.bind("<Control-y>", lambda _e: (self.redo(), "break")[1])
-            w.bind("<Control-Z>", lambda _e: (self.redo(), "break")[1])   # Ctrl+Shift+Z, as in most editors
+        self._bind_keys(parent)
         app.hub.subscribe("send_to_gene_forge", self._receive_genome)
         app.hub.subscribe("registry_changed", lambda registry: self.refresh_pickers())
         self.refresh_pickers()
@@ -74,42 +71,35 @@ class GeneForgeTab:
         self.donor_picker.mark(None)
         self.refresh(now=True)
 
+    @property
+    def spec(self) -> GeneSpec:
+        return self.arena.gene_spec
+
+    def _new_session(self) -> ForgeSession:
+        """A session on the arena's newest registry genome, else its first founder, else its defaults."""
+        return ForgeSession(starting_genome(self.spec, self._registry_genomes() + self.founders))
+
+    def _bind_keys(self, parent: ttk.Widget) -> None:
+        for w in descendants(parent):
+            w.bind("<Control-z>", lambda _e: (self.undo(), "break")[1])
+            w.bind("<Control-y>", lambda _e: (self.redo(), "break")[1])
+            w.bind("<Control-Z>", lambda _e: (self.redo(), "break")[1])   # Ctrl+Shift+Z, as in most editors
+
     # ---- layout ------------------------------------------------------------------------------
-    def _build_result_box(self, left: ttk.Frame) -> None:
-        box = ttk.LabelFrame(left, text="Result", padding=(4, 2))
-        box.pack(fill="x", pady=(4, 0))
-        self.meta = Form(box, META_FIELDS, width=14)
-        self.meta.pack(fill="x")
-        grid = ttk.Frame(box)
-        grid.pack(fill="x", pady=(4, 0))
-        grid.columnconfigure((0, 1), weight=1, uniform="b")
-        self.save_button = ttk.Button(grid, text="Save to genomes/custom", command=self.save)
-        self.export_button = ttk.Button(grid, text="Export JSON...", command=self.export_json)
-        self.import_button = ttk.Button(grid, text="Import JSON...", command=self.import_json)
-        self.external_button = ttk.Button(grid, text="External editor...", command=self.edit_externally)
-        self.reimport_button = ttk.Button(grid, text="Re-import edit", command=self.reimport_edited,
-                                          state="disabled")
-        self.evolution_button = ttk.Button(grid, text="\u2192 Evolution Lab",
-                                           command=lambda: self.send_to("send_to_evolution_lab"))
-        self.stress_button = ttk.Button(grid, text="\u2192 Stress Chamber",
-                                        command=lambda: self.send_to("send_to_stress_chamber"))
-        tips = {self.save_button: "Write the result to the custom folder (genomes/custom/<name>.json) and add it to "
-                                  "the registry.",
-                self.import_button: "Make a genome JSON file the result (as hand edits of the recipient).",
-                self.external_button: "Write the result to a temporary JSON file and open it in $VISUAL or $EDITOR "
-                                      "(else the system's default program).",
-                self.reimport_button: "Read the file you edited back; every gene is checked and a bad edit "
-                                      "changes nothing.",
-                self.evolution_button: "Store the result in the registry and add it to the Evolution Lab's "
-                                       "ancestors for the next run.",
-                self.stress_button: "Store the result in the registry and stress-test it over many seeds."}
-        for button, tip in tips.items():
-            Tooltip(button, tip)
-        layout = [(self.save_button,), (self.export_button, self.import_button),
-                  (self.external_button, self.reimport_button), (self.evolution_button, self.stress_button)]
-        for r, buttons in enumerate(layout):
-            for c, b in enumerate(buttons):
-                b.grid(row=r, column=c, columnspan=2 if len(buttons) == 1 else 1, sticky="ew", padx=1, pady=1)
+    def _build_arena_row(self, left: ttk.Frame) -> None:
+        row = ttk.Frame(left)
+        row.pack(fill="x", pady=(0, 4))
+        ttk.Label(row, text="Arena", style="Heading.TLabel").pack(side="left")
+        self.arena_name = tk.StringVar(row, value=self.arena.name)
+        self.arena_box = ttk.Combobox(row, textvariable=self.arena_name, values=arena_names(), state="readonly",
+                                      width=10)
+        self.arena_box.pack(side="left", padx=(6, 0))
+        self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self.set_arena(self.arena_name.get()))
+        Tooltip(self.arena_box, "Whose genomes the forge edits. Each arena has its own gene spec; genes move only "
+                                "between genomes of one spec. Each arena keeps its own recipient, donor and edits.")
+        self.spec_label = ttk.Label(row, text="", style="Muted.TLabel")
+        self.spec_label.pack(side="left", padx=(6, 0))
+        self.spec_tip = Tooltip(self.spec_label, "")
 
     def _build_middle(self, middle: ttk.Frame) -> None:
         self.result_label = ttk.Label(middle, text="", wraplength=400, justify="left")
@@ -139,13 +129,63 @@ class GeneForgeTab:
         self.undo_button = ttk.Button(bar, text="Undo (Ctrl+Z)", command=self.undo)
         for b in (self.reset_button, self.redo_button, self.undo_button):
             b.pack(side="right", padx=1)
-        self.editor = GeneEditor(right, self.session.spec, on_text=self._edit, on_unit=self._slide,
+        self.editor_frame = right
+        self._build_gene_editor()
+
+    def _build_gene_editor(self) -> None:
+        self.editor = GeneEditor(self.editor_frame, self.session.spec, on_text=self._edit, on_unit=self._slide,
                                  on_transfer=self._transfer, on_revert=self._revert)
         self.editor.pack(fill="both", expand=True)
+
+    # ---- the arena (gene spec) ---------------------------------------------------------------
+    def set_arena(self, name: str) -> bool:
+        """Edit arena ``name``'s genomes (its own session: recipient, donor, edits and undo history
+        stay as they were left)."""
+        if name not in arena_names():
+            self.arena_name.set(self.arena.name)
+            self.app.show_error("Gene Forge", f"unknown arena {name!r} (arenas: {', '.join(arena_names())})")
+            return False
+        if name != self.arena.name:
+            self.sessions[self.arena.name] = self.session
+            self.arena = get_arena(name)
+            self.founders = founders(self.spec.name)
+            self._order = []
+            self.session = self.sessions.get(name) or self._new_session()
+            self.editor.destroy()
+            self._build_gene_editor()
+            self._bind_keys(self.editor)
+            for picker in (self.recipient_picker, self.donor_picker):
+                picker.refresh()
+            self._mark_pickers()
+            self.refresh(now=True)
+        self.arena_name.set(name)
+        return True
+
+    def _follow_spec(self, genome: Genome) -> bool:
+        """Switch to the arena of ``genome``'s spec (a recipient of another spec was asked for)."""
+        if genome.spec.name == self.spec.name:
+            return True
+        names = [n for n in arena_names() if get_arena(n).gene_spec.name == genome.spec.name]
+        if not names:
+            self.app.show_error("Gene Forge", f"no arena edits spec {genome.spec.name} genomes "
+                                f"(arenas: {', '.join(arena_names())})")
+            return False
+        return self.set_arena(names[0])
+
+    def load_prefs(self, prefs) -> None:
+        """Show the arena the forge was left on (``prefs.Prefs.forge_arena``)."""
+        name = getattr(prefs, "forge_arena", None)
+        self.set_arena(name if name in arena_names() else ARENA)
+
+    def store_prefs(self, prefs) -> None:
+        prefs.forge_arena = self.arena.name
 
     # ---- showing the session -----------------------------------------------------------------
     def refresh(self, now: bool = False) -> None:
         s = self.session
+        groups = len(s.spec.groups)
+        self.spec_label.configure(text=f"{len(s.spec.genes)} genes in {groups} group{'s' * (groups > 1)}")
+        self.spec_tip.text = f"{self.arena.title}\nGene spec: {s.spec.title}"
         self.editor.show(s)
         preview, problems = s.preview(), s.problems()
         layers = [RadarLayer(f"recipient {s.recipient.label}", s.recipient, COLOURS["recipient"])]
@@ -185,7 +225,7 @@ class GeneForgeTab:
         self.redo_button.configure(state="normal" if s.can_redo else "disabled")
 
     def _registry_genomes(self) -> list[Genome]:
-        return list(reversed(self.app.registry.list_genomes(spec=SPEC)))  # newest first
+        return list(reversed(self.app.registry.list_genomes(spec=self.spec.name)))  # newest first
 
     def _candidates(self) -> list[Genome]:
         """Registry genomes (newest first) and the founders, in a stable order: genomes already listed
@@ -284,122 +324,10 @@ class GeneForgeTab:
             return False
         if len(genomes) > 1:
             self.app.status_message.set(f"{Path(paths[0]).name} holds {len(genomes)} genomes; using the first")
+        if role == "recipient" and not self._follow_spec(genomes[0]):
+            return False
         pick = self.pick_recipient if role == "recipient" else self.pick_donor
         return pick(genomes[0], f" from {Path(paths[0]).name}")
-
-    def _result(self, title: str) -> Genome | None:
-        """The result with the name, notes and tags typed in; None (and a message) if invalid."""
-        meta = self.meta.values()
-        tags = tuple(t.strip() for t in meta["tags"].split(",") if t.strip())
-        try:
-            return self.session.result(meta["name"], meta["notes"], tags)
-        except GenomeError as exc:
-            self.app.show_error(title, "Nothing was written:\n- " + "\n- ".join(exc.problems))
-            return None
-
-    def save(self) -> Path | None:
-        """Write the result to the custom folder and the registry (asking before replacing a file)."""
-        genome = self._result("Save genome")
-        if genome is None:
-            return None
-        registry = self.app.registry
-        try:
-            known = known_genome(genome, registry, self.founders)
-            if known is not None and any(saving_adds(genome, known, registry)):
-                if not self.app.dialogs.ask_yes_no("Same genes as an existing genome",
-                                                   same_genes_note(genome, known, registry) + "\n\nSave?"):
-                    self.app.status_message.set(f"not saved: {known.label} was left as it was")
-                    return None
-            try:
-                path, written = save_custom(genome, self.custom_dir, registry, same_as=known)
-            except SaveConflict as exc:
-                if not self.app.dialogs.ask_yes_no("Replace file?", f"{exc}.\nReplace it with {genome.label}?"):
-                    self.app.status_message.set("not saved: the existing file was kept")
-                    return None
-                path, written = save_custom(genome, self.custom_dir, registry, overwrite=True, same_as=known)
-        except (OSError, RegistryError) as exc:
-            self.app.show_error("Save genome", f"Could not save {genome.label}: {exc}")
-            return None
-        held = registry.get_genome(genome.id)
-        what = (f"{genome.name} as another name of {held.label}" if genome.name and held.name != genome.name
-                else genome.label)
-        self.app.status_message.set(f"saved {what} to {path}" if written else
-                                    f"saved {what}; {path.name} already held this genome")
-        self.app.hub.publish("registry_changed", registry=self.app.registry)
-        return path
-
-    def export_json(self) -> Path | None:
-        genome = self._result("Export genome")
-        if genome is None:
-            return None
-        dest = self.app.dialogs.ask_save_file("Export the result as JSON", f"{genome.name or genome.id}.json")
-        if not dest:
-            return None
-        try:
-            path = genome.save(dest)
-        except OSError as exc:
-            self.app.show_error("Export genome", f"Could not write {dest}: {exc}")
-            return None
-        self.app.status_message.set(f"exported {genome.label} to {path}")
-        return path
-
-    def _load_result_file(self, title: str, path: str | Path) -> bool:
-        try:
-            genome = read_edited(path, self.session.spec)
-            self.session.load_result(genome)
-        except GenomeError as exc:
-            self.app.show_error(title, f"{path} was not imported; nothing changed. Problems:\n- "
-                                + "\n- ".join(exc.problems))
-            return False
-        self.meta.set_values({"name": genome.name, "notes": genome.notes, "tags": ", ".join(genome.tags)})
-        self.refresh()
-        self.app.status_message.set(f"the result is now {genome.label} from {Path(path).name}")
-        return True
-
-    def import_json(self) -> bool:
-        paths = self.app.dialogs.ask_open_files("Import a genome JSON as the result")
-        return bool(paths) and self._load_result_file("Import genome", paths[0])
-
-    def edit_externally(self) -> Path | None:
-        """Write the result to a temporary JSON file and open it in the system editor."""
-        genome = self._result("Edit in external editor")
-        if genome is None:
-            return None
-        path = write_for_editing(genome)
-        argv = editor_command(path)
-        try:
-            self.launcher(argv)
-        except OSError as exc:
-            self.app.show_error("External editor", f"Could not start {argv[0]} ({exc}). Set $VISUAL or $EDITOR "
-                                f"to your editor; the file is {path}.")
-            return None
-        self.external_path = path
-        self.reimport_button.configure(state="normal")
-        self.app.status_message.set(f"editing {path}: save it there, then press Re-import edit")
-        return path
-
-    def reimport_edited(self) -> bool:
-        if self.external_path is None:
-            return False
-        return self._load_result_file("Re-import edited file", self.external_path)
-
-    def send_to(self, topic: str) -> str | None:
-        """Store the result in the registry (so its id resolves) and publish it on ``topic``."""
-        genome = self._result("Send genome")
-        if genome is None:
-            return None
-        try:
-            known = known_genome(genome, self.app.registry, self.founders)
-            if known is not None and not self.app.registry.has_genome(known.id):
-                self.app.registry.add_genome(known)   # a founder keeps its name; the result's joins it
-            self.app.registry.add_genome(genome)
-        except (OSError, RegistryError) as exc:
-            self.app.show_error("Send genome", f"Could not store {genome.label} in the registry: {exc}")
-            return None
-        self.app.hub.publish("registry_changed", registry=self.app.registry)
-        if not self.app.hub.publish(topic, genome_ids=[genome.id]):
-            self.app.status_message.set(f"no tab listens to {topic} yet; {genome.label} is in the registry")
-        return genome.id
 
     def _receive_genome(self, genome_id: str) -> None:
         """Another tab sent a genome: make it the recipient and show this tab."""
@@ -408,18 +336,11 @@ class GeneForgeTab:
         except (RegistryError, GenomeError) as exc:
             self.app.show_error("Gene Forge", f"Cannot open genome {genome_id}: {exc}")
             return
+        if not self._follow_spec(genome):
+            return
         self.recipient_picker.refresh()
         if self.pick_recipient(genome):
             self.app.notebook.select(self.frame)
-
-    def export_charts(self, folder: Path) -> list[Path]:
-        from lab.analysis.export import FORMATS, figure_bytes, paper_context, write_files
-
-        with paper_context():  # the same paper settings as every other chart export
-            fig = Figure(figsize=(6.0, 5.0))
-            draw_radar(fig, self.radar.layers, "Gene Forge")
-            files = {Path(folder) / f"gene-forge-radar.{fmt}": figure_bytes(fig, fmt, dpi=300) for fmt in FORMATS}
-        return write_files(files)
 
     def close(self) -> None:
         self.radar.figure.clear()

@@ -146,6 +146,7 @@ class Prefs:
     theme: str = DEFAULT_THEME
     evolution_arena: str | None = None
     stress_arena: str | None = None
+    forge_arena: str | None = None
     arenas: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)
     export_folder: str | None = None
     export: dict[str, Any] = dataclasses.field(default_factory=dict)   # formats, dpi, size
@@ -195,6 +196,7 @@ class Prefs:
         names = arena_names()
         prefs.evolution_arena = data.get("evolution_arena") if data.get("evolution_arena") in names else None
         prefs.stress_arena = data.get("stress_arena") if data.get("stress_arena") in names else None
+        prefs.forge_arena = data.get("forge_arena") if data.get("forge_arena") in names else None
         from lab.gui.evolution_settings import SETTING_FIELDS
         from lab.gui.stress_chamber import run_fields
         for name, sections in data.get("arenas", {}).items():

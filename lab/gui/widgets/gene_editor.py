@@ -1,5 +1,6 @@
 """Per-gene editor for a ForgeSession: genes grouped as in the spec, each with a "take from donor"
-tick, a value entry, a slider over the gene's normalised [0, 1] range, the donor's value, where the
+tick, a value entry (arrows for whole numbers), a slider over the gene's normalised [0, 1] range (or
+the few values of a switch or mode side by side), the donor's value, where the
 value comes from, a revert button and an inline message (in red) while the typed value is invalid.
 The editor only reports what the user did (``on_*`` callbacks); ``show(session)`` displays state."""
 from __future__ import annotations
@@ -9,13 +10,18 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from lab.forge import ForgeSession, format_value
-from lab.genome import GeneSpec
+from lab.genome import Gene, GeneSpec
 from lab.gui.theme import follow_theme
 from lab.gui.widgets import descendants
 from lab.gui.widgets.tooltip import Tooltip
 
 SOURCE_COLOURS = {"recipient": "#666666", "donor": "#c05a00", "edited": "#7a1fa2", "invalid": "#b00020"}
 SOURCE_TEXT = {"recipient": "", "donor": "donor", "edited": "edited", "invalid": "invalid"}
+CHOICE_LIMIT = 3   # an int gene with at most this many values is a switch or a mode: offered as choices
+
+
+def is_choice(gene: Gene) -> bool:
+    return gene.kind == "int" and gene.high - gene.low + 1 <= CHOICE_LIMIT
 
 
 class GeneEditor(ttk.Frame):
@@ -87,15 +93,29 @@ class GeneEditor(ttk.Frame):
         label.grid(row=row, column=1, sticky="w", padx=(2, 6))
         Tooltip(label, f"{key}: {gene.doc}\nBounds {gene.describe_bounds()}; default {format_value(gene, gene.default)}.")
         text = tk.StringVar(self, value="")
-        entry = ttk.Entry(f, textvariable=text, width=11)   # 6 significant digits and an exponent
+        if gene.kind == "int":   # whole numbers step by one with the arrows
+            entry: ttk.Entry = ttk.Spinbox(f, textvariable=text, width=9, from_=gene.low, to=gene.high, increment=1)
+        else:
+            entry = ttk.Entry(f, textvariable=text, width=11)   # 6 significant digits and an exponent
         entry.grid(row=row, column=2, sticky="ew")
         text.trace_add("write", lambda *_a: self._syncing or self.on_text(key, text.get()))
         unit = tk.DoubleVar(self, value=0.0)
-        slider = ttk.Scale(f, from_=0.0, to=1.0, variable=unit, length=90,
-                           command=lambda u: self._syncing or self.on_unit(key, float(u)))
-        slider.grid(row=row, column=3, sticky="ew", padx=4)
-        Tooltip(slider, f"{gene.describe_bounds()}: the slider moves {'in log space' if gene.scale != 'linear' else 'linearly'}"
-                        f" from {format_value(gene, gene.low)} to {format_value(gene, gene.high)}.")
+        if is_choice(gene):   # a switch or a mode: its few values side by side, not a slider
+            options = ttk.Frame(f)
+            options.grid(row=row, column=3, sticky="w", padx=4)
+            for value in range(int(gene.low), int(gene.high) + 1):
+                ttk.Radiobutton(options, text=str(value), value=str(value), variable=text).pack(side="left")
+            Tooltip(options, f"{gene.label}: one of {', '.join(map(str, range(int(gene.low), int(gene.high) + 1)))}"
+                             f". {gene.doc}")
+        else:
+            slider = ttk.Scale(f, from_=0.0, to=1.0, variable=unit, length=90,
+                               command=lambda u: self._syncing or self.on_unit(key, float(u)))
+            slider.grid(row=row, column=3, sticky="ew", padx=4)
+            Tooltip(slider, f"{gene.describe_bounds()}: the slider moves "
+                            f"{'in log space' if gene.scale != 'linear' else 'linearly'} from "
+                            f"{format_value(gene, gene.low)} to {format_value(gene, gene.high)}"
+                            f"{' in whole steps' if gene.kind == 'int' else ''}.")
+            self.sliders[key] = slider
         donor = ttk.Label(f, text="", style="Muted.TLabel", width=10, anchor="e")
         donor.grid(row=row, column=4, sticky="e")
         source = ttk.Label(f, text="", width=6)
@@ -106,7 +126,7 @@ class GeneEditor(ttk.Frame):
         message = ttk.Label(f, text="", style="Error.TLabel", wraplength=380)
         message.grid(row=row + 1, column=1, columnspan=6, sticky="w")
         message.grid_remove()
-        self.texts[key], self.entries[key], self.units[key], self.sliders[key] = text, entry, unit, slider
+        self.texts[key], self.entries[key], self.units[key] = text, entry, unit
         self.ticks[key], self.tick_buttons[key], self.donor_labels[key] = tick, check, donor
         self.source_labels[key], self.messages[key], self.revert_buttons[key] = source, message, revert
 

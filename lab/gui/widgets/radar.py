@@ -5,6 +5,7 @@ the last update."""
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import tkinter as tk
 from collections.abc import Sequence
 
@@ -38,7 +39,11 @@ def draw_radar(fig: Figure, layers: Sequence[RadarLayer], title: str = "") -> Fi
     ax.set_theta_direction(-1)
     ax.set_ylim(0.0, 1.0)
     ax.set_yticks([0.25, 0.5, 0.75, 1.0], labels=["", "0.5", "", "1"], fontsize=7, color="#888888")
-    ax.set_xticks(angles, labels=[g.label for g in spec.genes], fontsize=7.5)   # words, as the editor shows
+    # words, as the editor shows them; more spokes leave less room, so long labels wrap and shrink
+    crowded = n > 17
+    size = 6.5 if crowded else 7.5
+    labels = ["\n".join(textwrap.wrap(g.label, 13)) if crowded else g.label for g in spec.genes]
+    ax.set_xticks(angles, labels=labels, fontsize=size)
     for label, angle in zip(ax.get_xticklabels(), angles):
         # labels on the left half read towards the centre, so none runs over the plot
         label.set_horizontalalignment("center" if np.isclose(np.sin(angle), 0, atol=0.1) else
