@@ -28,6 +28,7 @@ def forge(lab_app, tmp_path):
     tab.custom_dir.mkdir()
     tab.launched = []
     tab.launcher = tab.launched.append
+    tab.set_arena("grokking")
     lab_app.notebook.select(tab.frame)
     for picker in (tab.recipient_picker, tab.donor_picker):
         picker.query.set("")
@@ -428,3 +429,83 @@ def test_a_list_at_the_top_shows_a_new_genome_and_keeps_the_selected_row_in_view
     lab_app.root.update()
     assert picker.rows()[0] == saved and tree.yview()[0] == 0 and tree.bbox(saved), "the new genome is in view"
     assert tree.selection() == (FOUNDERS["classic-adamw"].id,) and tree.bbox(FOUNDERS["classic-adamw"].id)
+
+
+# ---- other arenas' genomes ----------------------------------------------------------------------
+def pick_arena(tab, app, name):
+    tab.arena_name.set(name)
+    tab.arena_box.event_generate("<<ComboboxSelected>>")   # as a pick in the list does
+    app.root.update()
+
+
+def test_the_forge_edits_splices_and_saves_genreg_genomes(lab_app, forge):
+    recipient, donor = founders("genreg")[:2]
+    grokking_session = forge.session
+    pick_arena(forge, lab_app, "genreg")
+    assert forge.arena.name == "genreg" and forge.session.spec.name == "genreg"
+    assert set(forge.recipient_picker.rows()) >= {g.id for g in founders("genreg")}
+    assert not set(forge.recipient_picker.rows()) & {g.id for g in FOUNDERS.values()}, "only genreg genomes"
+    assert list(forge.editor.texts) == list(forge.session.spec.keys)
+    assert forge.spec_label.cget("text") == "12 genes in 4 groups"
+    assert forge.recipient_picker.select(recipient.id) and forge.donor_picker.select(donor.id)
+    lab_app.root.update()
+    forge.editor.group_buttons["Trust"].invoke()                  # splice the Trust group from the donor
+    forge.editor.texts["hidden"].set("48")                          # and one hand edit
+    lab_app.root.update()
+    result = forge.session.preview()
+    assert all(result.genes[k] == donor.genes[k] for k in forge.session.spec.groups["Trust"])
+    assert result.genes["hidden"] == 48
+    forge.editor.texts["hidden"].set("4096")                        # above its bound: named inline, not saved
+    lab_app.root.update()
+    assert "above its upper bound 512" in forge.editor.messages["hidden"].cget("text")
+    assert str(forge.save_button.cget("state")) == "disabled"
+    forge.editor.texts["hidden"].set("48")
+    lab_app.root.update()
+    assert str(forge.save_button.cget("state")) == "normal"
+    forge.radar.flush()
+    assert len(forge.radar.figure.axes[0].get_xticklabels()) == 12
+    forge.meta.set_values({"name": "genreg-trusting", "tags": "forge", "notes": ""})
+    path = forge.save()
+    assert path == forge.custom_dir / "genreg-trusting.json" and not take_errors(lab_app)
+    saved = lab_app.registry.get_genome(json.loads(path.read_text())["id"])
+    assert saved.spec.name == "genreg" and saved.genes == forge.session.result().genes
+    assert set(saved.parents) == {recipient.id, donor.id}
+    assert saved.id in forge.recipient_picker.rows(), "the saved genome is offered at once"
+    pick_arena(forge, lab_app, "grokking")
+    assert forge.session is grokking_session, "each arena keeps its own session"
+    pick_arena(forge, lab_app, "genreg")
+    assert forge.session.value("hidden") == 48
+
+
+def test_switches_and_modes_are_choices_and_a_donor_of_another_spec_is_refused(lab_app, forge, tmp_path):
+    pick_arena(forge, lab_app, "neat")
+    assert "species_control" not in forge.editor.sliders and "population" in forge.editor.sliders
+    forge.editor.texts["species_control"].set("2")               # what its "2" choice sets
+    lab_app.root.update()
+    assert forge.session.value("species_control") == 2
+    forge.radar.flush()
+    labels = [t.get_text() for t in forge.radar.figure.axes[0].get_xticklabels()]
+    assert len(labels) == 23 and max(len(line) for t in labels for line in t.split("\n")) <= 13
+    other = tmp_path / "grokking.json"
+    FOUNDERS["high-lr"].save(other)
+    lab_app.dialogs.answers["open_files"] = [str(other)]
+    before = forge.session.state
+    assert not forge.open_file("donor")
+    (_kind, _title, message), = take_errors(lab_app)
+    assert "genes move only between genomes of one spec" in message and forge.session.state is before
+    assert forge.open_file("recipient"), "a recipient of another spec switches the forge to its arena"
+    assert forge.arena.name == "grokking" and forge.session.recipient == FOUNDERS["high-lr"]
+
+
+def test_the_chosen_arena_is_kept_in_the_settings(lab_app, forge):
+    from lab.gui.prefs import Prefs
+    pick_arena(forge, lab_app, "m2n2")
+    prefs = Prefs()
+    forge.store_prefs(prefs)
+    again = Prefs.from_dict(prefs.to_dict())
+    assert again.forge_arena == "m2n2"
+    pick_arena(forge, lab_app, "grokking")
+    forge.load_prefs(again)
+    assert forge.arena.name == "m2n2" and forge.arena_name.get() == "m2n2"
+    forge.load_prefs(Prefs.from_dict({**prefs.to_dict(), "forge_arena": "no-such-arena"}))
+    assert forge.arena.name == "grokking"
