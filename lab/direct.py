@@ -1,20 +1,21 @@
 """The direct run of an arena: one of its engines stepped as a background job, reporting snapshots
-(what the engine shows of itself) and the population's fitness over the engine's budget unit
-(forward passes for M2N2, generations for GENREG), so a view can watch the arena's own algorithm
-work. Generic over arenas whose object has ``engine()``.
+(what the engine shows of itself) and the population's fitness over the engine's budget unit, so a
+view can watch the arena's own algorithm work. Generic over arenas whose object has ``engine()``;
+what a view draws of a run, the arena declares as its :class:`DirectPanel` (``direct_panel``).
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MIN_REPORT_S = 0.1      # at most ~10 reports a second: more would only flood the Tk thread's queue
 CHUNK_S = 0.05          # aim for step() calls this long, so Stop lands promptly even when passes are slow
 HISTORY_KEYS = ("passes", "min", "mean", "max")
-DEFAULT_UNIT = "passes"  # what a snapshot without a "unit" key counts (M2N2's forward passes)
+DEFAULT_UNIT = "passes"  # what the budget counts when neither the snapshot nor the arena says
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,8 @@ class EngineUnavailable:
 @dataclasses.dataclass(frozen=True)
 class DirectOption:
     """A choice the direct run offers beyond the gene table (an ablation no gene can express); it
-    replaces the gene ``replaces`` in the form and takes its default from that gene's value."""
+    replaces the gene ``replaces`` in the form, takes its default from that gene's value and is
+    passed to the arena's ``settings_class.from_genes`` as a keyword."""
 
     name: str
     label: str
@@ -47,19 +49,60 @@ class DirectOption:
     from_gene: Mapping[int, str]
     help: str = ""
 
+    def choice_for(self, gene_value: Any) -> str:
+        """The choice a gene value stands for (the first choice where it stands for none)."""
+        return self.from_gene.get(int(gene_value), self.choices[0])
 
-# arena -> its direct-run options (m2n2: the partner rule, whose "uniform" ablation has no gene)
-DIRECT_OPTIONS: dict[str, tuple[DirectOption, ...]] = {
-    "m2n2": (DirectOption("partner", "Partner", ("attraction", "fitness", "uniform"), replaces="attraction",
-                          from_gene={1: "attraction", 0: "fitness"},
-                          help="How partner B is drawn: attraction to parent A (the paper), fitness like A "
-                               "(the no-matchmaker ablation), or uniformly over the archive."),),
-}
+    def gene_value(self, choice: str, otherwise: Any) -> Any:
+        """The gene value that stands for ``choice``; ``otherwise`` for a choice no gene value has."""
+        return next((value for value, name in self.from_gene.items() if name == choice), otherwise)
 
 
-def snapshot_unit(snapshot: Mapping[str, Any]) -> str:
-    """What the snapshot's ``passes`` and ``budget`` count: its "unit" ("generations"), else passes."""
-    return snapshot.get("unit") or DEFAULT_UNIT
+@dataclasses.dataclass(frozen=True)
+class DirectPanel:
+    """What an arena declares about its direct run (class attribute ``direct_panel``): its charts as
+    "module:function" names, imported when first drawn so that the core needs no matplotlib;
+    what its budget counts; the options its form offers beyond the gene table.
+
+    ``draw(fig, snapshot, history, target_acc)`` draws on a given figure (the live window);
+    ``export(folder, stem, snapshot, history, target_acc)`` writes paper files and returns their paths."""
+
+    draw_at: str
+    export_at: str
+    unit: str = DEFAULT_UNIT
+    options: tuple[DirectOption, ...] = ()
+
+    @property
+    def draw(self) -> Callable[..., Any]:
+        return _load(self.draw_at)
+
+    @property
+    def export(self) -> Callable[..., Any]:
+        return _load(self.export_at)
+
+
+def _load(where: str) -> Any:
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def direct_panel_of(arena: Any) -> DirectPanel | None:
+    """The direct-run panel ``arena`` declares, or None when it has none (or no engine to watch)."""
+    panel = getattr(arena, "direct_panel", None)
+    return panel if panel is not None and callable(getattr(arena, "engine", None)) else None
+
+
+def arenas_with_panels() -> list[str]:
+    """The names of the registered arenas that have a direct run to watch."""
+    from lab.arenas import arena_names, get_arena
+
+    return [name for name in arena_names() if direct_panel_of(get_arena(name)) is not None]
+
+
+def snapshot_unit(snapshot: Mapping[str, Any], default: str = DEFAULT_UNIT) -> str:
+    """What the snapshot's ``passes`` and ``budget`` count: its "unit" ("generations"), else
+    ``default`` (the arena's declared unit)."""
+    return snapshot.get("unit") or default
 
 
 def empty_history() -> dict[str, list[float]]:
@@ -83,13 +126,13 @@ def add_fitness_point(history: dict[str, list[float]], snapshot: Mapping[str, An
     return True
 
 
-def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interval_s: float = MIN_REPORT_S
-               ) -> dict[str, Any]:
+def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", unit: str = DEFAULT_UNIT,
+               min_interval_s: float = MIN_REPORT_S) -> dict[str, Any]:
     """The job: ``engine.step(every)`` until ``engine.done`` or a cancel, emitting an
     :class:`EngineReport` at the start, then at most once per ``min_interval_s``, and at the end.
     ``every`` is the most passes per step; fewer are taken while a pass is slower than
     ``CHUNK_S / every`` (a big data set), so the cancel token is seen within about CHUNK_S.
-    Returns the last snapshot."""
+    ``unit`` is what the budget counts where a snapshot does not say. Returns the last snapshot."""
     every = max(1, int(every))
     chunk = 1  # the first step measures how long a pass takes
     history = empty_history()
@@ -100,7 +143,7 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interv
         budget = snapshot.get("budget") or 0
         if budget:
             job.report(snapshot["passes"] / budget,
-                       f"{snapshot['passes']:,} of {budget:,} {snapshot_unit(snapshot)}")
+                       f"{snapshot['passes']:,} of {budget:,} {snapshot_unit(snapshot, unit)}")
 
     snapshot = engine.snapshot()
     report(snapshot)
@@ -118,7 +161,7 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interv
     if snapshot["passes"] != engine.passes:  # cancelled between reports: show where it stopped
         snapshot = engine.snapshot()
         report(snapshot)
-    if getattr(engine, "logging", False):   # M2N2's per-pass fitness log, for the window's export
+    if getattr(engine, "logging", False):   # an engine's per-pass fitness log, for the window's export
         snapshot = {**snapshot, "fitness_log": engine.fitness_log_csv(0)}
         job.emit(EngineReport(arena, snapshot, {k: list(v) for k, v in history.items()}))
     return snapshot
@@ -126,17 +169,21 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", min_interv
 
 def engine_settings(arena: Any, genes: Mapping[str, Any], options: Mapping[str, str] | None = None) -> Any:
     """What ``arena.engine`` takes for these gene values and direct-run options: a Genome of the
-    arena's spec, or (m2n2) its engine settings with the partner rule. ValueError names every problem."""
-    options = dict(options or {})
-    if arena.name == "m2n2":
-        from lab.arenas.m2n2.engine import M2N2Settings
-
-        partner = options.get("partner", "attraction")
-        full = {**genes, "attraction": int(partner == "attraction")}
-        return M2N2Settings.from_genes(full, partner=partner)
+    arena's spec or, for an arena whose panel declares options, its engine settings with those
+    options (a gene an option replaces takes the option's value). ValueError names every problem."""
     from lab.genome import Genome
 
-    return Genome(arena.gene_spec, dict(genes), origin="forge")
+    declared = getattr(direct_panel_of(arena), "options", ())
+    options = dict(options or {})
+    full = dict(genes)
+    for option in declared:
+        gene = arena.gene_spec.gene(option.replaces)
+        choice = options.setdefault(option.name, option.choice_for(full.get(option.replaces, gene.default)))
+        full[option.replaces] = option.gene_value(choice, full.get(option.replaces, gene.default))
+    genome = Genome(arena.gene_spec, full, origin="forge")
+    if not declared:
+        return genome
+    return arena.settings_class.from_genes(genome.genes, **options)
 
 
 def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every: int, device: str = "auto",
@@ -159,9 +206,10 @@ def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every:
         except (DataError, ValueError) as exc:
             return EngineUnavailable(str(exc))
         try:
-            return run_direct(job, engine, every, arena=arena.name)
+            unit = getattr(direct_panel_of(arena), "unit", DEFAULT_UNIT)
+            return run_direct(job, engine, every, arena=arena.name, unit=unit)
         finally:
-            close = getattr(engine, "close", None)   # an engine holding workers (NEAT) lets them go
+            close = getattr(engine, "close", None)   # an engine holding workers lets them go
             if close is not None:
                 close()
     finally:

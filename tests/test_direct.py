@@ -14,8 +14,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from lab.analysis.direct_panels import panel_for
-from lab.analysis.genreg_charts import draw_genreg_panel, export_genreg_panel, survival_cutoff, weight_mosaic
-from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
+from lab.arenas.genreg.charts import draw_genreg_panel, export_genreg_panel, survival_cutoff, weight_mosaic
+from lab.arenas.m2n2.charts import draw_m2n2_panel, export_m2n2_panel
 from lab.arenas import get_arena
 from lab.arenas.genreg.engine import GenregSettings
 from lab.arenas.genreg.task import GenregTask

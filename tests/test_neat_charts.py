@@ -9,8 +9,8 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 from matplotlib.figure import Figure
 from matplotlib.patches import Arc, FancyArrowPatch
 
-from lab.analysis.neat_charts import (draw_champion, draw_controller, draw_fitness, draw_neat_panel, draw_species,
-                                      export_neat_panel, node_depths, node_positions, species_table)
+from lab.arenas.neat.charts import (draw_champion, draw_controller, draw_fitness, draw_neat_panel, draw_species,
+                                    export_neat_panel, node_depths, node_positions, species_table)
 
 GENERATIONS = 30
 BUDGET = 40

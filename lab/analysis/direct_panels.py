@@ -1,36 +1,54 @@
-"""Which charts a direct run of each arena draws: one panel (draw and export functions of an engine
-snapshot and its fitness history) per arena, so the direct-run window knows no arena by name.
+"""What the arenas' direct-run panels share: the 2 x 2 grid they draw on, their colours, the empty
+chart and the colour bar; and :func:`panel_for`, the lookup of an arena's panel through the arena
+object (each arena declares its own charts, ``lab/arenas/<name>/charts.py``, as its ``direct_panel``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from lab.analysis.genreg_charts import draw_genreg_panel, export_genreg_panel
-from lab.analysis.m2n2_charts import draw_m2n2_panel, export_m2n2_panel
-from lab.analysis.neat_charts import draw_neat_panel, export_neat_panel
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-
-class DirectPanel(NamedTuple):
-    """``draw(fig, snapshot, history, target_acc)`` on a given figure (the live window);
-    ``export(folder, stem, snapshot, history, target_acc)`` writes paper files and returns their paths."""
-
-    draw: Callable[..., object]
-    export: Callable[..., list[Path]]
+COLOURS = {"band": "#9ecae1", "mean": "#2166ac", "train": "#1b7837", "test": "#b2182b", "target": "#555555",
+           "best": "#ff7f00"}
 
 
-PANELS: dict[str, DirectPanel] = {
-    "m2n2": DirectPanel(draw_m2n2_panel, export_m2n2_panel),
-    "genreg": DirectPanel(draw_genreg_panel, export_genreg_panel),
-    "neat": DirectPanel(draw_neat_panel, export_neat_panel),
-}
+def empty_chart(ax: Axes, title: str, text: str = "no run yet") -> Axes:
+    """``ax`` titled, with no ticks and ``text`` in its middle: a chart with nothing to show yet."""
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
 
 
-def panel_for(arena_name: str) -> DirectPanel:
-    """The direct-run charts of ``arena_name``; KeyError naming the arenas that have some."""
-    try:
-        return PANELS[arena_name]
-    except KeyError:
+def colorbar(ax: Axes, image: Any, label: str, extend: str = "neither") -> None:
+    """A slim labelled colour bar for ``image`` beside ``ax``."""
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend=extend)
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label(label, fontsize=7)
+
+
+def draw_grid(fig: Figure, draws: Sequence[Callable[[Axes], object]]) -> Figure:
+    """Four charts on a 2 x 2 grid of ``fig`` (cleared first), row by row: ``draws[i](ax)``."""
+    fig.clear()
+    axes = fig.subplots(2, 2)
+    for draw, ax in zip(draws, axes.flat):
+        draw(ax)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout(pad=0.6, h_pad=0.9, w_pad=0.9)
+    return fig
+
+
+def panel_for(arena_name: str) -> Any:
+    """The direct-run panel (:class:`lab.direct.DirectPanel`) the arena ``arena_name`` declares;
+    KeyError naming the arenas that have one."""
+    from lab.arenas import get_arena
+    from lab.direct import arenas_with_panels, direct_panel_of
+
+    panel = direct_panel_of(get_arena(arena_name))
+    if panel is None:
         raise KeyError(f"the {arena_name} arena has no direct-run charts (arenas with some: "
-                       f"{', '.join(PANELS)})") from None
+                       f"{', '.join(arenas_with_panels())})")
+    return panel

@@ -1,8 +1,7 @@
 """The direct-run window, opened from the Evolution Lab: watch one arena's own engine work through
-that arena's charts (:mod:`lab.analysis.direct_panels`; M2N2: archive fitness, accuracy, per-class
-accuracy and attraction; GENREG: accuracy and trust, per-class accuracy, the trust distribution and
-the best genome's first-layer weights). A validated form sets seed, task and engine settings; the run
-is a background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
+the charts that arena declares as its direct-run panel (``lab/arenas/<name>/charts.py``, see
+:class:`lab.direct.DirectPanel`). A validated form sets seed, task and engine settings; the run is a
+background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
 """
 from __future__ import annotations
 
@@ -15,10 +14,11 @@ from pathlib import Path
 from tkinter import ttk
 from typing import Any
 
-from lab.analysis.direct_panels import PANELS, panel_for
+from lab.analysis.direct_panels import panel_for
 from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
-from lab.direct import DIRECT_OPTIONS, EngineReport, EngineUnavailable, direct_job, engine_settings, snapshot_unit
+from lab.direct import (EngineReport, EngineUnavailable, arenas_with_panels, direct_job, direct_panel_of,
+                        engine_settings, snapshot_unit)
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
                                   task_fields)
@@ -38,18 +38,18 @@ RUN_FIELDS = [
 
 def has_direct_run(arena: Any) -> bool:
     """Whether ``arena`` can be watched directly: it has an engine and the window has its charts."""
-    return hasattr(arena, "engine") and arena.name in PANELS
+    return direct_panel_of(arena) is not None
 
 
 def engine_fields(arena: Any, genes: dict[str, Any]) -> list[Field]:
     """One field per gene of the arena's spec (bounds from the gene table, defaults from ``genes``);
     a gene that a direct-run option replaces becomes that option's choice."""
-    options = {o.replaces: o for o in DIRECT_OPTIONS.get(arena.name, ())}
+    options = {o.replaces: o for o in getattr(direct_panel_of(arena), "options", ())}
     fields = []
     for gene in arena.gene_spec.genes:
         option = options.get(gene.key)
         if option is not None:
-            default = option.from_gene.get(int(genes[gene.key]), option.choices[0])
+            default = option.choice_for(genes[gene.key])
             fields.append(Field(option.name, option.label, "choice", default, choices=option.choices,
                                 help=option.help))
         else:
@@ -70,8 +70,8 @@ class DirectRunWindow:
         self.job: Job | None = None
         self.snapshot: dict[str, Any] | None = None
         self.history: dict[str, list[float]] = {}
-        # an arena may start its task form from other values than its default task (NEAT: "auto"
-        # fields, so that choosing another task there takes that task's defaults)
+        # an arena may start its task form from other values than its default task ("auto" fields,
+        # so that choosing another task there takes that task's defaults)
         self.task: Any = self.arena.default_task()
         self.outcome = ""
         self.closed = False
@@ -185,7 +185,7 @@ class DirectRunWindow:
                 problems.append(f"data folder {folder} " + ("is a file, not a folder" if Path(folder).exists()
                                                             else "does not exist"))
         if "engine" in values:
-            option_names = {o.name for o in DIRECT_OPTIONS.get(self.arena.name, ())}
+            option_names = {o.name for o in self.panel.options}
             genes = {k: v for k, v in values["engine"].items() if k not in option_names}
             options = {k: v for k, v in values["engine"].items() if k in option_names}
             try:
@@ -272,16 +272,16 @@ class DirectRunWindow:
                                         "report."}.get(self.outcome, "Starting..."))
             return
         budget = s.get("budget") or 0
-        # a run that ends before its budget (NEAT stops once solved) has still done all it will do
+        # a run that ends before its budget (one that stops once solved) has still done all it will do
         done = 1.0 if self.outcome == "finished" else s["passes"] / budget if budget else 0.0
         self.progress.configure(value=done)
-        unit = snapshot_unit(s).capitalize()
+        unit = snapshot_unit(s, self.panel.unit).capitalize()
         parts = [f"{unit} {s['passes']:,} of {budget:,}" if budget else f"{unit} {s['passes']:,}"]
         if s.get("solved_at") is not None:
-            parts.append(f"solved in {s['solved_at']:,} {snapshot_unit(s)}")
+            parts.append(f"solved in {s['solved_at']:,} {snapshot_unit(s, self.panel.unit)}")
         for key, label in (("best_train_acc", "best train acc"), ("mean_train_acc", "mean train acc"),
                            ("val_acc", "champion val acc"), ("test_acc", "test acc")):
-            if key in s and math.isfinite(s[key]):   # NEAT's XOR has no test split: its test acc is NaN
+            if key in s and math.isfinite(s[key]):   # a task with no test split reports its test acc as NaN
                 parts.append(f"{label} {s[key]:.3f}")
         if "replaced" in s:
             parts.append(f"children kept {s['replaced']:,}")
@@ -318,9 +318,9 @@ class DirectRunWindow:
         if not folder:
             return []
         s = self.snapshot
-        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s)}"
+        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s, self.panel.unit)}"
         paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
-        if s.get("fitness_log"):   # M2N2: the run's per-pass log, once the run has ended or stopped
+        if s.get("fitness_log"):   # an engine's per-pass log, once the run has ended or stopped
             from lab.genome import atomic_write_text
             log = Path(folder) / f"{stem}-fitness_log.csv"
             atomic_write_text(log, s["fitness_log"])
@@ -369,7 +369,7 @@ def open_direct_run(app, arena_name: str, genome_id: str | None = None,
     arena = get_arena(arena_name)
     if not has_direct_run(arena):
         app.show_error("Direct run", f"The {arena_name} arena has no engine to watch directly; choose an arena "
-                                     f"that has one ({', '.join(PANELS)}).")
+                                     f"that has one ({', '.join(arenas_with_panels())}).")
         return None
     if existing is not None and not existing.closed:
         if existing.running or existing.arena.name == arena_name:

@@ -17,6 +17,7 @@ from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialPr
 from lab.arenas.genreg.engine import GenregEngine, GenregSettings
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
+from lab.direct import DirectPanel
 from lab.genome import Genome
 from lab.progress import WorkTally
 
@@ -29,6 +30,8 @@ class GenregArena(ArenaBase):
     task_class = GenregTask
     settings_class = GenregSettings
     checkpoint_module = "lab.arenas.genreg.checkpoint"   # direct runs saved and resumed exactly
+    direct_panel = DirectPanel("lab.arenas.genreg.charts:draw_genreg_panel",
+                               "lab.arenas.genreg.charts:export_genreg_panel", unit="generations")
 
     def tiny_task(self) -> GenregTask:
         return GenregTask(generations=4, eval_interval=2)

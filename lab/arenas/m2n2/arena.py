@@ -17,11 +17,17 @@ from lab.arenas.base import ArenaBase, Cancel, EventSink, TrialFinished, TrialPr
 from lab.arenas.m2n2.engine import M2N2Engine, M2N2Settings
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, load_task_data
+from lab.direct import DirectOption, DirectPanel
 from lab.genome import Genome
 from lab.progress import WorkTally
 
 # runs per engine: each run is a [archive, parameters] slab; enough to amortise per-pass overhead
 MAX_RUNS = {"cpu": 16, "cuda": 512}
+# the direct run's partner rule: its "uniform" ablation has no gene, so the form offers it in place of `attraction`
+PARTNER = DirectOption("partner", "Partner", ("attraction", "fitness", "uniform"), replaces="attraction",
+                       from_gene={1: "attraction", 0: "fitness"},
+                       help="How partner B is drawn: attraction to parent A (the paper), fitness like A "
+                            "(the no-matchmaker ablation), or uniformly over the archive.")
 
 
 class M2N2Arena(ArenaBase):
@@ -33,6 +39,8 @@ class M2N2Arena(ArenaBase):
     settings_class = M2N2Settings
     checkpoint_module = "lab.arenas.m2n2.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
+    direct_panel = DirectPanel("lab.arenas.m2n2.charts:draw_m2n2_panel", "lab.arenas.m2n2.charts:export_m2n2_panel",
+                               unit="passes", options=(PARTNER,))   # the budget counts forward passes
 
     def tiny_task(self) -> M2N2Task:
         return M2N2Task(hidden=32, passes=200, eval_interval=100, target_acc=0.2)

@@ -20,6 +20,7 @@ from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.parallel import Cancelled, ParallelConfig
 from lab.arenas.neat.task import NeatTask
 from lab.arenas.neat.tasks import load_task_data
+from lab.direct import DirectPanel
 from lab.genome import Genome
 from lab.progress import WorkTally
 
@@ -32,6 +33,8 @@ class NeatArena(ArenaBase):
     task_class = NeatTask
     settings_class = NeatSettings
     checkpoint_module = "lab.arenas.neat.checkpoint"   # direct runs saved and resumed exactly
+    direct_panel = DirectPanel("lab.arenas.neat.charts:draw_neat_panel", "lab.arenas.neat.charts:export_neat_panel",
+                               unit="generations")
 
     def tiny_task(self) -> NeatTask:
         return NeatTask(task="xor", generations=3)

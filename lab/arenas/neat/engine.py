@@ -399,7 +399,7 @@ class NeatEngine:
 
     # ---- what a view shows ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """What the direct-run view draws (see lab.analysis.neat_charts)."""
+        """What the direct-run view draws (see lab.arenas.neat.charts)."""
         champ = self.champion
         ctrl = self.controller.history
         return {

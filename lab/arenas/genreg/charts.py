@@ -1,7 +1,8 @@
 """The GENREG direct run's charts, as functions of an engine snapshot and the population's trust
 history (see :mod:`lab.direct`): accuracy over generations, per-class test accuracy, the trust
-distribution with its survival cutoff, and the best genome's first-layer weights as images. Like
-:mod:`lab.analysis.m2n2_charts`, none uses pyplot, so they serve the live window and the exports.
+distribution with its survival cutoff, and the best genome's first-layer weights as images. None
+uses pyplot, so they serve the live window and the exports. The arena declares them as its
+direct-run panel.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
 from lab.analysis.export import FORMATS, export_figure
-from lab.analysis.m2n2_charts import COLOURS, _colorbar, _empty, draw_grid
 
 CHARTS = {
     "accuracy": "Best genome's accuracy and the population's trust",
@@ -58,7 +59,7 @@ def draw_accuracy(ax: Axes, curve: Mapping[str, Sequence[float]] | None,
     has_curve = bool(curve and curve.get("step"))
     has_trust = bool(history and history.get("passes"))
     if not has_curve and not has_trust:
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     handles: list[Any] = []
     if has_trust:
         trust_ax = ax.twinx()
@@ -87,9 +88,9 @@ def draw_per_class(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     last evaluation, with the mean over classes dashed."""
     title = CHARTS["per_class"]
     if not snapshot or not snapshot.get("per_class"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     if not (snapshot.get("curve") or {}).get("step"):
-        return _empty(ax, title, "no held-out evaluation yet")
+        return empty_chart(ax, title, "no held-out evaluation yet")
     values = np.asarray(snapshot["per_class"], dtype=float)
     classes = [str(c) for c in (snapshot.get("classes") or range(len(values)))]
     x = np.arange(len(values))
@@ -122,7 +123,7 @@ def draw_trust(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     of the last survivor) and the best genome's trust as vertical lines."""
     title = CHARTS["trust"]
     if not snapshot or not snapshot.get("fitness"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     trust = np.asarray(snapshot["fitness"], dtype=float)
     label = snapshot.get("fitness_label") or "trust"
     edges = np.histogram_bin_edges(trust, bins=int(min(40, max(8, math.sqrt(len(trust)) * 2))))
@@ -165,9 +166,9 @@ def draw_weights(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     at the 99th percentile of |weight| so a few large weights do not wash the rest out."""
     title = CHARTS["weights"]
     if not snapshot or "weights" not in snapshot:
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     if snapshot["weights"] is None:
-        return _empty(ax, title, "the inputs are not images")
+        return empty_chart(ax, title, "the inputs are not images")
     weights = np.asarray(snapshot["weights"], dtype=float)
     mosaic = weight_mosaic(weights)
     vmax = float(np.nanpercentile(np.abs(mosaic), WEIGHT_PERCENTILE)) or 1.0
@@ -178,7 +179,7 @@ def draw_weights(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     for side in ax.spines.values():
         side.set_visible(False)
     ax.set_title(f"{title} ({len(weights)} hidden units)", fontsize=9)
-    _colorbar(ax, image, "weight", extend="both")   # arrows: the scale is clipped
+    colorbar(ax, image, "weight", extend="both")   # arrows: the scale is clipped
     return ax
 
 

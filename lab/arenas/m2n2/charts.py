@@ -1,10 +1,10 @@
 """The M2N2 direct run's charts, as functions of an engine snapshot and the archive fitness history
 (see :mod:`lab.direct`). Each takes a matplotlib Axes and draws; none uses pyplot, so the same
-functions serve the live window and the exported files.
+functions serve the live window and the exported files. The arena declares them as its direct-run panel.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
 from lab.analysis.export import FORMATS, export_figure
 
 CHARTS = {
@@ -22,17 +23,7 @@ CHARTS = {
     "per_class": "Per-class training accuracy of the archive",
     "attraction": "Attraction g(A, B): what B gets right that A misses",
 }
-COLOURS = {"band": "#9ecae1", "mean": "#2166ac", "train": "#1b7837", "test": "#b2182b", "target": "#555555",
-           "best": "#ff7f00"}
 EMPTY_SLOT = "#d9d9d9"
-
-
-def _empty(ax: Axes, title: str, text: str = "no run yet") -> Axes:
-    ax.set_title(title, fontsize=9)
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777", fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
 
 
 def _passes_axis(ax: Axes, budget: int | None) -> None:
@@ -48,7 +39,7 @@ def draw_archive_fitness(ax: Axes, history: Mapping[str, Sequence[float]] | None
     """The band from the weakest to the fittest filled slot and the mean, per report."""
     title = CHARTS["fitness"]
     if not history or not history.get("passes"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     x = np.asarray(history["passes"], dtype=float)
     ax.fill_between(x, history["min"], history["max"], color=COLOURS["band"], alpha=0.6, lw=0, label="min..max")
     ax.plot(x, history["mean"], color=COLOURS["mean"], lw=1.4, label="mean")
@@ -66,7 +57,7 @@ def draw_accuracy(ax: Axes, curve: Mapping[str, Sequence[float]] | None, target_
     the task's success target dashed."""
     title = CHARTS["accuracy"]
     if not curve or not curve.get("step"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     ax.plot(curve["step"], curve["train_acc"], color=COLOURS["train"], lw=1.4, label="best train")
     ax.plot(curve["step"], curve["val_acc"], color=COLOURS["test"], lw=1.4, label="test (reported)")
     if target_acc is not None:
@@ -101,12 +92,6 @@ def _heatmap(ax: Axes, values: np.ndarray, mask_rows: np.ndarray, mask_cols: np.
     return ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
 
 
-def _colorbar(ax: Axes, image: Any, label: str, extend: str = "neither") -> None:
-    bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend=extend)
-    bar.ax.tick_params(labelsize=7)
-    bar.set_label(label, fontsize=7)
-
-
 def _mark_row(ax: Axes, row: int, width: int) -> None:
     ax.add_patch(Rectangle((-0.5, row - 0.5), width, 1, fill=False, ec=COLOURS["best"], lw=1.8))
 
@@ -116,7 +101,7 @@ def draw_per_class(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     model) outlined and starred, empty slots grey."""
     title = CHARTS["per_class"]
     if not snapshot or not snapshot.get("per_class"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     values = np.asarray(snapshot["per_class"], dtype=float)
     k, c = values.shape
     filled = list(snapshot.get("filled") or [True] * k)
@@ -133,7 +118,7 @@ def draw_per_class(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     ax.set_ylabel("archive slot (* = best)", fontsize=8)
     empty = k - sum(bool(f) for f in filled)
     ax.set_title(title + (f" ({empty} empty)" if empty else ""), fontsize=9)
-    _colorbar(ax, image, "accuracy")
+    colorbar(ax, image, "accuracy")
     return ax
 
 
@@ -141,7 +126,7 @@ def draw_attraction(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     """The attraction matrix: parent A (rows) x partner B (columns); empty slots grey."""
     title = CHARTS["attraction"]
     if not snapshot or not snapshot.get("attraction"):
-        return _empty(ax, title)
+        return empty_chart(ax, title)
     values = np.asarray(snapshot["attraction"], dtype=float)
     k = values.shape[0]
     empty = ~np.asarray(snapshot.get("filled") or [True] * k, dtype=bool)
@@ -154,19 +139,8 @@ def draw_attraction(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
     ax.set_xlabel("partner B (slot)", fontsize=8)
     ax.set_ylabel("parent A (slot)", fontsize=8)
     ax.set_title(title, fontsize=9)
-    _colorbar(ax, image, "g(A, B)")
+    colorbar(ax, image, "g(A, B)")
     return ax
-
-
-def draw_grid(fig: Figure, draws: Sequence[Callable[[Axes], object]]) -> Figure:
-    """Four charts on a 2 x 2 grid of ``fig`` (cleared first), row by row: ``draws[i](ax)``."""
-    fig.clear()
-    axes = fig.subplots(2, 2)
-    for draw, ax in zip(draws, axes.flat):
-        draw(ax)
-        ax.tick_params(labelsize=7)
-    fig.tight_layout(pad=0.6, h_pad=0.9, w_pad=0.9)
-    return fig
 
 
 def draw_m2n2_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
