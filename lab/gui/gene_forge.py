@@ -8,6 +8,7 @@ are :mod:`lab.gui.forge_results`).
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
@@ -95,11 +96,7 @@ class GeneForgeTab(ForgeResults):
                                       width=10)
         self.arena_box.pack(side="left", padx=(6, 0))
         self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self.set_arena(self.arena_name.get()))
-        Tooltip(self.arena_box, "Whose genomes the forge edits. Each arena has its own gene spec; genes move only "
-                                "between genomes of one spec. Each arena keeps its own recipient, donor and edits.")
-        self.spec_label = ttk.Label(row, text="", style="Muted.TLabel")
-        self.spec_label.pack(side="left", padx=(6, 0))
-        self.spec_tip = Tooltip(self.spec_label, "")
+        self.arena_tip = Tooltip(self.arena_box, "")
 
     def _build_middle(self, middle: ttk.Frame) -> None:
         self.result_label = ttk.Label(middle, text="", wraplength=400, justify="left")
@@ -119,11 +116,23 @@ class GeneForgeTab(ForgeResults):
         self.diff.configure(yscrollcommand=scroll.set)
         self.diff.pack(side="left", fill="x", expand=True)
         scroll.pack(side="right", fill="y")
+        self._fit_gene_column()
+
+    def _fit_gene_column(self) -> None:
+        """The diff's gene column as wide as the spec's longest gene name (at least as it always was)."""
+        try:
+            font = tkfont.nametofont(ttk.Style(self.diff).lookup("Treeview", "font") or "TkDefaultFont")
+        except tk.TclError:   # a theme's font not created yet
+            font = tkfont.nametofont("TkDefaultFont")
+        longest = max(font.measure(g.label) for g in self.spec.genes)
+        self.diff.column("#0", width=min(150, max(122, longest + 24)))
 
     def _build_editor(self, right: ttk.Frame) -> None:
         bar = ttk.Frame(right)
         bar.pack(fill="x")
         ttk.Label(bar, text="Genes", style="Heading.TLabel").pack(side="left")
+        self.spec_label = ttk.Label(bar, text="", style="Muted.TLabel")
+        self.spec_label.pack(side="left", padx=(6, 0))
         self.reset_button = ttk.Button(bar, text="Reset all", command=self.reset)
         self.redo_button = ttk.Button(bar, text="Redo (Ctrl+Y)", command=self.redo)
         self.undo_button = ttk.Button(bar, text="Undo (Ctrl+Z)", command=self.undo)
@@ -154,6 +163,7 @@ class GeneForgeTab(ForgeResults):
             self.editor.destroy()
             self._build_gene_editor()
             self._bind_keys(self.editor)
+            self._fit_gene_column()
             for picker in (self.recipient_picker, self.donor_picker):
                 picker.refresh()
             self._mark_pickers()
@@ -184,8 +194,10 @@ class GeneForgeTab(ForgeResults):
     def refresh(self, now: bool = False) -> None:
         s = self.session
         groups = len(s.spec.groups)
-        self.spec_label.configure(text=f"{len(s.spec.genes)} genes in {groups} group{'s' * (groups > 1)}")
-        self.spec_tip.text = f"{self.arena.title}\nGene spec: {s.spec.title}"
+        self.spec_label.configure(text=f"{len(s.spec.genes)} in {groups} group{'s' * (groups > 1)}")
+        self.arena_tip.text = (f"{self.arena.title}\nGene spec: {s.spec.title}\n\nWhose genomes the forge edits. Each "
+                               "arena has its own gene spec; genes move only between genomes of one spec. Each "
+                               "arena keeps its own recipient, donor, edits and undo history.")
         self.editor.show(s)
         preview, problems = s.preview(), s.problems()
         layers = [RadarLayer(f"recipient {s.recipient.label}", s.recipient, COLOURS["recipient"])]

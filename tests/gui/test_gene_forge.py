@@ -446,7 +446,7 @@ def test_the_forge_edits_splices_and_saves_genreg_genomes(lab_app, forge):
     assert set(forge.recipient_picker.rows()) >= {g.id for g in founders("genreg")}
     assert not set(forge.recipient_picker.rows()) & {g.id for g in FOUNDERS.values()}, "only genreg genomes"
     assert list(forge.editor.texts) == list(forge.session.spec.keys)
-    assert forge.spec_label.cget("text") == "12 genes in 4 groups"
+    assert forge.spec_label.cget("text") == "12 in 4 groups"
     assert forge.recipient_picker.select(recipient.id) and forge.donor_picker.select(donor.id)
     lab_app.root.update()
     forge.editor.group_buttons["Trust"].invoke()                  # splice the Trust group from the donor
@@ -484,8 +484,10 @@ def test_switches_and_modes_are_choices_and_a_donor_of_another_spec_is_refused(l
     lab_app.root.update()
     assert forge.session.value("species_control") == 2
     forge.radar.flush()
-    labels = [t.get_text() for t in forge.radar.figure.axes[0].get_xticklabels()]
-    assert len(labels) == 23 and max(len(line) for t in labels for line in t.split("\n")) <= 13
+    ax = forge.radar.figure.axes[0]
+    labels = [t.get_text() for t in ax.texts]   # 23 spokes: each name runs out along its spoke
+    assert labels == [g.label for g in forge.session.spec.genes]
+    assert len({round(t.get_rotation()) for t in ax.texts}) > 12, "labels turned along their spokes"
     other = tmp_path / "grokking.json"
     FOUNDERS["high-lr"].save(other)
     lab_app.dialogs.answers["open_files"] = [str(other)]

@@ -94,7 +94,7 @@ class GeneEditor(ttk.Frame):
         Tooltip(label, f"{key}: {gene.doc}\nBounds {gene.describe_bounds()}; default {format_value(gene, gene.default)}.")
         text = tk.StringVar(self, value="")
         if gene.kind == "int":   # whole numbers step by one with the arrows
-            entry: ttk.Entry = ttk.Spinbox(f, textvariable=text, width=9, from_=gene.low, to=gene.high, increment=1)
+            entry: ttk.Entry = ttk.Spinbox(f, textvariable=text, width=6, from_=gene.low, to=gene.high, increment=1)
         else:
             entry = ttk.Entry(f, textvariable=text, width=11)   # 6 significant digits and an exponent
         entry.grid(row=row, column=2, sticky="ew")

@@ -39,15 +39,26 @@ def draw_radar(fig: Figure, layers: Sequence[RadarLayer], title: str = "") -> Fi
     ax.set_theta_direction(-1)
     ax.set_ylim(0.0, 1.0)
     ax.set_yticks([0.25, 0.5, 0.75, 1.0], labels=["", "0.5", "", "1"], fontsize=7, color="#888888")
-    # words, as the editor shows them; more spokes leave less room, so long labels wrap and shrink
+    # words, as the editor shows them; when the spokes crowd, each label runs out along its spoke
+    # (neighbours are then apart by their angle); else the long ones at the sides wrap
     crowded = n > 17
     size = 6.5 if crowded else 7.5
-    labels = ["\n".join(textwrap.wrap(g.label, 13)) if crowded else g.label for g in spec.genes]
-    ax.set_xticks(angles, labels=labels, fontsize=size)
-    for label, angle in zip(ax.get_xticklabels(), angles):
-        # labels on the left half read towards the centre, so none runs over the plot
-        label.set_horizontalalignment("center" if np.isclose(np.sin(angle), 0, atol=0.1) else
-                                      "left" if np.sin(angle) > 0 else "right")
+    labels = [g.label if crowded or not (len(g.label) > 13 and abs(np.sin(a)) > 0.6)
+              else "\n".join(textwrap.wrap(g.label, 14, break_long_words=False)) for g, a in zip(spec.genes, angles)]
+    # labels on the left half read towards the centre, so none runs over the plot
+    aligns = ["center" if np.isclose(np.sin(a), 0, atol=0.1) else "left" if np.sin(a) > 0 else "right"
+              for a in angles]
+    if crowded:
+        ax.set_xticks(angles, labels=[""] * n)
+        for text, a in zip(labels, angles):
+            screen = 90 - np.degrees(a)   # the spoke's direction on screen, anticlockwise from east
+            right = np.sin(a) > 1e-9 or np.isclose(a, 0)
+            ax.text(a, 1.05, text, fontsize=size, rotation=screen if right else screen + 180,
+                    rotation_mode="anchor", ha="left" if right else "right", va="center", clip_on=False)
+    else:
+        ax.set_xticks(angles, labels=labels, fontsize=size)
+        for label, align in zip(ax.get_xticklabels(), aligns):
+            label.set_horizontalalignment(align)
     ax.tick_params(axis="x", pad=1)
     for layer in layers:
         u = np.append(layer.genome.unit_vector(), layer.genome.unit_vector()[0])
@@ -55,10 +66,26 @@ def draw_radar(fig: Figure, layers: Sequence[RadarLayer], title: str = "") -> Fi
         if layer.fill:
             ax.fill(closed, u, color=layer.colour, alpha=0.15)
     # the legend sits under the chart, where no gene label can collide with it
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False)
+    if crowded:   # at the foot of the figure, under the labels that run out from the lower spokes
+        fig.legend(*ax.get_legend_handles_labels(), loc="lower center", fontsize=8, frameon=False)
+    else:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=9, pad=18)
-    fig.subplots_adjust(left=0.21, right=0.79, top=0.9 if title else 0.94, bottom=0.22)
+    width, height = fig.get_size_inches() * fig.dpi
+    if crowded:   # a square that leaves the longest label room on every side and the legend its rows
+        reach = max(len(t) for t in labels) * 0.6 * size * fig.dpi / 72 + 6
+        legend = (len(layers) * 11 + 8) * fig.dpi / 72
+        side = max(0.2 * min(width, height), min(width, height - legend) - 2 * reach)
+        left = (width - side) / 2 / width
+        bottom = (legend + max(0.0, height - legend - side) / 2) / height
+        fig.subplots_adjust(left=left, right=1 - left, bottom=bottom, top=min(0.98, bottom + side / height))
+        return fig
+    # room at the sides for the longest line of a side label (about 0.65 em a character)
+    side_lines = [len(line) for text, a in zip(labels, angles) if abs(np.sin(a)) > 0.6 for line in text.split("\n")]
+    need = (max(side_lines, default=0) * 0.65 * size * fig.dpi / 72 + 8) / width
+    margin = min(0.3, max(0.21, need))
+    fig.subplots_adjust(left=margin, right=1 - margin, top=0.9 if title else 0.94, bottom=0.22)
     return fig
 
 
