@@ -27,7 +27,6 @@ GENREG controllers. All randomness comes from one generator seeded by ``seed``.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Mapping
@@ -35,59 +34,37 @@ from typing import Any
 
 import torch
 
+from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.arenas.genreg.task import GenregTask, load_genreg_data
+from lab.arenas.settings import GeneSettings, gene_settings
 from lab.arenas.task_data import TaskData
 
-SETTING_KEYS = ("population", "survival", "child_mutation_rate", "child_mutation_sigma", "base_mutation_rate",
-                "base_mutation_sigma", "trust_decay", "reward", "penalty", "inheritance", "images_per_class",
-                "hidden")
-INT_KEYS = ("population", "images_per_class", "hidden")
 PARAMS = ("w1", "b1", "w2", "b2")
 GENOME_AXIS = {"w1": 1, "b1": 0, "w2": 0, "b2": 0}   # which axis of each tensor runs over genomes
 
 
-@dataclasses.dataclass(frozen=True)
-class GenregSettings:
-    """One run's engine settings (defaults and meanings: genes.py)."""
+@gene_settings(GENREG_SPEC, title="GENREG")
+class GenregSettings(GeneSettings):
+    """One run's engine settings: a field per gene of genes.py (name, kind, meaning and the published
+    default from there)."""
 
-    population: int = 200
-    survival: float = 0.2
-    child_mutation_rate: float = 0.07
-    child_mutation_sigma: float = 0.1
-    base_mutation_rate: float = 0.08
-    base_mutation_sigma: float = 0.1
-    trust_decay: float = 1e-3
-    reward: float = 10.0
-    penalty: float = 1.5
-    inheritance: float = 0.03
-    images_per_class: int = 20
-    hidden: int = 64
-
-    def __post_init__(self) -> None:
+    def problems(self) -> list[str]:
+        """What the engine cannot run: it accepts more than the gene table's ranges (a population of
+        2, no mutation at all), as tests and ablations use."""
         problems = []
-        for name in INT_KEYS:
-            v, low = getattr(self, name), (2 if name == "population" else 1)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                problems.append(f"{name} must be a whole number >= {low}, got {v!r}")
-        for name in SETTING_KEYS:
-            if name in INT_KEYS:
-                continue
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        for gene in self.gene_fields():
+            name, v = gene.key, getattr(self, gene.key)
+            if gene.kind == "int":
+                low = 2 if name == "population" else 1   # one survivor and one child at the least
+                if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                    problems.append(f"{name} must be a whole number >= {low}, got {v!r}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 problems.append(f"{name} must be a finite number >= 0, got {v!r}")
             elif name in ("child_mutation_rate", "base_mutation_rate", "trust_decay", "inheritance") and v > 1:
                 problems.append(f"{name} must be at most 1, got {v!r}")
             elif name == "survival" and not 0 < v < 1:
                 problems.append(f"survival must be between 0 and 1, got {v!r}")
-        if problems:
-            raise ValueError("invalid GENREG settings: " + "; ".join(problems))
-
-    @classmethod
-    def from_genes(cls, genes: Mapping[str, Any]) -> GenregSettings:
-        missing = [k for k in SETTING_KEYS if k not in genes]
-        if missing:
-            raise ValueError(f"invalid GENREG settings: missing {', '.join(missing)}")
-        return cls(**{k: int(round(genes[k])) if k in INT_KEYS else float(genes[k]) for k in SETTING_KEYS})
+        return problems
 
     @property
     def survivors(self) -> int:

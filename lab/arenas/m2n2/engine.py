@@ -10,14 +10,15 @@ against hand-computed cases.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
+from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.arenas.m2n2.task import M2N2Task, TaskData, load_task_data, n_params
+from lab.arenas.settings import GeneSettings, gene_settings
 
 PARTNERS = ("attraction", "fitness", "uniform")
 ZERO_ATTRACTION = ("slot0", "fitness")
@@ -25,25 +26,22 @@ SLERP_EPS = 1e-6        # below this sin(omega) the parents are (anti)parallel: 
 UNIFORMS = 5            # per pass and run: parent A, partner B, crossover?, mixing ratio w, split point
 
 
-@dataclasses.dataclass(frozen=True)
-class M2N2Settings:
-    """One run's engine settings; the defaults are the published ones (see genes.py).
+@gene_settings(M2N2_SPEC, title="M2N2", flags=("split_point", "slerp"), replaced=("attraction",))
+class M2N2Settings(GeneSettings):
+    """One run's engine settings: a field per gene of genes.py (name, kind and the published default
+    from there; ``split_point`` and ``slerp`` held as bool), ``partner`` for the ``attraction`` gene,
+    and an option no gene carries.
 
     ``partner``: "attraction" (the paper's matchmaker), "fitness" (B drawn like A, the published
     no-matchmaker ablation and, with alpha 0, the GA baseline) or "uniform" (B uniform over the
     archive: attraction removed without favouring fit partners)."""
 
-    archive_size: int = 20
-    alpha: float = 1.0
-    partner: str = "attraction"
-    crossover_rate: float = 1.0
-    split_point: bool = True
-    slerp: bool = True
-    mutation_sigma: float = 0.01
-    init_sigma: float = 0.01
-    zero_attraction: str = "slot0"
+    partner: str = "attraction"         # the `attraction` gene: 1 -> "attraction", 0 -> "fitness"
+    zero_attraction: str = "slot0"      # not a gene: what a pass does when no partner attracts
 
-    def __post_init__(self) -> None:
+    def problems(self) -> list[str]:
+        """What the engine cannot run: it accepts more than the gene table's ranges (an archive of 2,
+        alpha up to 10), as tests and ablations use."""
         problems = []
         if isinstance(self.archive_size, bool) or not isinstance(self.archive_size, int) or self.archive_size < 2:
             problems.append(f"archive_size must be a whole number >= 2, got {self.archive_size!r}")
@@ -56,28 +54,17 @@ class M2N2Settings:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or not low <= v <= high:
                 problems.append(f"{name} must be a number in [{low:g}, {high:g}], got {v!r}")
-        if problems:
-            raise ValueError("invalid M2N2 settings: " + "; ".join(problems))
+        return problems
 
     @classmethod
-    def from_genes(cls, genes: Mapping[str, Any], **overrides: Any) -> M2N2Settings:
-        """Settings from an ``m2n2`` genome's genes (see genes.py)."""
-        values = dict(archive_size=int(genes["archive_size"]), alpha=float(genes["alpha"]),
-                      partner="attraction" if int(genes["attraction"]) else "fitness",
-                      crossover_rate=float(genes["crossover_rate"]), split_point=bool(int(genes["split_point"])),
-                      slerp=bool(int(genes["slerp"])), mutation_sigma=float(genes["mutation_sigma"]),
-                      init_sigma=float(genes["init_sigma"]))
-        values.update(overrides)
-        return cls(**values)
+    def replaced_from_genes(cls, genes: Mapping[str, Any]) -> dict[str, Any]:
+        return {"partner": "attraction" if int(genes["attraction"]) else "fitness"}
 
-    def to_genes(self) -> dict[str, float | int]:
+    def replaced_to_genes(self) -> dict[str, float | int]:
         if self.partner == "uniform":
             raise ValueError("partner 'uniform' is an ablation of the direct run; the m2n2 genes hold "
                              "attraction (1) or fitness (0)")
-        return {"archive_size": self.archive_size, "alpha": self.alpha,
-                "attraction": int(self.partner == "attraction"), "crossover_rate": self.crossover_rate,
-                "split_point": int(self.split_point), "slerp": int(self.slerp),
-                "mutation_sigma": self.mutation_sigma, "init_sigma": self.init_sigma}
+        return {"attraction": int(self.partner == "attraction")}
 
 
 GA_BASELINE = M2N2Settings(alpha=0.0, partner="fitness")

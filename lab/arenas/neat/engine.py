@@ -33,52 +33,25 @@ from typing import Any
 import numpy as np
 
 from lab.arenas.neat.controller import ControllerSettings, SpeciesController
+from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.genome import (Compatibility, InnovationTracker, MutationRates, NeatGenome, crossover,
                                     fitter_first)
 from lab.arenas.neat.network import EvalSpec, Score, accuracy, apply_trained, evaluate_chunk
 from lab.arenas.neat.parallel import Evaluator, ParallelConfig
 from lab.arenas.neat.task import NeatTask
 from lab.arenas.neat.tasks import NeatData, load_task_data
+from lab.arenas.settings import GeneSettings, gene_settings
 
 CONTROL_MODES = ("fixed", "pid", "adaptive")
-GENE_KEYS = ("population", "survival", "elitism", "stagnation", "crossover", "compat_threshold", "c1", "c2",
-             "c3", "species_control", "species_target", "weight_mutate", "weight_sigma", "weight_replace",
-             "add_node", "add_conn", "toggle", "activation_mutate", "backprop_steps", "learning_rate",
-             "lamarckian", "weight_init_sigma", "refine_steps")
-INT_KEYS = ("population", "elitism", "stagnation", "species_control", "species_target", "backprop_steps",
-            "lamarckian", "refine_steps")
 
 
-@dataclasses.dataclass(frozen=True)
-class NeatSettings:
-    """Everything a NEAT run is set with. The gene table's 23 keys (genes.py) plus settings no
-    gene carries: the controller's gains and target range, the weight limit, L2, the paper's
-    interspecies mating, disable-on-crossover and mate-only rates, elitism details and the share of
-    the population refined."""
+@gene_settings(NEAT_SPEC, title="NEAT")
+class NeatSettings(GeneSettings):
+    """Everything a NEAT run is set with: a field per gene of genes.py (name, kind and default from
+    there) plus settings no gene carries: the controller's gains and target range, the weight limit,
+    L2, the paper's interspecies mating, disable-on-crossover and mate-only rates, elitism details
+    and the share of the population refined."""
 
-    population: int = 150
-    survival: float = 0.2
-    elitism: int = 1
-    stagnation: int = 15
-    crossover: float = 0.75
-    compat_threshold: float = 3.0
-    c1: float = 1.0
-    c2: float = 1.0
-    c3: float = 0.4
-    species_control: int = 0
-    species_target: int = 8
-    weight_mutate: float = 0.8
-    weight_sigma: float = 1.0
-    weight_replace: float = 0.1
-    add_node: float = 0.03
-    add_conn: float = 0.1
-    toggle: float = 0.01
-    activation_mutate: float = 0.0
-    backprop_steps: int = 40
-    learning_rate: float = 5e-3
-    lamarckian: int = 1
-    weight_init_sigma: float = 2.0
-    refine_steps: int = 80
     # not genes
     target_min: int = 2
     target_max: int = 20
@@ -96,7 +69,9 @@ class NeatSettings:
     refine_fraction: float = 0.1
     hidden_activation: str = "random"    # a new node's activation: "random" (of the task's set) or a name
 
-    def __post_init__(self) -> None:
+    def problems(self) -> list[str]:
+        """What the engine cannot run: it accepts more than the gene table's ranges (a population of
+        2, longer refinement), as tests and benchmarks use."""
         problems = []
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
@@ -121,16 +96,7 @@ class NeatSettings:
             if self.stagnation < 1:
                 problems.append(f"stagnation must be at least 1, got {self.stagnation}")
             problems += self.controller().problems()
-        if problems:
-            raise ValueError("invalid NEAT settings: " + "; ".join(problems))
-
-    @classmethod
-    def from_genes(cls, genes: Mapping[str, Any], **overrides: Any) -> NeatSettings:
-        missing = [k for k in GENE_KEYS if k not in genes]
-        if missing:
-            raise ValueError(f"invalid NEAT settings: missing {', '.join(missing)}")
-        values = {k: int(round(genes[k])) if k in INT_KEYS else float(genes[k]) for k in GENE_KEYS}
-        return cls(**{**values, **overrides})
+        return problems
 
     def controller(self) -> ControllerSettings:
         lo, hi = self.target_min, self.target_max
