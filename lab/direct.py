@@ -9,7 +9,7 @@ import dataclasses
 import importlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 MIN_REPORT_S = 0.1      # at most ~10 reports a second: more would only flood the Tk thread's queue
@@ -65,10 +65,9 @@ class DirectPanel:
     what its budget counts; the options its form offers beyond the gene table.
 
     ``draw(fig, snapshot, history, target_acc)`` draws on a given figure (the live window);
-    ``export(folder, stem, snapshot, history, target_acc)`` writes paper files and returns their paths."""
+    :meth:`export` draws the same on a fresh figure under paper settings and writes the files."""
 
     draw_at: str
-    export_at: str
     unit: str = DEFAULT_UNIT
     options: tuple[DirectOption, ...] = ()
 
@@ -76,9 +75,15 @@ class DirectPanel:
     def draw(self) -> Callable[..., Any]:
         return _load(self.draw_at)
 
-    @property
-    def export(self) -> Callable[..., Any]:
-        return _load(self.export_at)
+    def export(self, folder: Any, stem: str, snapshot: Mapping[str, Any] | None,
+               history: Mapping[str, Any] | None, target_acc: float | None = None,
+               formats: Sequence[str] | None = None) -> list[Any]:
+        """Write the panel as ``<stem>.<fmt>`` per format, on a fresh figure under paper settings
+        (lab.analysis.export), so the files are reproducible and editable; returns their paths."""
+        from lab.analysis.export import FORMATS, export_figure
+        draw = self.draw
+        return export_figure(lambda fig: draw(fig, snapshot, history, target_acc), folder, stem,
+                             formats or FORMATS)
 
 
 def _load(where: str) -> Any:

@@ -14,8 +14,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from lab.analysis.direct_panels import panel_for
-from lab.arenas.genreg.charts import draw_genreg_panel, export_genreg_panel, survival_cutoff, weight_mosaic
-from lab.arenas.m2n2.charts import draw_m2n2_panel, export_m2n2_panel
+from lab.arenas.genreg.charts import draw_genreg_panel, survival_cutoff, weight_mosaic
+from lab.arenas.m2n2.charts import draw_m2n2_panel
 from lab.arenas import get_arena
 from lab.arenas.genreg.engine import GenregSettings
 from lab.arenas.genreg.task import GenregTask
@@ -184,8 +184,8 @@ def test_empty_slots_are_shown_as_such_and_no_snapshot_says_so(real_run):
 
 def test_export_writes_png_pdf_svg_reproducibly(real_run, tmp_path):
     task, snap, history = real_run
-    a = export_m2n2_panel(tmp_path / "a", "m2n2", snap, history, task.target_acc)
-    b = export_m2n2_panel(tmp_path / "b", "m2n2", snap, history, task.target_acc)
+    a = panel_for("m2n2").export(tmp_path / "a", "m2n2", snap, history, task.target_acc)
+    b = panel_for("m2n2").export(tmp_path / "b", "m2n2", snap, history, task.target_acc)
     assert [p.name for p in a] == ["m2n2.png", "m2n2.pdf", "m2n2.svg"]
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two exports"
@@ -239,7 +239,7 @@ def test_engine_settings_for_genreg_are_a_genome_with_whole_numbers_where_the_en
 
 
 def test_each_arena_with_an_engine_has_its_panel():
-    assert panel_for("genreg").draw is draw_genreg_panel and panel_for("m2n2").export is export_m2n2_panel
+    assert panel_for("genreg").draw is draw_genreg_panel and panel_for("m2n2").draw is draw_m2n2_panel
     with pytest.raises(KeyError, match="grokking arena has no direct-run charts"):
         panel_for("grokking")
 
@@ -292,8 +292,8 @@ def test_weight_mosaic_tiles_images_with_gaps():
 def test_genreg_export_writes_png_pdf_svg_reproducibly(genreg_run, tmp_path):
     last, job = genreg_run
     history = job.reports[-1].history
-    a = export_genreg_panel(tmp_path / "a", "genreg", last, history, 0.8)
-    b = export_genreg_panel(tmp_path / "b", "genreg", last, history, 0.8)
+    a = panel_for("genreg").export(tmp_path / "a", "genreg", last, history, 0.8)
+    b = panel_for("genreg").export(tmp_path / "b", "genreg", last, history, 0.8)
     assert [p.name for p in a] == ["genreg.png", "genreg.pdf", "genreg.svg"]
     for pa, pb in zip(a, b):
         assert pa.stat().st_size > 1000 and pa.read_bytes() == pb.read_bytes(), pa.name

@@ -9,8 +9,9 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 from matplotlib.figure import Figure
 from matplotlib.patches import Arc, FancyArrowPatch
 
+from lab.analysis.direct_panels import panel_for
 from lab.arenas.neat.charts import (draw_champion, draw_controller, draw_fitness, draw_neat_panel, draw_species,
-                                    export_neat_panel, node_depths, node_positions, species_table)
+                                    node_depths, node_positions, species_table)
 
 GENERATIONS = 30
 BUDGET = 40
@@ -228,8 +229,8 @@ def test_many_species_are_counted_instead_of_listed():
 
 def test_export_writes_png_pdf_svg_reproducibly(tmp_path):
     snap, history = neat_snapshot(), fitness_history()
-    a = export_neat_panel(tmp_path / "a", "neat", snap, history, TARGET)
-    b = export_neat_panel(tmp_path / "b", "neat", snap, history, TARGET)
+    a = panel_for("neat").export(tmp_path / "a", "neat", snap, history, TARGET)
+    b = panel_for("neat").export(tmp_path / "b", "neat", snap, history, TARGET)
     assert [p.name for p in a] == ["neat.png", "neat.pdf", "neat.svg"]
     for pa, pb in zip(a, b):
         assert pa.stat().st_size > 1000 and pa.read_bytes() == pb.read_bytes(), pa.name

@@ -30,8 +30,7 @@ class GenregArena(ArenaBase):
     task_class = GenregTask
     settings_class = GenregSettings
     checkpoint_module = "lab.arenas.genreg.checkpoint"   # direct runs saved and resumed exactly
-    direct_panel = DirectPanel("lab.arenas.genreg.charts:draw_genreg_panel",
-                               "lab.arenas.genreg.charts:export_genreg_panel", unit="generations")
+    direct_panel = DirectPanel("lab.arenas.genreg.charts:draw_genreg_panel", unit="generations")
 
     def tiny_task(self) -> GenregTask:
         return GenregTask(generations=4, eval_interval=2)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -17,7 +16,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
-from lab.analysis.export import FORMATS, export_figure
 
 CHARTS = {
     "accuracy": "Best genome's accuracy and the population's trust",
@@ -192,11 +190,3 @@ def draw_genreg_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
                            lambda ax: draw_per_class(ax, snapshot),
                            lambda ax: draw_trust(ax, snapshot),
                            lambda ax: draw_weights(ax, snapshot)])
-
-
-def export_genreg_panel(folder: str | Path, stem: str, snapshot: Mapping[str, Any] | None,
-                        history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None,
-                        formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
-    settings (see :mod:`lab.analysis.export`), so the files are reproducible and editable."""
-    return export_figure(lambda fig: draw_genreg_panel(fig, snapshot, history, target_acc), folder, stem, formats)

@@ -39,7 +39,7 @@ class M2N2Arena(ArenaBase):
     settings_class = M2N2Settings
     checkpoint_module = "lab.arenas.m2n2.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
-    direct_panel = DirectPanel("lab.arenas.m2n2.charts:draw_m2n2_panel", "lab.arenas.m2n2.charts:export_m2n2_panel",
+    direct_panel = DirectPanel("lab.arenas.m2n2.charts:draw_m2n2_panel",
                                unit="passes", options=(PARTNER,))   # the budget counts forward passes
 
     def tiny_task(self) -> M2N2Task:

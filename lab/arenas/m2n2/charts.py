@@ -5,7 +5,6 @@ functions serve the live window and the exported files. The arena declares them 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
-from lab.analysis.export import FORMATS, export_figure
 
 CHARTS = {
     "fitness": "Archive fitness over forward passes",
@@ -151,11 +149,3 @@ def draw_m2n2_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
                            lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), target_acc, budget),
                            lambda ax: draw_per_class(ax, snapshot),
                            lambda ax: draw_attraction(ax, snapshot)])
-
-
-def export_m2n2_panel(folder: str | Path, stem: str, snapshot: Mapping[str, Any] | None,
-                      history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None,
-                      formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
-    settings (see :mod:`lab.analysis.export`), so the files are reproducible and editable."""
-    return export_figure(lambda fig: draw_m2n2_panel(fig, snapshot, history, target_acc), folder, stem, formats)

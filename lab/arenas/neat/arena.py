@@ -33,7 +33,7 @@ class NeatArena(ArenaBase):
     task_class = NeatTask
     settings_class = NeatSettings
     checkpoint_module = "lab.arenas.neat.checkpoint"   # direct runs saved and resumed exactly
-    direct_panel = DirectPanel("lab.arenas.neat.charts:draw_neat_panel", "lab.arenas.neat.charts:export_neat_panel",
+    direct_panel = DirectPanel("lab.arenas.neat.charts:draw_neat_panel",
                                unit="generations")
 
     def tiny_task(self) -> NeatTask:

@@ -6,7 +6,6 @@ pyplot, so they serve the live window and the exports. The arena declares them a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -16,7 +15,6 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
 from lab.analysis.direct_panels import COLOURS, draw_grid, empty_chart
-from lab.analysis.export import FORMATS, export_figure
 from lab.arenas.neat.charts_topology import TITLE as CHAMPION_TITLE
 from lab.arenas.neat.charts_topology import missing_text
 # the champion's graph and its layout are the panel's too: one import for callers
@@ -230,11 +228,3 @@ def draw_neat_panel(fig: Figure, snapshot: Mapping | None, history: Mapping[str,
                            lambda ax: draw_species(ax, snapshot),
                            lambda ax: draw_champion(ax, snapshot),
                            lambda ax: draw_controller(ax, snapshot)])
-
-
-def export_neat_panel(folder: str | Path, stem: str, snapshot: Mapping[str, Any] | None,
-                      history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None,
-                      formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write the four charts as ``<stem>.<fmt>`` for each format, on a fresh figure under paper
-    settings (see :mod:`lab.analysis.export`), so the files are reproducible and editable."""
-    return export_figure(lambda fig: draw_neat_panel(fig, snapshot, history, target_acc), folder, stem, formats)
