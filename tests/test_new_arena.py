@@ -116,3 +116,7 @@ def test_a_direct_run_watches_its_engine_and_resumes_it(toy, tmp_path):
     resumed = toy.resume_run(tmp_path / "saved")
     resumed.step(10)
     assert resumed.snapshot() == last
+    from lab.direct import arenas_with_panels
+    assert "toy" in arenas_with_panels()
+    paths = toy.direct_panel.export(tmp_path / "charts", "toy", last, None, 0.99, formats=("png",))
+    assert [p.suffix for p in paths] == [".png"] and paths[0].stat().st_size > 0

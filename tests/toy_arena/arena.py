@@ -5,6 +5,7 @@ import time
 from collections.abc import Sequence
 
 from lab.arenas.base import ArenaBase, TrialFinished, TrialProgress, TrialResult
+from lab.direct import DirectPanel
 from lab.genome import Genome
 from tests.toy_arena.engine import ClimbEngine, ClimbSettings
 from tests.toy_arena.genes import TOY_SPEC
@@ -20,6 +21,7 @@ class ClimbArena(ArenaBase):
     batch_caps = {"cpu": 4, "cuda": 4}
     settings_class = ClimbSettings
     checkpoint_module = "tests.toy_arena.engine"
+    direct_panel = DirectPanel("tests.toy_arena.charts:draw_toy_panel", unit="generations")
 
     def tiny_task(self) -> ClimbTask:
         return ClimbTask(generations=6)
