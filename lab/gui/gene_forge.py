@@ -41,11 +41,10 @@ class GeneForgeTab(ForgeResults):
         self.sessions: dict[str, ForgeSession] = {}   # arena -> its session, kept while the window is open
         self.session = self._new_session()
 
-        outer = ttk.PanedWindow(parent, orient="horizontal")
+        outer = self.panes = ttk.PanedWindow(parent, orient="horizontal")
         outer.pack(fill="both", expand=True, padx=4, pady=4)
         left = ttk.Frame(outer, padding=(2, 0))
         outer.add(left, weight=0)
-        self._build_arena_row(left)
         self.recipient_picker = GenomePicker(left, "Recipient (the genome you edit)", self._candidates,
                                              lambda: hall_of_fame_ids(self.app), self.pick_recipient,
                                              lambda: self.open_file("recipient"), species=lambda: species_names(self.app),
@@ -59,6 +58,7 @@ class GeneForgeTab(ForgeResults):
         self._build_result_box(left)
         middle = ttk.Frame(outer, padding=(4, 0))
         outer.add(middle, weight=1)
+        self._build_arena_row(middle)   # above the result: the left column keeps its height for the pickers
         self._build_middle(middle)
         right = ttk.Frame(outer, padding=(4, 0))
         outer.add(right, weight=0)
@@ -87,8 +87,8 @@ class GeneForgeTab(ForgeResults):
             w.bind("<Control-Z>", lambda _e: (self.redo(), "break")[1])   # Ctrl+Shift+Z, as in most editors
 
     # ---- layout ------------------------------------------------------------------------------
-    def _build_arena_row(self, left: ttk.Frame) -> None:
-        row = ttk.Frame(left)
+    def _build_arena_row(self, parent: ttk.Frame) -> None:
+        row = ttk.Frame(parent)
         row.pack(fill="x", pady=(0, 4))
         ttk.Label(row, text="Arena", style="Heading.TLabel").pack(side="left")
         self.arena_name = tk.StringVar(row, value=self.arena.name)
@@ -117,6 +117,14 @@ class GeneForgeTab(ForgeResults):
         self.diff.pack(side="left", fill="x", expand=True)
         scroll.pack(side="right", fill="y")
         self._fit_gene_column()
+
+    def _fit_editor_pane(self) -> None:
+        """Widen the genes pane (moving the divider left) when another spec's editor needs more room,
+        so no column (the revert buttons) is cut off."""
+        self.editor_frame.update_idletasks()
+        short = self.editor_frame.winfo_reqwidth() - self.editor_frame.winfo_width()
+        if short > 0 and self.editor_frame.winfo_width() > 1:
+            self.panes.sashpos(1, max(200, self.panes.sashpos(1) - short))
 
     def _fit_gene_column(self) -> None:
         """The diff's gene column as wide as the spec's longest gene name (at least as it always was)."""
@@ -164,6 +172,7 @@ class GeneForgeTab(ForgeResults):
             self._build_gene_editor()
             self._bind_keys(self.editor)
             self._fit_gene_column()
+            self._fit_editor_pane()
             for picker in (self.recipient_picker, self.donor_picker):
                 picker.refresh()
             self._mark_pickers()

@@ -447,6 +447,8 @@ def test_the_forge_edits_splices_and_saves_genreg_genomes(lab_app, forge):
     assert not set(forge.recipient_picker.rows()) & {g.id for g in FOUNDERS.values()}, "only genreg genomes"
     assert list(forge.editor.texts) == list(forge.session.spec.keys)
     assert forge.spec_label.cget("text") == "12 in 4 groups"
+    lab_app.root.update()
+    assert forge.editor_frame.winfo_width() >= forge.editor_frame.winfo_reqwidth(), "no gene column cut off"
     assert forge.recipient_picker.select(recipient.id) and forge.donor_picker.select(donor.id)
     lab_app.root.update()
     forge.editor.group_buttons["Trust"].invoke()                  # splice the Trust group from the donor

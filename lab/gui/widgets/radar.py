@@ -99,6 +99,14 @@ class RadarPanel(ChartPanel):
         self.layers: list[RadarLayer] = []
         self.title = ""
         self._pending: str | None = None
+        self._width = 0
+        # the label margins are worked out for the figure's width: a new width redraws (coalesced)
+        self.canvas.get_tk_widget().bind("<Configure>", self._resized, add="+")
+
+    def _resized(self, event: tk.Event) -> None:
+        if event.width != self._width and self.layers:
+            self._width = event.width
+            self.show(self.layers, self.title)
 
     def show(self, layers: Sequence[RadarLayer], title: str = "", now: bool = False) -> None:
         self.layers, self.title = list(layers), title
