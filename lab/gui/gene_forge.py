@@ -16,7 +16,7 @@ from tkinter import ttk
 from lab.arenas import arena_names, get_arena
 from lab.forge import ForgeSession, format_value, known_genome, launch_detached, starting_genome
 from lab.genome import Genome, GenomeError, GeneSpec, distance
-from lab.gui.forge_results import META_FIELDS, ForgeResults  # noqa: F401  (META_FIELDS: read by tests)
+from lab.gui.forge_results import ForgeResults
 from lab.gui.widgets import descendants
 from lab.gui.widgets.gene_editor import SOURCE_TEXT, GeneEditor
 from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
