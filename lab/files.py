@@ -1,4 +1,5 @@
-"""Temp files for atomic writes that end up with the permissions of any file the user creates.
+"""File I/O of the lab: atomic writes (whole or not at all), with temp files that end up with the
+permissions of any file the user creates.
 
 ``tempfile.mkstemp`` creates its file readable by its owner only (0600), and ``os.replace`` keeps
 that mode, so every genome, log, chart or model the lab wrote atomically was private. The temp
@@ -30,3 +31,27 @@ def temp_beside(path: Path) -> tuple[int, str]:
     except (OSError, AttributeError):   # no fchmod (Windows): the default mode stands
         pass
     return fd, tmp
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write a file whole or not at all: temp file in the same folder, fsync, os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temp_beside(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # some filesystems cannot fsync a directory; the replace is still atomic
+        pass
+    return path

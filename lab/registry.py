@@ -33,13 +33,17 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from lab.arenas import load_gene_specs
 from lab.arenas.base import TrialError, TrialResult
-from lab.genome import Genome, GenomeError, atomic_write_text
+from lab.files import atomic_write_text
+from lab.genome import Genome, GenomeError
 from lab.genome_names import NAME_FIELDS, NAMES_SCHEMA_VERSION, parse_names, with_names
 # founders, read_genome_file, ImportReport and the folders are imported from here by callers
 from lab.registry_base import (CUSTOM_DIR, DEFAULT_ROOT, FOUNDERS_DIR, ID_PATTERN, MAX_IMPORT_BYTES,  # noqa: F401
                                ImportReport, RegistryError, founders, read_genome_file)
 from lab.registry_shelves import RegistryShelves
+
+load_gene_specs()   # genome files name their spec: every arena's gene table is registered before one is read
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.genome import SCHEMA_VERSION, Genome, GenomeError, atomic_write_text, now_iso
+from lab.files import atomic_write_text
+from lab.genome import SCHEMA_VERSION, Genome, GenomeError, now_iso
 from lab.registry_base import ID_PATTERN, ImportReport, RegistryError, expand_paths, read_genome_file
 
 HOF_SCHEMA_VERSION = 1

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from lab.genome import atomic_write_text
+from lab.files import atomic_write_text
 
 log = logging.getLogger("lab.tasks")
 TASKS_FILE = "tasks.json"

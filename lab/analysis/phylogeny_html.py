@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from lab.analysis.phylogeny import LEVELS, Performance, Phylogeny, key_genes, marker_sizes, species_colours
-from lab.genome import atomic_write_text
+from lab.files import atomic_write_text
 
 DATA_ID = "phylogeny-data"
 PLOT_ID = "phylogeny-plot"

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lab.genome import atomic_write_text
+from lab.files import atomic_write_text
 from lab.registry import Registry, RegistryError
 
 RUN_FILE = "run.json"

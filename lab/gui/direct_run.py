@@ -321,7 +321,7 @@ class DirectRunWindow:
         stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s, self.panel.unit)}"
         paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
         if s.get("fitness_log"):   # an engine's per-pass log, once the run has ended or stopped
-            from lab.genome import atomic_write_text
+            from lab.files import atomic_write_text
             log = Path(folder) / f"{stem}-fitness_log.csv"
             atomic_write_text(log, s["fitness_log"])
             paths.append(log)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lab.genome import atomic_write_text
+from lab.files import atomic_write_text
 from lab.gui.widgets.form import Field, task_fields
 
 log = logging.getLogger("lab.gui.prefs")

@@ -18,7 +18,7 @@ import torch
 from lab.arenas.m2n2.specialist_models import parameter_shapes, weight_problems
 from lab.arenas.weights_io import read_json, read_weight_archive, replace_together, weight_archive
 from lab.data import DATASET_NAMES
-from lab.genome import atomic_write_text
+from lab.files import atomic_write_text
 
 SCHEMA_VERSION = 1
 POPULATION_NPZ, POPULATION_JSON = "population.npz", "population.json"
