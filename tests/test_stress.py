@@ -290,7 +290,7 @@ def test_first_ctrl_c_asks_the_run_to_stop_and_a_second_interrupts():
     import signal
     import threading
 
-    from lab.cli_analysis import _first_ctrl_c_cancels
+    from lab.cli.analysis import _first_ctrl_c_cancels
 
     stop, said = threading.Event(), []
     before = signal.getsignal(signal.SIGINT)

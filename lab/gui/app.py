@@ -599,7 +599,7 @@ def no_display_reason() -> str | None:
 
 
 def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -> int:
-    from lab.cli import HEADLESS_HELP
+    from lab.cli import command_summary
     reason = no_display_reason()
     root = None
     if reason is None:
@@ -608,7 +608,7 @@ def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -
         except tk.TclError as exc:
             reason = f"the window cannot open ({exc})"
     if root is None:
-        print(f"Speciation Lab: {reason}.\n{HEADLESS_HELP}", file=sys.stderr)
+        print(f"Speciation Lab: {reason}.\n{command_summary()}", file=sys.stderr)
         return 1
     from lab.jobs import configure_torch_threads
     configure_torch_threads()
