@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lab.files import atomic_write_text
-from lab.gene_spec import (KINDS, SCALES, SIGNIFICANT_DIGITS, Gene, GenomeError, GeneSpec,  # noqa: F401
+from lab.gene_spec import (KINDS, SCALES, SIGNIFICANT_DIGITS, Gene, GenomeError, GeneSpec, _fmt,  # noqa: F401
                            round_sig)
 
 SCHEMA_VERSION = 1
