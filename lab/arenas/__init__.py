@@ -1,7 +1,10 @@
 """The arenas: one package per evolutionary engine, all speaking the arena protocol of ``base``.
 
-``ARENA_PACKAGES`` is the one list of arenas. Gene tables are light modules (no torch) loaded
-on demand by :func:`lab.genome.get_spec`, so the genome and registry commands start fast.
+``ARENA_PACKAGES`` is the one list of arenas: adding an arena is its package plus one entry here.
+Gene tables are light modules (no torch) that register their spec with :mod:`lab.genome` when
+imported; :func:`load_gene_specs` imports them all (the registry does, before it reads a genome
+file), so the genome and registry commands start fast. An arena's command line is its ``cli.py``
+beside its arena module, found by lab.cli through this list.
 """
 from __future__ import annotations
 
