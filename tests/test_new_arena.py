@@ -120,3 +120,16 @@ def test_a_direct_run_watches_its_engine_and_resumes_it(toy, tmp_path):
     assert "toy" in arenas_with_panels()
     paths = toy.direct_panel.export(tmp_path / "charts", "toy", last, None, 0.99, formats=("png",))
     assert [p.suffix for p in paths] == [".png"] and paths[0].stat().st_size > 0
+
+
+def test_its_own_command_is_found_from_the_arena_list(toy, tmp_path, capsys):
+    from lab.cli import build_parser, command_summary, main
+
+    assert "toy" in command_summary(build_parser())
+    saved = tmp_path / "climb"
+    assert main(["toy", "--generations", "4", "--climbers", "6", "--save", str(saved)]) == 0
+    assert "after 4 generations" in capsys.readouterr().out
+    assert main(["toy", "--resume", str(saved)]) == 0      # carries on to the task's 4: nothing left
+    assert main(["toy", "--sigma", "7"]) == 2               # above the gene's bound: one line, nothing run
+    err = capsys.readouterr().err
+    assert "sigma" in err and "Traceback" not in err
