@@ -1,15 +1,16 @@
 """The lab's window: a notebook of tabs, a menu bar whose commands and shortcuts come from one
-table, a status bar (device, registry, running job), a log panel, the event hub the tabs talk
-through, and the job runner whose events the Tk thread drains every 50 ms.
+table (lab.gui.commands; tabs add theirs with ``app.add_command``), a status bar (lab.gui.status_bar),
+a log panel, the event hub the tabs talk through, and the one bridge from threads to Tk: job events,
+log lines and calls posted on ``app.bridge`` are run by one poller on the Tk thread every 50 ms.
 
 Tabs are modules with ``build(app, parent) -> tab`` (an object with a ``frame``; optionally
 ``export_charts(folder) -> [paths]``, ``close()``, ``load_prefs(prefs)`` / ``store_prefs(prefs)`` for
 the settings kept between sessions (lab.gui.prefs), and ``quit_note()``, what closing now keeps of
-its running job); a tab not built yet shows what it will hold.
+its running job); a tab not built yet shows what it will hold. A tab's menu commands are declared in
+its module's ``COMMANDS`` and bound in its build; ``app.show_tab(title)`` brings a tab forward.
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import os
@@ -19,21 +20,24 @@ import sys
 import tkinter as tk
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from tkinter import ttk
 
 from lab import __version__
-from lab.backends import Backend, BackendConfig, BackendError, make_backend
-from lab.gui.dialogs import Dialogs, default_folder
-from lab.gui.hub import EventHub
-from lab.gui.layout import restore_sashes, sash_positions
+from lab.backends import Backend, BackendConfig
+from lab.gui.app_files import FileMenu
+from lab.gui.app_jobs import Jobs
+from lab.gui.app_keeping import Keeping
+from lab.gui.commands import MENUS, Command, CommandTable
+from lab.gui.dialogs import Dialogs
+from lab.gui.hub import EventHub, ThreadBridge
+from lab.gui.layout import restore_sashes
 from lab.gui.prefs import LOG_HEIGHT, Prefs, SettingsFile, fit_geometry
 from lab.gui.shortcuts import ShortcutsDialog, bind_field_keys, shortcut_table
+from lab.gui.status_bar import StatusBar
 from lab.gui.theme import apply_theme, colours
 from lab.gui.widgets import fit_dropdowns_everywhere
-from lab.gui.widgets.fit_label import FitLabel, cut_middle
-from lab.jobs import JobEnded, JobRunner
-from lab.registry import Registry, RegistryError
+from lab.jobs import JobRunner
+from lab.registry import Registry
 
 log = logging.getLogger("lab.gui")
 POLL_MS = 50
@@ -49,37 +53,40 @@ TABS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Command:
-    name: str
-    menu: str
-    label: str
-    shortcut: str = ""     # as shown in the menu and the shortcuts dialog
-    sequence: str = ""     # the Tk event sequence bound to it
-
-
-# The one table of menu commands and keyboard shortcuts (menus are built from it, in this order).
-COMMANDS = [
-    Command("choose_registry", "File", "Choose registry folder...", "Ctrl+O", "<Control-o>"),
-    Command("import_genomes", "File", "Import genomes...", "Ctrl+I", "<Control-i>"),
-    Command("export_genome", "File", "Export selected genome...", "Ctrl+E", "<Control-e>"),
-    Command("export_charts", "File", "Export charts of this tab...", "Ctrl+Shift+E", "<Control-E>"),
+# the app's own commands, in menu order: File and View first, then what the tabs add (their modules'
+# COMMANDS, in tab order), then the last ones (the Run menu ends with where trials run; Help)
+APP_COMMANDS = [
+    Command("choose_registry", "File", "Choose registry folder...", "Ctrl+O"),
+    Command("import_genomes", "File", "Import genomes...", "Ctrl+I"),
+    Command("export_genome", "File", "Export selected genome...", "Ctrl+E"),
+    Command("export_charts", "File", "Export charts of this tab...", "Ctrl+Shift+E"),
     Command("reset_settings", "File", "Reset settings to defaults..."),
-    Command("quit", "File", "Quit", "Ctrl+Q", "<Control-q>"),
-    *[Command(f"show_tab_{i + 1}", "View", title, f"Ctrl+{i + 1}", f"<Control-Key-{i + 1}>")
-      for i, title in enumerate(TABS)],
-    Command("toggle_log", "View", "Show or hide the log", "Ctrl+L", "<Control-l>"),
-    Command("toggle_theme", "View", "Switch between light and dark theme", "Ctrl+T", "<Control-t>"),
-    Command("start_run", "Run", "Start evolution", "F5", "<F5>"),
-    Command("pause_run", "Run", "Pause after this generation", "F6", "<F6>"),
-    Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5", "<Shift-F5>"),
-    Command("resume_run", "Run", "Resume the chosen saved run", "F7", "<F7>"),
-    Command("direct_run", "Run", "Direct run of the arena...", "Ctrl+D", "<Control-d>"),
-    Command("backend_settings", "Run", "Where trials run (threads, processes, Dask)...", "Ctrl+B", "<Control-b>"),
-    Command("shortcuts", "Help", "Keyboard shortcuts", "F1", "<F1>"),
+    Command("quit", "File", "Quit", "Ctrl+Q"),
+    *[Command(f"show_tab_{i + 1}", "View", title, f"Ctrl+{i + 1}") for i, title in enumerate(TABS)],
+    Command("toggle_log", "View", "Show or hide the log", "Ctrl+L"),
+    Command("toggle_theme", "View", "Switch between light and dark theme", "Ctrl+T"),
+]
+APP_COMMANDS_LAST = [
+    Command("backend_settings", "Run", "Where trials run (threads, processes, Dask)...", "Ctrl+B"),
+    Command("shortcuts", "Help", "Keyboard shortcuts", "F1"),
     Command("about", "Help", "About Speciation Lab"),
 ]
-MENUS = ("File", "View", "Run", "Help")
+
+
+def command_table() -> list[Command]:
+    """Every command the window will have, in the order it adds them (for docs and checks that run
+    without a window; a built app's own list is ``app.commands.commands``)."""
+    tabs = [c for module, _purpose in TABS.values() if module
+            for c in getattr(importlib.import_module(module), "COMMANDS", [])]
+    return [*APP_COMMANDS, *tabs, *APP_COMMANDS_LAST]
+
+
+def __getattr__(name: str):
+    if name == "COMMANDS":   # the whole table, as the README's shortcut list shows it
+        return command_table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 DEFAULT_SIZE = (1280, 760)   # the window's size on a first start (then the size it was closed at)
 
 
@@ -95,8 +102,10 @@ class _QueueHandler(logging.Handler):
         self.q.put(self.format(record))
 
 
-class App:
-    """The window and the services the tabs share (registry, hub, runner, dialogs, commands)."""
+class App(FileMenu, Jobs, Keeping):
+    """The window and the services the tabs share (registry, hub, runner, dialogs, commands); the File
+    menu, the jobs and where they run, and settings and closing are its parts in app_files, app_jobs
+    and app_keeping."""
 
     def __init__(self, root: tk.Tk, registry: Registry, *, runner: JobRunner | None = None,
                  dialogs: Dialogs | None = None, device: str | None = None, settings: SettingsFile | None = None,
@@ -107,12 +116,12 @@ class App:
         self.registry = registry
         self.dialogs = dialogs or Dialogs(root)
         self.hub = EventHub(on_error=self.report_exception)
+        self.bridge = ThreadBridge(on_error=self.report_exception)   # calls from other threads, run by _poll
         self.runner = runner or JobRunner()
         # short analysis jobs (a phylogeny map) run beside a long training job instead of queueing behind it
         self.quick_runner = JobRunner()
         self.backend: Backend = Backend()  # where trials run: the jobs' own thread until the user picks another
         self._polls = 0
-        self.handlers: dict[str, Callable[[], object]] = {}
         self.selected_genome: str | None = None
         self._closing = False
         self._log_queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -128,9 +137,13 @@ class App:
         self.style = ttk.Style(root)
         self.theme = self.prefs.theme
         self.theme_in_use = apply_theme(root, self.theme)
-        self._build_menu()
+        self.commands = CommandTable(root, self.invoke)
+        self.menus, self.handlers = self.commands.menus, self.commands.handlers
         bind_field_keys(root)
-        self._build_status(device)
+        self.status = StatusBar(root, device, str(registry.root))
+        for name in ("device_label", "registry_label", "registry_tip", "backend_label", "job_progress",
+                     "job_label", "status_message", "status_label"):
+            setattr(self, name, getattr(self.status, name))
         self.paned = ttk.PanedWindow(root, orient="vertical")
         self.paned.pack(fill="both", expand=True)
         self.notebook = ttk.Notebook(self.paned)
@@ -149,18 +162,24 @@ class App:
         self.log_visible = False
         self._shortcuts: ShortcutsDialog | None = None
         self.tabs: dict[str, object] = {}
-        for title, (module, purpose) in TABS.items():
-            frame = ttk.Frame(self.notebook)
-            self.notebook.add(frame, text=title)
-            self.tabs[title] = self._build_tab(frame, title, module, purpose)
-        self.add_handlers({
+        self.tab_frames: dict[str, ttk.Frame] = {}
+        own = {
             "choose_registry": self.choose_registry, "import_genomes": self.import_genomes,
             "export_genome": self.export_genome, "export_charts": self.export_charts, "quit": self.request_quit,
             "toggle_log": self.toggle_log, "toggle_theme": self.toggle_theme, "shortcuts": self.show_shortcuts,
             "reset_settings": self.reset_settings,
             "about": self.show_about, "backend_settings": self.show_backend_dialog,
-            **{f"show_tab_{i + 1}": (lambda i=i: self.notebook.select(i)) for i in range(len(TABS))},
-        })
+            **{f"show_tab_{i + 1}": (lambda t=title: self.show_tab(t)) for i, title in enumerate(TABS)},
+        }
+        self.add_commands(APP_COMMANDS, own)
+        for title, (module, purpose) in TABS.items():
+            frame = ttk.Frame(self.notebook)
+            self.notebook.add(frame, text=title)
+            self.tab_frames[title] = frame
+            self.tabs[title] = self._build_tab(frame, title, module, purpose)
+        self.add_commands(APP_COMMANDS_LAST, own)
+        self.notebook.bind("<<NotebookTabChanged>>", lambda _e: self.hub.publish("tab_shown", title=self.shown_tab()),
+                           add="+")
         self.hub.subscribe("genome_selected", self._on_genome_selected)
         self.hub.subscribe("status", lambda text: self.status_message.set(text))
         root.protocol("WM_DELETE_WINDOW", self.request_quit)
@@ -175,43 +194,6 @@ class App:
             self.status_message.set(settings_problem)
 
     # ---- construction ------------------------------------------------------------------------
-    def _build_menu(self) -> None:
-        menubar = tk.Menu(self.root)
-        self.menus = {name: tk.Menu(menubar, tearoff=False) for name in MENUS}
-        for cmd in COMMANDS:
-            self.menus[cmd.menu].add_command(label=cmd.label, accelerator=cmd.shortcut,
-                                             command=lambda n=cmd.name: self.invoke(n))
-            if cmd.sequence:
-                self.root.bind_all(cmd.sequence, lambda _e, n=cmd.name: (self.invoke(n), "break")[1])
-        for name in MENUS:
-            menubar.add_cascade(label=name, menu=self.menus[name])
-        self.root.config(menu=menubar)
-
-    def _build_status(self, device: str | None) -> None:
-        bar = ttk.Frame(self.root, relief="sunken", padding=(6, 2))
-        bar.pack(fill="x", side="bottom")
-        if device is None:
-            from lab.arenas.base import device_label, resolve_device
-            device = device_label(resolve_device("auto"))
-        self.device_label = ttk.Label(bar, text=f"Device: {device}")
-        self.device_label.pack(side="left")
-        ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
-        self.registry_label = ttk.Label(bar, text=f"Registry: {elide(str(self.registry.root))}")
-        self.registry_label.pack(side="left")
-        from lab.gui.widgets.tooltip import Tooltip
-        self.registry_tip = Tooltip(self.registry_label, str(self.registry.root))   # the whole path
-        ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
-        self.backend_label = ttk.Label(bar, text="Trials: threads")
-        self.backend_label.pack(side="left")
-        self.job_progress = ttk.Progressbar(bar, length=160, maximum=1.0)
-        self.job_progress.pack(side="right")
-        self.job_label = ttk.Label(bar, text="No job running")
-        self.job_label.pack(side="right", padx=8)
-        # the last message takes what room is left, cut in the middle with the whole in a tooltip
-        self.status_message = tk.StringVar(self.root, value="")
-        self.status_label = FitLabel(bar, self.status_message, style="Muted.TLabel", anchor="e")
-        self.status_label.pack(side="right", padx=8, fill="x", expand=True)
-
     def _build_tab(self, frame: ttk.Frame, title: str, module: str | None, purpose: str) -> object:
         if module is not None:
             return importlib.import_module(module).build(self, frame)
@@ -224,12 +206,25 @@ class App:
         return None
 
     # ---- commands ----------------------------------------------------------------------------
-    def add_handlers(self, handlers: dict[str, Callable[[], object]]) -> None:
-        known = {c.name for c in COMMANDS}
-        unknown = set(handlers) - known
-        if unknown:
-            raise ValueError(f"no such command(s): {', '.join(sorted(unknown))}")
-        self.handlers.update(handlers)
+    def add_command(self, name: str, label: str, callback: Callable[[], object], *, menu: str,
+                    keys: str = "") -> Command:
+        """Put a command in the one table: a ``menu`` item named ``label``, the shortcut ``keys`` (as
+        people write it: "F5", "Ctrl+Shift+E") bound in the whole window, and a row of F1's list.
+        A tab calls this from its build for each of its commands."""
+        return self.commands.add(Command(name, menu, label, keys), callback)
+
+    def add_commands(self, commands: list[Command], callbacks: dict[str, Callable[[], object]]) -> None:
+        """:meth:`add_command` for each of ``commands`` (a module's declared table), callbacks by name."""
+        for c in commands:
+            self.add_command(c.name, c.label, callbacks[c.name], menu=c.menu, keys=c.shortcut)
+
+    def show_tab(self, title: str) -> None:
+        """Bring the tab ``title`` (one of TABS) forward, as View > its name does."""
+        self.notebook.select(self.tab_frames[title])
+
+    def shown_tab(self) -> str:
+        """The title of the tab the notebook shows now."""
+        return self.notebook.tab(self.notebook.select(), "text")
 
     def invoke(self, name: str) -> object:
         """Run a command as its menu item or shortcut would; errors go to the dialog and the log."""
@@ -254,71 +249,6 @@ class App:
         """A problem the user can act on (bad input, missing file): a dialog and a log line."""
         log.warning("%s: %s", title, message)
         self.dialogs.error(title, message)
-
-    # ---- File menu ---------------------------------------------------------------------------
-    def set_registry(self, path: str | os.PathLike[str]) -> None:
-        try:
-            registry = Registry(path)
-        except RegistryError as exc:
-            self.show_error("Registry", str(exc))
-            return
-        self.registry = registry
-        self.registry_label.configure(text=f"Registry: {elide(str(registry.root))}")
-        self.registry_tip.text = str(registry.root)
-        log.info("registry is now %s", registry.root)
-        self.prefs.registry = str(registry.root)
-        self.save_settings()
-        self.hub.publish("registry_changed", registry=registry)
-
-    def choose_registry(self) -> None:
-        if self.runner.active_jobs():
-            self.show_error("Registry", "A job is running on the current registry; stop it before switching.")
-            return
-        path = self.dialogs.ask_directory("Choose a registry folder", str(self.registry.root))
-        if path:
-            self.set_registry(path)
-
-    def import_genomes(self) -> None:
-        paths = self.dialogs.ask_open_files("Import genome files")
-        if not paths:
-            return
-        report = self.registry.import_paths(paths)
-        if report.ok:
-            self.dialogs.info("Import", report.summary())
-        else:
-            self.show_error("Import", report.summary())
-        if report.imported:
-            self.hub.publish("registry_changed", registry=self.registry)
-
-    def export_genome(self) -> None:
-        if not self.selected_genome:
-            self.show_error("Export genome", "Select a genome first (for example in the Evolution Lab's "
-                                             "population table or Hall of Fame).")
-            return
-        dest = self.dialogs.ask_save_file("Export genome", f"{self.selected_genome}.json")
-        if dest:
-            written = self.registry.export_genomes([self.selected_genome], dest)
-            self.status_message.set(f"exported {', '.join(p.name for p in written)}")
-
-    def ask_export_folder(self, title: str) -> str | None:
-        """The folder picker for exports: it opens in the last export folder (while it exists), and
-        the folder chosen is remembered for next time."""
-        last = self.prefs.export_folder
-        folder = self.dialogs.ask_directory(title, last if last and os.path.isdir(last) else default_folder())
-        if folder:
-            self.prefs.export_folder = str(folder)
-            self.save_settings()
-        return folder
-
-    def export_charts(self) -> None:
-        tab = self.tabs[self.notebook.tab(self.notebook.select(), "text")]
-        if tab is None or not hasattr(tab, "export_charts"):
-            self.show_error("Export charts", "This tab has no charts to export.")
-            return
-        folder = self.ask_export_folder("Export charts to folder")
-        if folder:
-            paths = tab.export_charts(Path(folder))
-            self.status_message.set(f"wrote {len(paths)} chart file(s) to {folder}")
 
     # ---- View and Help -----------------------------------------------------------------------
     def toggle_log(self) -> None:
@@ -355,14 +285,14 @@ class App:
     def shortcuts_text(self) -> str:
         """The shortcuts as plain text, one per line grouped by menu (for the log and tests)."""
         return "\n".join(f"{menu}:\n" + "\n".join(f"  {key:<14} {label}" for key, label in rows)
-                         for menu, rows in shortcut_table(COMMANDS, MENUS))
+                         for menu, rows in shortcut_table(self.commands.commands, MENUS))
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help > Keyboard shortcuts: a window with a table of shortcut and command, by menu."""
         if self._shortcuts is not None and self._shortcuts.exists():
             self._shortcuts.window.lift()
         else:
-            self._shortcuts = ShortcutsDialog(self.root, shortcut_table(COMMANDS, MENUS))
+            self._shortcuts = ShortcutsDialog(self.root, shortcut_table(self.commands.commands, MENUS))
         return self._shortcuts
 
     def show_about(self) -> None:
@@ -379,27 +309,16 @@ class App:
                 runner.poll()
             except Exception as exc:  # noqa: BLE001 - a listener failed; the loop must go on
                 self.report_exception(exc)
+        self.bridge.drain()
         self._drain_log()
-        self._show_job_status()
+        self.status.show_jobs(self.runner.active_jobs() or self.quick_runner.active_jobs())
         self._polls += 1
         if self._polls % 20 == 1:  # about once a second: workers come and go on a cluster
-            self.backend_label.configure(text=f"Trials: {self.backend.status().text()}")
+            self.status.show_backend(self.backend.status().text())
         if not self._closing or self.runner.active_jobs():
             self._poll_id = self.root.after(POLL_MS, self._poll)
         if self._closing and not self.runner.active_jobs():
             self._destroy()
-
-    def _show_job_status(self) -> None:
-        jobs = self.runner.active_jobs() or self.quick_runner.active_jobs()
-        if not jobs:
-            self.job_label.configure(text="No job running")
-            self.job_progress.configure(value=0.0)
-            return
-        job = jobs[0]
-        fraction, text = job.progress
-        title = elide(job.title, 30)   # the status message beside it keeps what room is left
-        self.job_label.configure(text=f"{title}: {text}" if text else title)
-        self.job_progress.configure(value=fraction)
 
     def _drain_log(self) -> None:
         lines = []
@@ -413,182 +332,6 @@ class App:
             self.log_text.insert("end", "\n".join(lines) + "\n")
             self.log_text.see("end")
             self.log_text.configure(state="disabled")
-
-    def submit(self, fn, *args, title: str, on_event=None, quick: bool = False):
-        """Run ``fn(job, *args)`` as a background job; ``on_event`` sees its events on the Tk thread.
-        A job that fails shows its error in a dialog and the log. ``quick``: a short job (seconds) that
-        runs on its own worker, beside a long one, instead of waiting for it."""
-        if not quick:   # the settings a long job starts with are kept even if the lab is killed during it
-            try:
-                self.save_settings()
-            except Exception as exc:  # noqa: BLE001 - a form that cannot be read must not stop the job
-                log.warning("settings not saved: %s", exc)
-        job = (self.quick_runner if quick else self.runner).submit(fn, *args, title=title, on_event=on_event)
-
-        def on_end(event) -> None:
-            if isinstance(event, JobEnded) and event.state == "failed":
-                log.error("job %s failed: %s\n%s", title, event.error, event.details or "")
-                self.dialogs.error(f"{title} failed", event.error or "unknown error")
-        job.subscribe(on_end)
-        return job
-
-    # ---- where trials run ----------------------------------------------------------------------
-    def show_backend_dialog(self):
-        from lab.gui.backend_dialog import BackendDialog
-        return BackendDialog(self)
-
-    def apply_backend(self, config: BackendConfig, on_done: Callable[[bool, str], None] | None = None):
-        """Set up the backend ``config`` names in a quick job and switch to it once it is up (the old
-        one is closed). Refused while a job runs: its trials are on the current backend. Returns the
-        job, or None if refused. ``on_done(ok, message)`` is called on the Tk thread."""
-        if self.runner.active_jobs():
-            self.dialogs.error("Where trials run", "A job is running on the current backend; stop it first.")
-            return None
-
-        def connect(job):
-            try:
-                return make_backend(config)
-            except BackendError as exc:  # a bad address or no scheduler: the user's to fix, not a failure
-                return exc
-
-        def on_event(event) -> None:
-            if not isinstance(event, JobEnded):
-                return
-            result = event.result
-            if event.state == "done" and isinstance(result, Backend):
-                old, self.backend = self.backend, result
-                self.backend_label.configure(text=f"Trials: {self.backend.status().text()}")
-                self.status_message.set(f"trials now run on {config.label}")
-                log.info("trials now run on %s", self.backend.status().text())
-                if old is not self.backend:
-                    old.close()
-                ok, text = True, ""
-            else:
-                text = str(result) if isinstance(result, BackendError) else (event.error or event.state)
-                ok = False
-                log.warning("trials stay on %s: %s", self.backend.config.label, text)
-                if on_done is None:
-                    self.dialogs.error("Where trials run", text)
-            if on_done is not None:
-                on_done(ok, text)
-        return self.submit(connect, title=f"Connecting to {config.label}", on_event=on_event, quick=True)
-
-    # ---- closing -----------------------------------------------------------------------------
-    def request_quit(self) -> None:
-        """Close the window; with a job running, ask first, then cancel it and wait for it to end
-        (an evolution run keeps its last checkpoint) while the window keeps updating."""
-        jobs = self.runner.active_jobs()
-        if jobs:
-            if not self.dialogs.ask_yes_no("Quit", self.quit_question(jobs)):
-                return
-            for job in jobs:
-                job.cancel()
-            self.job_label.configure(text="Stopping the running job; the window closes when it has ended...")
-        self._closing = True
-        if not jobs:
-            self._destroy()
-
-    def terminate(self) -> None:
-        """Close without asking (SIGTERM or SIGHUP, as at logout): running jobs are cancelled and
-        waited for (an evolution run keeps its last checkpoint), then the settings are saved."""
-        if self._closing:
-            return
-        jobs = self.runner.active_jobs()
-        for job in jobs:
-            job.cancel()
-        self._closing = True
-        if not jobs:
-            self._destroy()
-
-    def quit_question(self, jobs) -> str:
-        """What Quit asks with ``jobs`` running: each tab says what closing now keeps of its work
-        (an evolution run with no finished generation has nothing checkpointed yet)."""
-        names = ", ".join(j.title for j in jobs)
-        notes = [note for tab in self.tabs.values() if (note := getattr(tab, "quit_note", lambda: "")())]
-        kept = " ".join(notes) if notes else "Trials that have finished stay in the registry."
-        return f"{names} {'is' if len(jobs) == 1 else 'are'} running. {kept}\n\nStop and quit?"
-
-    # ---- settings kept between sessions ------------------------------------------------------
-    def _load_tab_prefs(self, prefs: Prefs) -> None:
-        for tab in self.tabs.values():
-            load = getattr(tab, "load_prefs", None)
-            if load:
-                load(prefs)
-
-    def collect_settings(self) -> Prefs:
-        """The settings as the window shows them now (forms, theme, log pane, geometry)."""
-        for tab in self.tabs.values():
-            store = getattr(tab, "store_prefs", None)
-            if store:
-                store(self.prefs)
-        self.prefs.theme = self.theme
-        self.prefs.log_visible = self.log_visible
-        self.prefs.log_height = self._log_height()
-        self.prefs.registry = str(self.registry.root)
-        if self.root.winfo_ismapped():
-            self.prefs.geometry = self.root.geometry()
-            self.prefs.sashes = {**self.prefs.sashes, **sash_positions(self.notebook)}
-        return self.prefs
-
-    def save_settings(self) -> bool:
-        """Write the settings file now; a folder that cannot be written is said in one line."""
-        try:
-            self.settings_file.save(self.collect_settings())
-        except OSError as exc:
-            message = f"settings not saved to {self.settings_file.path}: {exc.strerror or exc}"
-            log.warning("%s", message)
-            self.status_message.set(message)
-            return False
-        return True
-
-    def reset_settings(self) -> bool:
-        """File > Reset settings to defaults: after a yes, every form, the theme, the log pane and
-        the export choices show their defaults, and the settings file says so. The registry folder
-        and the window's size stay as they are."""
-        if self.runner.active_jobs():
-            self.show_error("Reset settings", "A job is running; stop it before resetting the settings.")
-            return False
-        if not self.dialogs.ask_yes_no("Reset settings", "Put every setting (each arena's Evolution, Task and "
-                                       "Stress settings, theme, log pane, export folder and formats) back to its "
-                                       f"default?\n\nThey are kept in {self.settings_file.path}."):
-            return False
-        geometry = self.root.geometry() if self.root.winfo_ismapped() else self.prefs.geometry
-        self.prefs = Prefs(registry=str(self.registry.root), geometry=geometry)
-        self._load_tab_prefs(self.prefs)
-        if self.log_visible:
-            self.toggle_log()
-        self.prefs.log_height = LOG_HEIGHT.default
-        self.set_theme(self.prefs.theme)   # saves the file
-        self.status_message.set("settings reset to their defaults")
-        log.info("settings reset to their defaults (%s)", self.settings_file.path)
-        return True
-
-    def _destroy(self) -> None:
-        try:
-            self.save_settings()
-        except Exception as exc:  # noqa: BLE001 - the window must close even if a form cannot be read
-            log.warning("settings not saved: %s", exc)
-        for tab in self.tabs.values():
-            close = getattr(tab, "close", None)
-            if close:
-                close()
-        logging.getLogger("lab").removeHandler(self._log_handler)
-        self.runner.executor.shutdown(wait=False)
-        self.quick_runner.executor.shutdown(wait=False)
-        try:
-            self.backend.close()
-        except Exception as exc:  # noqa: BLE001 - closing must go on
-            log.warning("closing the backend: %s", exc)
-        try:
-            self.root.after_cancel(self._poll_id)
-        except tk.TclError:
-            pass
-        self.root.destroy()
-
-
-def elide(text: str, width: int = 40) -> str:
-    """``text`` cut in the middle to at most ``width`` characters (the status bar's long paths and ids)."""
-    return text if len(text) <= width else cut_middle(text, width - 1)
 
 
 def no_display_reason() -> str | None:

@@ -6,7 +6,6 @@ registry by the engine, so the other tabs see it; this tab only shows it.
 from __future__ import annotations
 
 import threading
-import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 from typing import Any
@@ -14,16 +13,15 @@ from typing import Any
 from lab.analysis.run_charts import Words, draw_dashboard, export_dashboard
 from lab.arenas import get_arena
 from lab.arenas.base import TrialFinished, TrialProgress
-from lab.evolution.diversity import colours
 from lab.evolution.landscapes import SUCCESS
 from lab.evolution.population import Evolution, GenerationStarted, GenerationSummary, RunInterrupted
 from lab.evolution.run_files import run_infos
+from lab.gui.commands import Command
 from lab.gui.direct_run import DirectRunWindow, has_direct_run, open_direct_run
-from lab.gui.evolution_settings import SettingsPanel
+from lab.gui.evolution_layout import EvolutionLayout
+from lab.gui.evolution_population import PopulationViews, racing_note
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.diversity_grid import DiversityGrid
 from lab.gui.widgets.form import FormError
-from lab.gui.widgets.table import HeadingTips, fit_columns, scroll_both
 from lab.jobs import Job, JobEnded
 from lab.progress import ProgressReader, trial_budget
 from lab.registry import RegistryError
@@ -56,26 +54,6 @@ HOF_TIPS = {
 }
 
 
-def median_text(median: float | None, budget: float | None) -> str:
-    """A median steps cell: the number, or "failed" where the median is a failure's penalty (beyond
-    the budget) rather than a step count."""
-    if median is None or (isinstance(median, float) and median != median):
-        return "failed"
-    if budget and median > budget:
-        return "failed"
-    return f"{median:,.0f}"
-
-
-def racing_note(record: dict[str, Any]) -> str:
-    """"; racing stopped N trials at step S" for a generation record (empty without racing)."""
-    race = record.get("race")
-    if not race:
-        return ""
-    if not race.get("censored"):
-        return "; racing stopped no trials early"
-    return f"; racing stopped {race['censored']} trial(s) at step {race['stop_step']}"
-
-
 def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str, int]:
     """The job: run generations until the last, a pause (between generations) or a cancel (inside
     one; the previous generation stays checkpointed). Returns (how it ended, generation reached)."""
@@ -86,7 +64,20 @@ def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str
     return ("finished" if evo.done else "paused"), evo.generation
 
 
-class EvolutionLabTab:
+# this tab's part of the command table (lab.gui.commands), bound in its build
+COMMANDS = [
+    Command("start_run", "Run", "Start evolution", "F5"),
+    Command("pause_run", "Run", "Pause after this generation", "F6"),
+    Command("stop_run", "Run", "Stop now (keeps the last checkpoint)", "Shift+F5"),
+    Command("resume_run", "Run", "Resume the chosen saved run", "F7"),
+    Command("direct_run", "Run", "Direct run of the arena...", "Ctrl+D"),
+]
+
+
+class EvolutionLabTab(EvolutionLayout, PopulationViews):
+    """The tab; its panels are built in lab.gui.evolution_layout, the population table and Hall of Fame
+    are shown by lab.gui.evolution_population."""
+
     def __init__(self, app, parent: ttk.Frame):
         self.app = app
         self.frame = parent
@@ -119,8 +110,8 @@ class EvolutionLabTab:
         self._build_population(bottom)
         self._build_side(bottom)
 
-        app.add_handlers({"start_run": self.start, "pause_run": self.pause, "stop_run": self.stop,
-                          "resume_run": self.resume, "direct_run": self.open_direct_run})
+        app.add_commands(COMMANDS, {"start_run": self.start, "pause_run": self.pause, "stop_run": self.stop,
+                                    "resume_run": self.resume, "direct_run": self.open_direct_run})
         app.hub.subscribe("registry_changed", self._registry_changed)
         app.hub.subscribe("send_to_evolution_lab", self._receive_ancestors)
         self._set_running(False)
@@ -128,107 +119,6 @@ class EvolutionLabTab:
         self.refresh_hall_of_fame()
         self.show_saved_run(quiet=True)   # after a restart: where the newest run stands, ready for F7
         self.redraw()
-
-    # ---- layout ------------------------------------------------------------------------------
-    def _build_left(self, left: ttk.Frame) -> None:
-        # the run controls are packed first, at the bottom: when the window is short (or the log is
-        # shown) it is the settings pages above them that give up room (they scroll), never the bars
-        controls = ttk.Frame(left)
-        controls.pack(side="bottom", fill="x")
-        self.settings_panel = SettingsPanel(left)
-        self.settings_panel.pack(fill="both", expand=True)
-        # beside the arena picker: watch the chosen arena's own engine (arenas that have one)
-        self.direct_button = ttk.Button(self.settings_panel.arena_box.master, text="Direct run...",
-                                        command=lambda: self.app.invoke("direct_run"))
-        self.direct_button.pack(side="left")
-        self.settings_panel.arena.trace_add("write", lambda *_a: self._arena_picked())
-        self._arena_picked()
-        buttons = ttk.Frame(controls)
-        buttons.pack(fill="x", pady=(8, 2))
-        self.start_button = ttk.Button(buttons, text="Start (F5)", command=lambda: self.app.invoke("start_run"))
-        self.pause_button = ttk.Button(buttons, text="Pause (F6)", command=lambda: self.app.invoke("pause_run"))
-        self.stop_button = ttk.Button(buttons, text="Stop", command=lambda: self.app.invoke("stop_run"))
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            b.pack(side="left", expand=True, fill="x", padx=1)
-        ttk.Label(controls, text="Saved run").pack(anchor="w", pady=(6, 0))
-        # the entry holds the run id only, across the pane's whole width; the chosen run's state is
-        # spelled out below it, beside Resume (the drop-down list shows ids and states together)
-        self.run_choice = tk.StringVar(controls, value="")
-        self.run_box = ttk.Combobox(controls, textvariable=self.run_choice, state="readonly", width=14)
-        self.run_box.pack(fill="x", pady=(0, 2))
-        self.run_box.bind("<<ComboboxSelected>>", lambda _e: self.show_saved_run())
-        saved = ttk.Frame(controls)
-        saved.pack(fill="x", pady=(0, 2))
-        self.resume_button = ttk.Button(saved, text="Resume", command=lambda: self.app.invoke("resume_run"))
-        self.resume_button.pack(side="right")
-        self.run_state = ttk.Label(saved, text="", style="Muted.TLabel", wraplength=210)
-        self.run_state.pack(side="left", anchor="w")
-        self.gen_label = ttk.Label(controls, text="Generation: -", wraplength=300)
-        self.gen_label.pack(anchor="w", pady=(8, 0))
-        self.gen_bar = ttk.Progressbar(controls, maximum=1)
-        self.gen_bar.pack(fill="x")
-        self.run_label = ttk.Label(controls, text="Run: not started", wraplength=300)
-        self.run_label.pack(anchor="w", pady=(4, 0))
-        self.run_bar = ttk.Progressbar(controls, maximum=1.0)
-        self.run_bar.pack(fill="x")
-
-    def _build_population(self, bottom: ttk.PanedWindow) -> None:
-        box = ttk.Frame(bottom)
-        bottom.add(box, weight=3)
-        self.pop_title = ttk.Label(box, text="Population", style="Heading.TLabel")
-        self.pop_title.pack(anchor="w")
-        self.grid = DiversityGrid(box, on_select=self.select_genome)
-        self.grid.pack(fill="x", pady=(2, 4))
-        table = ttk.Frame(box)
-        table.pack(fill="both", expand=True)
-        self.table = ttk.Treeview(table, columns=list(COLUMNS), show="headings", selectmode="browse", height=6)
-        for col, (heading, width, numeric) in COLUMNS.items():
-            self.table.heading(col, text=heading, command=lambda c=col: self.sort_by(c))
-            self.table.column(col, width=width, anchor="e" if numeric else "w")
-        HeadingTips(self.table, COLUMN_TIPS)
-        fit_columns(self.table)      # the headings are never cut, even before a population lands
-        scroll_both(self.table, table)
-        self.table.bind("<<TreeviewSelect>>", lambda _e: self._table_selected())
-
-    def _build_side(self, bottom: ttk.PanedWindow) -> None:
-        side = ttk.Notebook(bottom)
-        bottom.add(side, weight=2)
-        genome = ttk.Frame(side, padding=4)
-        side.add(genome, text="Selected genome")
-        self.genome_title = ttk.Label(genome, text="Select a genome in the table or the grid.")
-        self.genome_title.pack(anchor="w")
-        self.genes = ttk.Treeview(genome, columns=("value", "group"), show="tree headings", height=5)
-        self.genes.heading("#0", text="gene")
-        self.genes.heading("value", text="value")
-        self.genes.heading("group", text="group")
-        self.genes.column("#0", width=104)
-        self.genes.column("value", width=64, anchor="e")
-        self.genes.column("group", width=84)
-        self.genes.pack(fill="both", expand=True)
-        actions = ttk.Frame(genome)
-        actions.pack(fill="x")
-        self.forge_button = ttk.Button(actions, text="Open in Gene Forge", command=self.open_in_forge, state="disabled")
-        self.stress_button = ttk.Button(actions, text="Stress test", command=self.stress_test, state="disabled")
-        self.forge_button.pack(side="left")
-        self.stress_button.pack(side="left", padx=4)
-        hof = ttk.Frame(side, padding=4)
-        side.add(hof, text="Hall of Fame")
-        self.hof_title = ttk.Label(hof, text="")
-        self.hof_title.pack(anchor="w")
-        self.hof = ttk.Treeview(hof, columns=("name", "success", "run"), show="tree headings", height=5)
-        self.hof.heading("#0", text="genome id")
-        self.hof.heading("name", text="name")
-        self.hof.heading("success", text="success when admitted")
-        self.hof.heading("run", text="admitted")
-        self.hof.column("#0", width=130)
-        self.hof.column("name", width=90)
-        self.hof.column("success", width=60, anchor="e")
-        self.hof.column("run", width=90)
-        self.hof.pack(fill="both", expand=True)
-        HeadingTips(self.hof, HOF_TIPS)
-        fit_columns(self.hof)
-        self.hof.bind("<<TreeviewSelect>>", lambda _e: self.hof.selection() and self.select_genome(self.hof.selection()[0]))
-        self.side = side
 
     def _arena_picked(self) -> None:
         watchable = has_direct_run(get_arena(self.settings_panel.arena.get()))
@@ -402,110 +292,6 @@ class EvolutionLabTab:
         self.charts.redraw(lambda fig: draw_dashboard(fig, self.history, self.step_cap, self.live, words),
                            min_interval_s=LIVE_REDRAW_S if throttle else 0.0)
 
-    def _name(self, genome_id: str) -> str:
-        if genome_id not in self._names:
-            try:
-                self._names[genome_id] = self.app.registry.get_genome(genome_id).name
-            except (RegistryError, KeyError, ValueError):
-                self._names[genome_id] = ""
-        return self._names[genome_id]
-
-    def _show_population(self, record: dict[str, Any] | None) -> None:
-        self._rows = []
-        if record is None:
-            self.pop_title.configure(text="Population")
-            self._fill_table()
-            self.grid.show([])
-            return
-        rank: dict[str, int] = {}
-        for i, gid in enumerate(record["ranking"]):
-            rank.setdefault(gid, i + 1)  # an elite and its clone share an id: the better rank counts
-        for r in record["genomes"]:
-            self._rows.append({"rank": rank[r["id"]], "id": r["id"], "name": self._name(r["id"]), "origin": r["origin"],
-                               "elite": "yes" if r["elite"] else "", "fitness": r["fitness"],
-                               "median": r["median_steps"], "success": r["success"],
-                               "censored": r.get("censored", 0)})
-        self.pop_title.configure(text=f"Population of generation {record['generation']} "
-                                      f"(diversity {record['diversity']:.3f})")
-        self._fill_table()
-        genomes = []
-        for r in record["genomes"]:
-            try:
-                genomes.append(self.app.registry.get_genome(r["id"]))
-            except (RegistryError, KeyError, ValueError):
-                pass
-        elite = {r["id"] for r in record["genomes"] if r["elite"]}
-        self.grid.show([(g.id, rgb, g.id in elite) for g, rgb in zip(genomes, colours(genomes))])
-
-    def _fill_table(self) -> None:
-        col, reverse = self._sort
-        rows = sorted(self._rows, key=lambda r: (r[col] if COLUMNS[col][2] else str(r[col]).lower()), reverse=reverse)
-        self.table.delete(*self.table.get_children())
-        seen = set()
-        for r in rows:
-            if r["id"] in seen:  # a genome present twice (an elite and its offspring clone) is one row
-                continue
-            seen.add(r["id"])
-            values = [r["rank"], r["id"], r["name"], r["origin"], r["elite"], f"{r['fitness']:.1f}",
-                      median_text(r["median"], self.step_cap if self.step_cap > 1 else None), f"{r['success']:.0%}",
-                      r["censored"] or ""]
-            self.table.insert("", "end", iid=r["id"], values=values)
-        fit_columns(self.table)
-
-    def sort_by(self, column: str, reverse: bool | None = None) -> None:
-        """Sort the table by ``column``; clicking the same heading again reverses the order."""
-        col, was = self._sort
-        self._sort = (column, reverse if reverse is not None else (not was if col == column else False))
-        self._fill_table()
-
-    def table_rows(self) -> list[list[str]]:
-        return [list(self.table.item(i, "values")) for i in self.table.get_children()]
-
-    def _table_selected(self) -> None:
-        sel = self.table.selection()
-        if sel:
-            self.select_genome(sel[0])
-
-    def select_genome(self, genome_id: str) -> None:
-        try:
-            genome = self.app.registry.get_genome(genome_id)
-        except (RegistryError, KeyError, ValueError) as exc:
-            self.app.status_message.set(str(exc))
-            return
-        self.genome_title.configure(text=f"{genome.label}  ({genome.origin}, generation {genome.generation})")
-        self.genes.delete(*self.genes.get_children())
-        for gene in genome.spec.genes:
-            value = genome.genes[gene.key]
-            self.genes.insert("", "end", iid=gene.key, text=gene.label, values=(f"{value:.4g}", gene.group))
-        fit_columns(self.genes)
-        self.forge_button.configure(state="normal")
-        self.stress_button.configure(state="normal")
-        self.selected = genome_id
-        self.app.hub.publish("genome_selected", genome_id=genome_id)
-
-    def open_in_forge(self) -> None:
-        if not self.app.hub.publish("send_to_gene_forge", genome_id=self.selected):
-            self.app.status_message.set("the Gene Forge tab is not built yet")
-
-    def stress_test(self) -> None:
-        if not self.app.hub.publish("send_to_stress_chamber", genome_ids=[self.selected]):
-            self.app.status_message.set("the Stress Chamber tab is not built yet")
-
-    def refresh_hall_of_fame(self) -> None:
-        entries = self.app.registry.hall_of_fame()
-        s = self.settings_panel.form.vars["hof_strictness"].get()
-        self.hof_title.configure(text=f"{len(entries)} genome(s); this run's strictness {s}")
-        self.hof.delete(*self.hof.get_children())
-        for e in reversed(entries):
-            ev = e.get("evidence") or {}
-            admitted = f"{ev.get('run_id', '')}, generation {ev.get('generation', '?')}" if ev else ""
-            seeds = ev.get("seeds") if isinstance(ev.get("seeds"), list) else None
-            success = (f"{ev['success_rate']:.0%}" + (f" of {len(seeds)} seeds" if seeds else "")
-                       if isinstance(ev.get("success_rate"), (int, float)) else "")
-            self.hof.insert("", "end", iid=e["genome_id"], text=e["genome_id"],
-                            values=(e.get("name", ""), success, admitted))
-        fit_columns(self.hof)
-
     def refresh_runs(self, select: str | None = None) -> None:
         """List the saved runs, the most recently written first, with their states; the entry keeps its
         choice (or ``select``), or shows the newest run (so F7 after a restart resumes where work stopped)."""
@@ -555,7 +341,7 @@ class EvolutionLabTab:
 
     def _receive_ancestors(self, genome_ids: list[str]) -> None:
         self.settings_panel.add_ancestors(genome_ids)
-        self.app.notebook.select(0)
+        self.app.show_tab("Evolution Lab")
         self.settings_panel.pages.select(2)
 
     def export_charts(self, folder: Path) -> list[Path]:

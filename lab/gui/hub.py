@@ -1,9 +1,13 @@
 """The app's event hub: tabs announce things ("genome selected", "registry changed", "send these
 genomes to the Stress Chamber") without knowing who listens. Topics are declared once, here; the hub
-is used on the Tk thread only (jobs talk through :mod:`lab.jobs`), and it has no tkinter in it.
+is used on the Tk thread only, and it has no tkinter in it.
+
+:class:`ThreadBridge` is the one way from other threads to the Tk thread: workers only ``post`` a
+call on its queue and the app's 50 ms poller runs it (jobs' events and log lines arrive the same way).
 """
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +19,37 @@ TOPICS = {
     "send_to_gene_forge": "genome_id: open this genome in the Gene Forge",
     "send_to_stress_chamber": "genome_ids: genomes to stress-test",
     "status": "text: a short message for the status bar",
+    "tab_shown": "title: the tab the notebook shows now",
 }
+
+
+class ThreadBridge:
+    """Calls posted from any thread, run later on the Tk thread by :meth:`drain` (the app's poller)."""
+
+    def __init__(self, on_error: Callable[[BaseException], None] | None = None):
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._on_error = on_error
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From any thread: run ``fn(*args)`` on the Tk thread at the next poll."""
+        self._calls.put((fn, args))
+
+    def drain(self) -> int:
+        """On the Tk thread: run what was posted, in order; returns how many ran. A call that raises is
+        reported through ``on_error`` (or re-raised when there is none) and the rest still run."""
+        ran = 0
+        while True:
+            try:
+                fn, args = self._calls.get_nowait()
+            except queue.Empty:
+                return ran
+            ran += 1
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001
+                if self._on_error is None:
+                    raise
+                self._on_error(exc)
 
 
 class EventHub:

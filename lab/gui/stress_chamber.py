@@ -32,6 +32,7 @@ from lab.progress import ProgressReader
 from lab.registry import RegistryError
 from lab.tasks import describe, task_choices
 
+TITLE = "Stress Chamber"   # its name in the notebook (app.show_tab)
 ARENA = "grokking"
 DEFAULT_CHART = "speed"
 REDRAW_DELAY_MS = 80   # a burst of changes (typing a number, ticking groups) becomes one redraw
@@ -109,7 +110,7 @@ class StressChamberTab:
 
         app.hub.subscribe("registry_changed", self._registry_changed)
         app.hub.subscribe("send_to_stress_chamber", self._receive_genomes)
-        app.notebook.bind("<<NotebookTabChanged>>", lambda _e: self._tab_changed(), add="+")
+        app.hub.subscribe("tab_shown", self._tab_changed)
         self._set_running(False)
         self.follow_default_level()
         self.set_task(self.base_task)
@@ -537,13 +538,13 @@ class StressChamberTab:
             return group_genomes("genome", genomes)
 
     def redraw_soon(self) -> None:
-        if self.app.notebook.select() != str(self.frame):
+        if self.app.shown_tab() != TITLE:
             self._stale = True   # other tabs change the registry often: draw when this tab is shown
         elif self._pending is None:
             self._pending = self.frame.after(REDRAW_DELAY_MS, self.redraw)
 
-    def _tab_changed(self) -> None:
-        if self._stale and self.app.notebook.select() == str(self.frame):
+    def _tab_changed(self, title: str) -> None:
+        if self._stale and title == TITLE:
             self.redraw()
 
     def redraw(self) -> None:
@@ -650,7 +651,7 @@ class StressChamberTab:
             if names and not self.set_arena(names[0]):
                 return
         self.choice.add_ids(genome_ids)
-        self.app.notebook.select(self.frame)
+        self.app.show_tab(TITLE)
 
     def close(self) -> None:
         if self._pending is not None:

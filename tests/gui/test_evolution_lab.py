@@ -139,7 +139,7 @@ def test_an_invalid_task_setting_is_named_and_starts_nothing(lab_app, tab):
 
 
 def test_racing_is_a_setting_with_its_rule_and_each_generation_says_what_it_stopped(lab_app, tab):
-    from lab.gui.evolution_lab import racing_note
+    from lab.gui.evolution_population import racing_note
     panel = tab.settings_panel
     assert panel.form.values()["racing"] is True          # on by default
     panel.form.set_values({"racing_factor": 3, "racing_floor": 250})

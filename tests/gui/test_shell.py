@@ -7,7 +7,7 @@ import tkinter as tk
 
 import pytest
 
-from lab.gui.app import COMMANDS, MENUS, TABS
+from lab.gui.app import MENUS, TABS, command_table
 from tests.gui.conftest import wait_until
 
 
@@ -22,6 +22,10 @@ def test_window_has_the_four_tabs_status_bar_and_minimum_size(lab_app):
 
 
 def test_menus_and_shortcuts_come_from_the_one_command_table(lab_app):
+    COMMANDS = lab_app.commands.commands
+    assert COMMANDS == command_table(), "the tabs add the commands their modules declare, in tab order"
+    assert [c.name for c in COMMANDS if c.menu == "Run"] == ["start_run", "pause_run", "stop_run", "resume_run",
+                                                            "direct_run", "backend_settings"]
     for name in MENUS:
         menu = lab_app.menus[name]
         labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1)]
@@ -59,6 +63,45 @@ def test_a_keyboard_shortcut_does_what_its_menu_item_does(lab_app):
         dialog.close()
 
 
+def test_a_tab_adds_its_commands_and_the_shortcut_names_its_tk_sequence():
+    from lab.gui.commands import key_sequence
+    assert [key_sequence(k) for k in ("Ctrl+O", "Ctrl+Shift+E", "Ctrl+1", "F5", "Shift+F5", "")] == \
+        ["<Control-o>", "<Control-E>", "<Control-Key-1>", "<F5>", "<Shift-F5>", ""]
+
+
+def test_add_command_puts_a_command_in_the_menu_the_keys_and_f1_and_refuses_a_taken_shortcut(lab_app):
+    with pytest.raises(ValueError, match="taken"):
+        lab_app.add_command("another_start", "Start again", lambda: None, menu="Run", keys="F5")
+    with pytest.raises(ValueError, match="already"):
+        lab_app.add_command("start_run", "Start", lambda: None, menu="Run")
+    assert "another_start" not in lab_app.handlers
+
+
+def test_show_tab_brings_a_tab_forward_and_tabs_hear_which(lab_app):
+    heard = []
+    unsubscribe = lab_app.hub.subscribe("tab_shown", lambda title: heard.append(title))
+    try:
+        lab_app.show_tab("Gene Forge")
+        lab_app.root.update()
+        assert lab_app.shown_tab() == "Gene Forge" and heard[-1] == "Gene Forge"
+        lab_app.show_tab("Evolution Lab")
+        lab_app.root.update()
+        assert lab_app.shown_tab() == "Evolution Lab" and heard[-1] == "Evolution Lab"
+    finally:
+        unsubscribe()
+
+
+def test_calls_posted_from_other_threads_run_on_the_tk_thread_through_the_one_poller(lab_app):
+    ran = []
+    worker = threading.Thread(target=lambda: lab_app.bridge.post(lambda x: ran.append((x, threading.current_thread())),
+                                                                 7))
+    worker.start()
+    worker.join()
+    assert ran == [], "nothing runs on the worker"
+    wait_until(lab_app.root, lambda: ran, timeout=5)
+    assert ran == [(7, threading.main_thread())]
+
+
 def test_the_shortcuts_dialog_is_a_table_of_shortcut_and_command_grouped_by_menu(lab_app):
     dialog = lab_app.invoke("shortcuts")
     try:
@@ -66,6 +109,7 @@ def test_the_shortcuts_dialog_is_a_table_of_shortcut_and_command_grouped_by_menu
         assert dialog.table.cget("columns") == ("shortcut", "command")
         assert [dialog.table.heading(c, "text") for c in ("shortcut", "command")] == ["Shortcut", "Command"]
         rows = dialog.rows()
+        COMMANDS = lab_app.commands.commands
         expected = [(c.menu, c.shortcut, c.label.removesuffix("...")) for m in MENUS for c in COMMANDS
                     if c.menu == m and c.shortcut]
         expected += [("Text fields", "Ctrl+A", "Select the whole field (then type to replace it)")]

@@ -6,7 +6,8 @@ import os
 import tkinter.font as tkfont
 from tkinter import ttk
 
-from lab.gui.evolution_lab import COLUMN_TIPS, HOF_TIPS, median_text
+from lab.gui.evolution_layout import COLUMN_TIPS, HOF_TIPS
+from lab.gui.evolution_population import median_text
 from lab.gui.widgets.table import HeadingTips, _font, fit_columns
 
 
