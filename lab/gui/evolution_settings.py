@@ -18,6 +18,7 @@ from lab.arenas import arena_names, get_arena
 from lab.arenas.base import resolve_device
 from lab.evolution.landscapes import LANDSCAPE_HELP, LANDSCAPES
 from lab.evolution.settings import SELECTIONS, EvolutionSettings
+from lab.gui.widgets import list_follows
 from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
                                   task_fields)
 from lab.gui.widgets.scrolled import ScrolledFrame
@@ -74,6 +75,7 @@ class SettingsPanel(ttk.Frame):
         ttk.Label(top, text="Arena").pack(side="left")
         self.arena = tk.StringVar(self, value=arena_names()[0])
         self.arena_box = ttk.Combobox(top, textvariable=self.arena, values=arena_names(), state="readonly", width=14)
+        list_follows(self.arena_box, arena_names)   # an arena registered later is offered too
         self.arena_box.pack(side="left", padx=6)
         self.arena_title = ttk.Label(self, text="", style="Muted.TLabel", wraplength=290, justify="left")
         self.arena_title.pack(anchor="w", pady=(2, 0))

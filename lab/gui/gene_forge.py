@@ -17,7 +17,7 @@ from lab.arenas import arena_names, get_arena
 from lab.forge import ForgeSession, format_value, known_genome, launch_detached, starting_genome
 from lab.genome import Genome, GenomeError, GeneSpec, distance
 from lab.gui.forge_results import ForgeResults
-from lab.gui.widgets import descendants
+from lab.gui.widgets import descendants, list_follows
 from lab.gui.widgets.gene_editor import SOURCE_TEXT, GeneEditor
 from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
 from lab.gui.widgets.radar import RadarLayer, RadarPanel
@@ -94,6 +94,7 @@ class GeneForgeTab(ForgeResults):
         self.arena_name = tk.StringVar(row, value=self.arena.name)
         self.arena_box = ttk.Combobox(row, textvariable=self.arena_name, values=arena_names(), state="readonly",
                                       width=10)
+        list_follows(self.arena_box, arena_names)   # an arena registered later is offered too
         self.arena_box.pack(side="left", padx=(6, 0))
         self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self.set_arena(self.arena_name.get()))
         self.arena_tip = Tooltip(self.arena_box, "")

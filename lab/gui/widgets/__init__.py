@@ -3,6 +3,7 @@ panels and chart controls, the diversity grid, the radar chart, the genome picke
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable, Sequence
 from tkinter import font as tkfont
 from tkinter import ttk
 
@@ -22,9 +23,24 @@ def fit_dropdowns(top: tk.Misc) -> int:
     may be narrow; its list never cuts an entry). Returns how many boxes were set up."""
     boxes = [w for w in descendants(top) if isinstance(w, ttk.Combobox) and not getattr(w, "_lab_fitted", False)]
     for box in boxes:
-        box.configure(postcommand=lambda box=box: _widen_list(box))
+        box.configure(postcommand=lambda box=box: _opened(box))
         box._lab_fitted = True
     return len(boxes)
+
+
+def list_follows(box: ttk.Combobox, values: Callable[[], Sequence[str]]) -> None:
+    """The box offers ``values()`` now and reads them again each time it opens, so an arena or a
+    gene spec registered since the window was built is offered too."""
+    box._lab_values = values
+    box.configure(values=list(values()), postcommand=lambda: _opened(box))
+    box._lab_fitted = True
+
+
+def _opened(box: ttk.Combobox) -> None:
+    values = getattr(box, "_lab_values", None)
+    if values is not None:
+        box.configure(values=list(values()))
+    _widen_list(box)
 
 
 def fit_dropdowns_everywhere(root: tk.Misc) -> None:
