@@ -3,8 +3,8 @@
 A :class:`ForgeSession` holds a recipient, a donor, the genes ticked for transfer from the donor
 (:func:`lab.genome.splice` semantics), hand edits typed as text, and an undo/redo history of all of
 it; ``result()`` is the edited genome or one GenomeError naming every problem. The helpers below
-save a result as a custom genome (saying first when its genes are those of a genome already known),
-search genome lists, and round-trip a genome through an editor.
+save a result as a custom genome (saying first when its genes are those of a genome already known)
+and search genome lists; forge_editor.py round-trips a genome through an editor.
 """
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ import dataclasses
 import json
 import os
 import re
-import shlex
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from lab.genome import Gene, Genome, GenomeError, GeneSpec, now_iso, splice
 from lab.genome import diff as genome_diff
-from lab.registry import Registry, RegistryError, read_genome_file
+from lab.registry import Registry, RegistryError
 
 UNDO_LIMIT = 500
 SOURCES = ("recipient", "donor", "edited", "invalid")
@@ -369,38 +366,3 @@ def save_custom(genome: Genome, folder: str | os.PathLike[str], registry: Regist
     if written:
         genome.save(path)
     return path, written
-
-
-# ---- editing in another program ---------------------------------------------------------------
-def editor_command(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> list[str]:
-    """The command that opens ``path`` for editing: $VISUAL, else $EDITOR, else xdg-open."""
-    env = os.environ if environ is None else environ
-    for var in ("VISUAL", "EDITOR"):
-        if env.get(var, "").strip():
-            return shlex.split(env[var]) + [str(path)]
-    return ["xdg-open", str(path)]
-
-
-def launch_detached(argv: list[str]) -> None:
-    """Start an editor without waiting for it (the forge stays usable while you edit)."""
-    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True)
-
-
-def write_for_editing(genome: Genome, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write ``genome`` to a fresh JSON file for an editor (in a new temp folder by default)."""
-    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="gene-forge-"))
-    return genome.save(folder / f"forge-{genome.id}.json")
-
-
-def read_edited(path: str | os.PathLike[str], spec: GeneSpec) -> Genome:
-    """The one genome of ``spec`` in an edited file, or GenomeError naming every problem."""
-    genomes = read_genome_file(path)
-    if len(genomes) != 1:
-        raise GenomeError([f"the file holds {len(genomes)} genomes; the forge re-imports exactly one"],
-                          str(path))
-    if genomes[0].spec.name != spec.name:
-        raise GenomeError([f"the file holds a genome of spec {genomes[0].spec.name}, not {spec.name}"],
-                          str(path))
-    return genomes[0]
-

@@ -7,8 +7,9 @@ import json
 import pytest
 
 import lab.genome as genome_module
-from lab.forge import (ForgeSession, SaveConflict, custom_path, editor_command, known_genome, parse_value,
-                       read_edited, same_genes_note, save_custom, saving_adds, search_genomes, write_for_editing)
+from lab.forge import (ForgeSession, SaveConflict, custom_path, known_genome, parse_value, same_genes_note,
+                       save_custom, saving_adds, search_genomes)
+from lab.forge_editor import editor_command, read_edited, write_for_editing
 from lab.genome import Gene, Genome, GenomeError, GeneSpec, splice
 from lab.registry import RegistryError, founders
 from tests.conftest import snapshot

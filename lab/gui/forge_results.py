@@ -10,8 +10,8 @@ from tkinter import ttk
 
 from matplotlib.figure import Figure
 
-from lab.forge import (SaveConflict, editor_command, known_genome, read_edited, same_genes_note, save_custom,
-                       saving_adds, write_for_editing)
+from lab.forge import SaveConflict, known_genome, same_genes_note, save_custom, saving_adds
+from lab.forge_editor import editor_command, read_edited, write_for_editing
 from lab.genome import Genome, GenomeError
 from lab.gui.widgets.form import Field, Form
 from lab.gui.widgets.radar import draw_radar

@@ -14,7 +14,8 @@ from pathlib import Path
 from tkinter import ttk
 
 from lab.arenas import arena_names, get_arena
-from lab.forge import ForgeSession, format_value, known_genome, launch_detached, starting_genome
+from lab.forge import ForgeSession, format_value, known_genome, starting_genome
+from lab.forge_editor import launch_detached
 from lab.genome import Genome, GenomeError, GeneSpec, distance
 from lab.gui.forge_results import ForgeResults
 from lab.gui.widgets import descendants, list_follows
