@@ -27,31 +27,6 @@ from lab.progress import ProgressReader, trial_budget
 from lab.registry import RegistryError
 
 LIVE_REDRAW_S = 1.0   # at most one chart redraw per second while trials finish
-# population table: column -> (heading, width, numeric)
-COLUMNS = {"rank": ("#", 28, True), "id": ("genome id", 140, False), "name": ("name", 70, False),
-           "origin": ("origin", 70, False), "elite": ("elite", 38, False), "fitness": ("fitness", 60, True),
-           "median": ("median steps", 60, True), "success": ("success", 58, True),
-           "censored": ("stopped", 52, True)}
-COLUMN_TIPS = {
-    "rank": "Rank in this generation (by the landscape's fitness; an elite and its clone share a row).",
-    "id": "The genome's id: the hash of its genes (same genes, same id).",
-    "name": "The genome's name (founders and Forge saves have one; evolved genomes usually not).",
-    "origin": "How the genome was made: founder, crossover, clone, mutation, alien, elite, forge.",
-    "elite": "Cloned into this generation as one of the best of the last (senescence: it must re-prove itself).",
-    "fitness": "The landscape's fitness over this generation's seeds (higher is better).",
-    "median": "Median steps to success over this generation's seeds. 'failed': most of its trials did not "
-              "succeed within the budget (the landscapes count a failure as twice the budget).",
-    "success": "Share of THIS generation's seeds on which it succeeded (the Hall of Fame shows the share in the "
-               "generation that admitted it).",
-    "censored": "Trials that racing stopped early this generation (censored: not finished, never failures).",
-}
-HOF_TIPS = {
-    "#0": "The genome's id: the hash of its genes.",
-    "name": "The genome's name.",
-    "success": "Share of the seeds on which it succeeded in the generation that admitted it (not this "
-               "generation's: see the population table for that).",
-    "run": "The run and generation that admitted it.",
-}
 
 
 def run_evolution(job: Job, evo: Evolution, pause: threading.Event) -> tuple[str, int]:
