@@ -337,3 +337,25 @@ def test_two_runs_started_in_the_same_second_get_distinct_ids(registry, monkeypa
     assert [first.run_id, second.run_id, third.run_id] == ["toy-20261122-000000-s0", "toy-20261122-000000-s0-2",
                                                            "toy-20261122-000000-s0-3"]
     assert all((registry.run_dir(e.run_id) / "run.json").is_file() for e in (first, second, third))
+
+
+def test_run_files_name_what_a_damaged_run_lacks_and_list_runs_newest_first(tmp_path):
+    import json as _json
+
+    from lab.evolution import run_files
+    from lab.registry import Registry, RegistryError
+    reg = Registry(tmp_path / "reg")
+    evo = Evolution(_settings(), reg, arena=ToyArena(), run_id="whole")
+    evo.step()
+    run, state = run_files.read_run(reg, "whole")
+    assert state["generation"] == 1 and run["settings"]["arena"] == evo.settings.arena
+    folder = reg.run_dir("torn", create=True)
+    (folder / "run.json").write_text(_json.dumps({"settings": {"generations": 4}}))
+    (folder / "checkpoint.json").write_text(_json.dumps({"schema_version": 1, "generation": 2, "history": {}}))
+    with pytest.raises(RegistryError, match="lack or garble checkpoint.json population, checkpoint.json elite_ids"):
+        run_files.read_run(reg, "torn")
+    infos = {i.run_id: i.state for i in run_files.run_infos(reg)}
+    assert infos == {"whole": "stopped after 1 of 4 generations (resumable)",
+                     "torn": "stopped after 2 of 4 generations (resumable)"}
+    with pytest.raises(RegistryError, match="no run gone to resume"):
+        run_files.read_run(reg, "gone")

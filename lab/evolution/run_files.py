@@ -17,6 +17,8 @@ from lab.registry import Registry, RegistryError
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_SCHEMA = 1
+# what a checkpoint holds, and of which JSON type
+_STATE_KEYS = {"generation": int, "population": list, "elite_ids": list, "rng_state": dict, "history": list}
 
 
 def _write(path: Path, data: dict[str, Any], indent: int, sort_keys: bool = False) -> None:
@@ -37,7 +39,20 @@ def write_checkpoint(registry: Registry, run_id: str, state: dict[str, Any]) -> 
 
 
 def read_run(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(run.json, checkpoint.json) of a run, or a RegistryError naming what is wrong."""
+    """(run.json, checkpoint.json) of a run, checked whole enough to resume, or a RegistryError
+    naming what is wrong."""
+    run, state = _read_json(registry, run_id)
+    if state.get("schema_version") != CHECKPOINT_SCHEMA:
+        raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
+    wrong = [f"{CHECKPOINT_FILE} {key}" for key, kind in _STATE_KEYS.items() if not isinstance(state.get(key), kind)]
+    wrong += [] if isinstance(run.get("settings"), dict) else [f"{RUN_FILE} settings"]
+    if wrong:
+        raise RegistryError(f"run {run_id}: its files lack or garble {', '.join(wrong)}")
+    return run, state
+
+
+def _read_json(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two files of a run as JSON objects, or a RegistryError naming what is wrong."""
     folder = registry.run_dir(run_id)
     try:
         run = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
@@ -50,8 +65,6 @@ def read_run(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str,
         raise RegistryError(f"run {run_id}: cannot read its files ({exc.strerror or exc})") from None
     if not isinstance(run, dict) or not isinstance(state, dict):
         raise RegistryError(f"run {run_id}: its files do not hold JSON objects")
-    if state.get("schema_version") != CHECKPOINT_SCHEMA:
-        raise RegistryError(f"run {run_id}: unknown checkpoint schema_version {state.get('schema_version')!r}")
     return run, state
 
 
@@ -85,7 +98,7 @@ def run_info(registry: Registry, run_id: str) -> RunInfo:
         except OSError:
             continue
     try:
-        run, state = read_run(registry, run_id)
+        run, state = _read_json(registry, run_id)   # listing needs only the counts, not a resumable state
         return RunInfo(run_id, int(state["generation"]), int(run["settings"]["generations"]), written)
     except (RegistryError, KeyError, TypeError, ValueError):
         return RunInfo(run_id, written=written, readable=False)
