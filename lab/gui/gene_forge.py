@@ -363,7 +363,7 @@ class GeneForgeTab(ForgeResults):
             return
         self.recipient_picker.refresh()
         if self.pick_recipient(genome):
-            self.app.notebook.select(self.frame)
+            self.app.show_tab("Gene Forge")
 
     def close(self) -> None:
         self.radar.figure.clear()

@@ -7,6 +7,7 @@ from tkinter import ttk
 
 from lab.analysis.phylogeny import LEVELS, SCOPES
 from lab.genome import spec_names
+from lab.gui.widgets import list_follows
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.table import HeadingTips, scroll_both
 from lab.gui.widgets.tooltip import Tooltip
@@ -15,6 +16,13 @@ DEFAULT_SPEC = "grokking"
 DEFAULT_LEVEL = "Family"
 SCOPE_TEXT = {"all": "All genomes (registry and founders)", "hall": "Hall of Fame", "tag": "Tag:"}
 
+
+
+def gene_specs() -> list[str]:
+    """Every registered arena's gene spec (the gene tables are imported first)."""
+    from lab.arenas import load_gene_specs
+    load_gene_specs()
+    return spec_names()
 
 class PhylogenyLayout:
     # ---- layout ------------------------------------------------------------------------------
@@ -26,6 +34,7 @@ class PhylogenyLayout:
         ttk.Label(row, text="Gene spec").pack(side="left")
         self.spec = tk.StringVar(self.frame, value=DEFAULT_SPEC if DEFAULT_SPEC in spec_names() else spec_names()[0])
         self.spec_box = ttk.Combobox(row, textvariable=self.spec, values=spec_names(), state="readonly", width=14)
+        list_follows(self.spec_box, gene_specs)   # a spec registered later is offered too
         self.spec_box.pack(side="left", padx=(6, 0))
         self.scope = tk.StringVar(self.frame, value="all")
         for key in SCOPES:

@@ -11,6 +11,7 @@ from lab.analysis.phylogeny import LEVELS
 from lab.analysis.stress import GROUPINGS, SPECIES
 from lab.arenas import arena_names
 from lab.arenas.base import TaskConfig
+from lab.gui.widgets import list_follows
 from lab.gui.widgets.chart_controls import ChartControls, ChartPicker, ExportOptions
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.form import Field, Form, device_field, offer_devices
@@ -67,6 +68,7 @@ class StressLayout:
         self.arena_name = tk.StringVar(self.frame, value=self.arena.name)
         self.arena_box = ttk.Combobox(row, textvariable=self.arena_name, values=arena_names(), state="readonly",
                                       width=12)
+        list_follows(self.arena_box, arena_names)   # an arena registered later is offered too
         self.arena_box.pack(side="left", padx=(6, 0))
         self.arena_box.bind("<<ComboboxSelected>>", lambda _e: self.set_arena(self.arena_name.get()))
         Tooltip(self.arena_box, "Which arena's genomes to stress-test: each arena has its own gene spec, task "

@@ -90,3 +90,62 @@ def test_the_gene_forge_edits_its_genomes(lab_app, toy):
         forge.arena_name.set("grokking")
         forge.arena_box.event_generate("<<ComboboxSelected>>")
         lab_app.root.update()
+
+
+def test_the_stress_chamber_smart_fills_it(lab_app, toy, tmp_path):
+    import numpy as np
+
+    from lab.genome import random_genome
+    old = lab_app.registry
+    lab_app.set_registry(tmp_path / "registry")
+    stress = lab_app.tabs["Stress Chamber"]
+    lab_app.show_tab("Stress Chamber")
+    try:
+        assert "toy" in _open(stress.arena_box)
+        stress.arena_name.set("toy")
+        stress.arena_box.event_generate("<<ComboboxSelected>>")
+        lab_app.root.update()
+        assert stress.arena.name == "toy" and stress.choice.spec == "toy-climber"
+        assert list(stress.form.widgets["device"].cget("values")) == ["cpu"]
+        rng = np.random.default_rng(3)
+        genomes = lab_app.registry.add_genomes(random_genome(stress.arena.gene_spec, rng, name=f"climber-{i}")
+                                               for i in range(2))
+        stress.choice.add(genomes)
+        stress.form.set_values({"runs": 3, "generations": 10})
+        assert stress.plan_label.cget("text") == "0 trials already in the registry, 6 will run"
+        stress.run_button.invoke()
+        wait_until(lab_app.root, lambda: not stress.running, timeout=60)
+        assert {t.arena for t in lab_app.registry.trials()} == {"toy"} and len(lab_app.registry.trials()) == 6
+        assert stress.plan_label.cget("text") == "6 trials already in the registry, 0 will run"
+    finally:
+        stress.choice.clear()
+        stress.set_arena("grokking")
+        lab_app.set_registry(old.root)
+
+
+def test_the_phylogeny_maps_its_spec(lab_app, toy, tmp_path):
+    import numpy as np
+
+    from lab.arenas import get_arena
+    from lab.genome import random_genome
+    old = lab_app.registry
+    lab_app.set_registry(tmp_path / "registry")
+    tab = lab_app.tabs["Phylogeny"]
+    lab_app.show_tab("Phylogeny")
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+    before = tab.spec.get()
+    try:
+        spec = get_arena("toy").gene_spec
+        rng = np.random.default_rng(4)
+        lab_app.registry.add_genomes(random_genome(spec, rng, name=f"c{i}") for i in range(16))
+        assert "toy-climber" in _open(tab.spec_box)
+        tab.spec.set("toy-climber")
+        tab.scope.set("all")
+        assert tab.map()
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
+        assert tab.phylo.spec.name == "toy-climber" and len(tab.phylo.ids) == 16
+        assert set(lab_app.registry.species_labels("toy-climber")) == set(tab.phylo.ids)
+    finally:
+        tab.spec.set(before)
+        lab_app.set_registry(old.root)
+        wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
