@@ -83,3 +83,24 @@ def test_specialists_config_save_resume_and_bad_config(run, tmp_path):
     assert snapshot(tmp_path / "pop") == saved       # the saved population is untouched
     code, _, err = run("m2n2-specialists", "--dataset", "cifar10", "--data-folder", str(tmp_path / "none"))
     assert code == 2 and "does not exist" in err
+
+
+@pytest.mark.parametrize("argv, budget, more", [
+    (["m2n2", "--hidden", "16", "--eval-interval", "50", "--seed", "3"], "--passes", ("100", "200")),
+    (["neat", "--task", "xor", "--no-stop", "--seed", "3"], "--generations", ("3", "6")),
+])
+def test_a_direct_run_saved_and_resumed_to_a_larger_budget_ends_like_one_run_straight(tmp_path, argv, budget, more):
+    import numpy as np
+
+    from lab.cli import main
+
+    half, whole = more
+    assert main(argv + [budget, half, "--save", str(tmp_path / "half")]) == 0
+    assert main(argv[:1] + ["--resume", str(tmp_path / "half"), budget, whole, "--save", str(tmp_path / "on")]) == 0
+    assert main(argv + [budget, whole, "--save", str(tmp_path / "straight")]) == 0
+    on, straight = (json.loads((tmp_path / d / "state.json").read_text()) for d in ("on", "straight"))
+    for meta in (on, straight):
+        meta.pop("npz_sha256")
+    assert on == straight
+    with np.load(tmp_path / "on" / "state.npz") as a, np.load(tmp_path / "straight" / "state.npz") as b:
+        assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)

@@ -1,5 +1,6 @@
 """``python main.py m2n2 ...``: one M2N2 run of the engine, watched under a progress bar, with
-``--save-model`` writing the reported model as npz + JSON (never pickle); and
+``--save-model`` writing the reported model as npz + JSON (never pickle) and ``--save``/``--resume``
+keeping the whole run; and
 ``python main.py m2n2-specialists ...``: M2N2 from per-class specialists. The engine options that
 are genes come from the gene table (genes.py). Bad input exits 2 with one line (see lab.cli)."""
 from __future__ import annotations
@@ -37,20 +38,33 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
         overrides["slerp"] = False
     settings = M2N2Settings.from_genes(genes, **overrides)
     device = arena.resolve_device(args.device)
-    engine = arena.engine(task, settings, args.seed, device=device)
-    print(f"M2N2 seed {args.seed} on {task.dataset} ({device_label(device)}): archive {settings.archive_size}, "
+    if args.resume:   # the saved run's own settings and task; --passes may raise its budget
+        engine = arena.resume_run(args.resume, device=device)
+        engine.task = task = dataclasses.replace(engine.task, passes=max(args.passes or 0, engine.task.passes))
+        settings = engine.settings[0]
+        print(f"resumed {args.resume} at pass {engine.passes} of {task.passes}")
+    else:
+        engine = arena.engine(task, settings, args.seed, device=device)
+    print(f"M2N2 seed {engine.seeds[0]} on {task.dataset} ({device_label(device)}): archive {settings.archive_size}, "
           f"alpha {settings.alpha:g}, partner by {settings.partner}, budget {task.passes} forward passes "
           f"(task {task.task_id})")
     if engine.data.note:
         print(engine.data.note)
 
+    def save() -> None:
+        if args.save:
+            arena.save_run(engine, args.save)
+            print(f"the run at pass {engine.passes} saved to {args.save} (--resume carries it on)", file=sys.stderr)
+
     def interrupted() -> None:
         print(f"interrupted at pass {engine.passes}; test accuracy {float(engine.test_acc[0]):.4f}", file=sys.stderr)
+        save()
         if args.fitness_log:
             atomic_write_text(Path(args.fitness_log), engine.fitness_log_csv(0))
             print(f"fitness log of the {engine.passes} passes run written to {args.fitness_log}", file=sys.stderr)
 
     def finished(seconds: float) -> None:
+        save()
         snap = engine.snapshot()
         reached = engine.passes_to_target[0]
         print(f"test accuracy {snap['test_acc']:.4f} (best training accuracy {snap['best_train_acc']:.4f}) after "
@@ -68,14 +82,14 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
             meta = {"kind": "m2n2-model", "layout": "W1 [inputs, hidden] row-major, b1, W2 [hidden, classes], b2",
                     "inputs": engine.data.n_inputs, "hidden": task.hidden, "classes": list(engine.data.classes),
                     "task": task.to_dict(), "task_id": task.task_id, "settings": dataclasses.asdict(settings),
-                    "seed": args.seed, "test_acc": snap["test_acc"], "train_acc": snap["best_train_acc"]}
+                    "seed": engine.seeds[0], "test_acc": snap["test_acc"], "train_acc": snap["best_train_acc"]}
             atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
             print(f"reported model written to {out} (+ {out.with_suffix('.json').name})")
 
     return run_direct(DirectRun(
         engine, task.passes, "pass", step=lambda: engine.step(task.eval_interval),
         postfix=lambda: {"train": f"{float(engine.train_acc().max()):.3f}", "test": f"{float(engine.test_acc[0]):.3f}"},
-        interrupted=interrupted, finished=finished))
+        interrupted=interrupted, finished=finished, initial=engine.passes))
 
 
 def cmd_m2n2_specialists(args: argparse.Namespace) -> int:
@@ -149,6 +163,10 @@ def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--eval-interval", type=int, help="passes between test evaluations (default 250)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--save-model", metavar="FILE.npz", help="write the reported model (npz + JSON)")
+    p.add_argument("--save", metavar="DIR", help="write the run's whole state (npz + JSON) there at the end or on "
+                   "Ctrl-C")
+    p.add_argument("--resume", metavar="DIR", help="carry on a saved run exactly (its own settings and task; "
+                   "--passes raises its budget)")
     p.add_argument("--fitness-log", metavar="FILE.csv", help="write the per-pass fitness log: slot replaced, "
                    "children accepted, best and mean training accuracy, the reported model's test accuracy")
     p.set_defaults(func=cmd_m2n2)

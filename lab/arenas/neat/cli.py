@@ -1,6 +1,7 @@
 """``python main.py neat ...``: one NEAT run from the command line with a progress bar, or
 ``--evaluate NET.json`` to score a saved network. Every gene of the NEAT arena is an option;
-``--save-champion`` writes the best network as JSON (a graph, validated when read back). Bad input
+``--save-champion`` writes the best network as JSON (a graph, validated when read back);
+``--save``/``--resume`` keep the whole run. Bad input
 exits 2 with one line (see lab.cli);
 the run itself is lab.cli.direct's loop."""
 from __future__ import annotations
@@ -52,10 +53,28 @@ def cmd_neat(args: argparse.Namespace) -> int:
         else dict(arena.gene_spec.defaults())
     genes.update(gene_values(args, NEAT_SPEC, NEAT_SPEC.keys))
     settings = NeatSettings.from_genes(genes)
-    engine = arena.engine(task, settings, args.seed, parallel=_parallel(args))
+    if args.resume:   # the saved run's own settings and task; --generations may raise its budget
+        engine = arena.resume_run(args.resume)
+        engine.extend(args.generations or 0)
+        task = engine.task
+        settings = engine.settings
+        print(f"resumed {args.resume} at generation {engine.generation} of {task.generations}")
+    else:
+        engine = arena.engine(task, settings, args.seed, parallel=_parallel(args))
     control = ("fixed threshold", "PID species control", "adaptive species control")[settings.species_control]
 
+    def save() -> None:
+        if args.save:
+            arena.save_run(engine, args.save)
+            print(f"the run at generation {engine.generation} saved to {args.save} (--resume carries it on)",
+                  file=sys.stderr)
+
+    def interrupted() -> None:
+        print(f"interrupted at generation {engine.generation}", file=sys.stderr)
+        save()
+
     def finished(seconds: float) -> None:
+        save()
         best = engine.solver or engine.champion
         what = "training cases right" if task.fitness == "classic" else "validation accuracy"
         if engine.solved_at is not None:
@@ -77,15 +96,14 @@ def cmd_neat(args: argparse.Namespace) -> int:
             atomic_write_text(out, best.to_json() + "\n")
             print(f"network written to {out}")
 
-    print(f"NEAT seed {args.seed} on {task.task} ({task.fitness} fitness): population {settings.population}, "
+    print(f"NEAT seed {engine.seed} on {task.task} ({task.fitness} fitness): population {settings.population}, "
           f"delta_t {settings.compat_threshold:g} ({control}), {task.generations} generations, "
           f"evaluation {engine.evaluator.backend} x{engine.parallel.workers} (task {task.task_id})")
     return run_direct(DirectRun(
         engine, task.generations, "gen", step=lambda: engine.step(1), context=engine,
         postfix=lambda: {"species": len(engine.species), "best": f"{engine.curve['best'][-1]:.3f}",
                          "acc": f"{engine.champion_score.accuracy:.3f}"},
-        interrupted=lambda: print(f"interrupted at generation {engine.generation}", file=sys.stderr),
-        finished=finished))
+        interrupted=interrupted, finished=finished, initial=engine.generation))
 
 
 def _evaluate(path: str, task) -> int:
@@ -141,5 +159,9 @@ def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--start-method", help="process start method (spawn, forkserver, fork)")
     p.add_argument("--restart-every", type=int, help="rolling restart of process workers every N generations")
     p.add_argument("--save-champion", metavar="FILE.json", help="write the best network as JSON")
+    p.add_argument("--save", metavar="DIR", help="write the run's whole state (JSON + npz) there at the end or on "
+                   "Ctrl-C")
+    p.add_argument("--resume", metavar="DIR", help="carry on a saved run exactly (its own settings and task; "
+                   "--generations raises its budget)")
     p.add_argument("--evaluate", metavar="NET.json", help="score a saved network on --task instead of evolving")
     p.set_defaults(func=cmd_neat)

@@ -195,6 +195,16 @@ class NeatEngine:
             self._generation(cancel)
         return self
 
+    def extend(self, generations: int) -> None:
+        """Raise the budget to ``generations`` (a resumed run carried further). A run that stopped at
+        its old budget skipped breeding the next population; it breeds it now, as a run with the
+        larger budget would have."""
+        ended = self.done and self.generation > 0
+        self.task = dataclasses.replace(self.task, generations=max(int(generations), self.task.generations))
+        if ended and not self.done:
+            self.tracker.new_generation()
+            self.population = self._reproduce()
+
     def close(self) -> None:
         self.evaluator.close()
 
