@@ -12,6 +12,7 @@ from tkinter import ttk
 from lab.analysis.stress import display_names, select_genomes
 from lab.genome import Genome, GenomeError
 from lab.gui.widgets.genome_picker import GenomePicker, alias_names, hall_of_fame_ids, species_names
+from lab.gui.widgets.table import headed_table
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import RegistryError, founders, read_genome_file
 
@@ -61,15 +62,7 @@ class GenomeChoice(ttk.Frame):
         self.box = box
         table = ttk.Frame(box)
         table.pack(fill="both", expand=True)
-        self.tree = ttk.Treeview(table, columns=list(CHOSEN_COLUMNS), show="headings", selectmode="extended",
-                                 height=7)
-        for col, (heading, width) in CHOSEN_COLUMNS.items():
-            self.tree.heading(col, text=heading)
-            self.tree.column(col, width=width, stretch=col == "name")
-        scroll = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
-        self.tree.configure(yscrollcommand=scroll.set)
-        self.tree.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="right", fill="y")
+        self.tree = headed_table(table, CHOSEN_COLUMNS, selectmode="extended", height=7)
         self.tree.bind("<<TreeviewSelect>>", lambda _e: self._clicked())
         self.tree.bind("<Delete>", lambda _e: self.remove_selected())
         edit = ttk.Frame(box)

@@ -11,6 +11,7 @@ from tkinter import ttk
 from lab.forge import search_genomes
 from lab.genome import Genome
 from lab.gui.widgets.fit_label import FitLabel
+from lab.gui.widgets.table import headed_table
 from lab.gui.widgets.tooltip import Tooltip
 from lab.registry import RegistryError
 
@@ -43,14 +44,7 @@ class GenomePicker(ttk.LabelFrame):
                         command=self.refresh).pack(side="left", padx=(4, 0))
         body = ttk.Frame(self)
         body.pack(fill="both", expand=True, pady=(2, 0))
-        self.tree = ttk.Treeview(body, columns=list(COLUMNS), show="headings", selectmode="browse", height=height)
-        for col, (heading, width) in COLUMNS.items():
-            self.tree.heading(col, text=heading)
-            self.tree.column(col, width=width, stretch=col == "name")
-        scroll = ttk.Scrollbar(body, orient="vertical", command=self.tree.yview)
-        self.tree.configure(yscrollcommand=scroll.set)
-        self.tree.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="right", fill="y")
+        self.tree = headed_table(body, COLUMNS, selectmode="browse", height=height)
         bottom = ttk.Frame(self)
         bottom.pack(fill="x")
         self.open_button = ttk.Button(bottom, text="Open file...", command=on_open_file)

@@ -89,3 +89,18 @@ def scroll_both(tree: ttk.Treeview, frame: ttk.Frame) -> None:
     tree.grid(row=0, column=0, sticky="nsew")
     down.grid(row=0, column=1, sticky="ns")
     across.grid(row=1, column=0, sticky="ew")
+
+
+def headed_table(frame: ttk.Frame, columns: dict[str, tuple[str, int]], stretch: str = "name",
+                 **options) -> ttk.Treeview:
+    """A table of ``columns`` (name -> (heading, width); only ``stretch`` takes spare width) filling
+    ``frame`` beside a vertical scrollbar. ``options`` go to the Treeview (selectmode, height)."""
+    tree = ttk.Treeview(frame, columns=list(columns), show="headings", **options)
+    for col, (heading, width) in columns.items():
+        tree.heading(col, text=heading)
+        tree.column(col, width=width, stretch=col == stretch)
+    scroll = ttk.Scrollbar(frame, orient="vertical", command=tree.yview)
+    tree.configure(yscrollcommand=scroll.set)
+    tree.pack(side="left", fill="both", expand=True)
+    scroll.pack(side="right", fill="y")
+    return tree
