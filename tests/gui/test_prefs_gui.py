@@ -114,6 +114,7 @@ def test_settings_survive_a_restart(make_app, tmp_path):
 
 def test_a_stress_arena_keeps_its_own_settings_while_the_window_is_open(lab_app):
     stress = lab_app.tabs["Stress Chamber"]
+    stress.load_prefs(type(lab_app.prefs)())   # every arena's remembered values at the defaults, whatever ran before
     stress.set_arena("grokking")
     stress.form.set_values({"runs": 5, "step_cap": 700})
     stress.set_arena("m2n2")
