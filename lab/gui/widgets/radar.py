@@ -44,7 +44,7 @@ def draw_radar(fig: Figure, layers: Sequence[RadarLayer], title: str = "") -> Fi
     crowded = n > 17
     size = 6.5 if crowded else 7.5
     labels = [g.label if crowded or not (len(g.label) > 13 and abs(np.sin(a)) > 0.6)
-              else "\n".join(textwrap.wrap(g.label, 14, break_long_words=False)) for g, a in zip(spec.genes, angles)]
+              else "\n".join(textwrap.wrap(g.label, 13, break_long_words=False)) for g, a in zip(spec.genes, angles)]
     # labels on the left half read towards the centre, so none runs over the plot
     aligns = ["center" if np.isclose(np.sin(a), 0, atol=0.1) else "left" if np.sin(a) > 0 else "right"
               for a in angles]
