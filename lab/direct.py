@@ -37,6 +37,14 @@ class EngineUnavailable:
 
 
 @dataclasses.dataclass(frozen=True)
+class EngineKept:
+    """The engine of a direct run that ended or stopped, handed back to the view (``keep_engine``)
+    so that it can be saved; whoever receives it closes it (a NEAT engine owns worker processes)."""
+
+    engine: Any
+
+
+@dataclasses.dataclass(frozen=True)
 class DirectOption:
     """A choice the direct run offers beyond the gene table (an ablation no gene can express); it
     replaces the gene ``replaces`` in the form, takes its default from that gene's value and is
@@ -192,9 +200,13 @@ def engine_settings(arena: Any, genes: Mapping[str, Any], options: Mapping[str, 
 
 
 def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every: int, device: str = "auto",
-               reserve_threads: int = 1) -> dict[str, Any] | EngineUnavailable:
+               reserve_threads: int = 1, *, resume_from: Any = None,
+               keep_engine: bool = False) -> dict[str, Any] | EngineUnavailable:
     """The job the direct-run view submits: build the engine (reading the data set belongs off the
     Tk thread), then :func:`run_direct`. A data or settings problem comes back as EngineUnavailable.
+    ``resume_from``: a folder written by ``arena.save_run``; the engine is rebuilt from it (task,
+    settings and seed are then the folder's) and continues to its budget. ``keep_engine``: the engine
+    is handed back as an :class:`EngineKept` event instead of closed, once the run ends or stops.
 
     The job's torch threads leave ``reserve_threads`` cores to the window: with every core in the
     OpenMP team, each small op of a pass waits for a thread the Tk thread's redraw has descheduled
@@ -207,15 +219,21 @@ def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every:
     torch.set_num_threads(max(1, threads - reserve_threads))
     try:
         try:
-            engine = arena.engine(task, settings, seed, device=device)
+            engine = (arena.resume_run(resume_from, device=device) if resume_from is not None
+                      else arena.engine(task, settings, seed, device=device))
         except (DataError, ValueError) as exc:
             return EngineUnavailable(str(exc))
+        kept = False
         try:
             unit = getattr(direct_panel_of(arena), "unit", DEFAULT_UNIT)
-            return run_direct(job, engine, every, arena=arena.name, unit=unit)
+            result = run_direct(job, engine, every, arena=arena.name, unit=unit)
+            if keep_engine:
+                job.emit(EngineKept(engine))
+                kept = True
+            return result
         finally:
             close = getattr(engine, "close", None)   # an engine holding workers lets them go
-            if close is not None:
+            if close is not None and not kept:
                 close()
     finally:
         torch.set_num_threads(threads)

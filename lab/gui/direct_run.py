@@ -6,6 +6,7 @@ background job (:func:`lab.direct.direct_job`) whose reports redraw the charts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import time
@@ -17,11 +18,12 @@ from typing import Any
 from lab.analysis.direct_panels import panel_for
 from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
-from lab.direct import (EngineReport, EngineUnavailable, arenas_with_panels, direct_job, direct_panel_of,
+from lab.direct import (EngineKept, EngineReport, EngineUnavailable, arenas_with_panels, direct_job,
                         engine_settings, snapshot_unit)
+from lab.gui.direct_forms import RUN_FIELDS, engine_fields, has_direct_run
+from lab.gui.direct_save import resume_engine, save_engine
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.form import (Field, Form, FormError, device_field, follow_task_defaults, offer_devices,
-                                  task_fields)
+from lab.gui.widgets.form import Form, FormError, follow_task_defaults, offer_devices, task_fields
 from lab.gui.widgets.scrolled import ScrolledFrame
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import Job, JobEnded
@@ -30,33 +32,6 @@ from lab.registry import RegistryError
 REDRAW_S = 0.25         # at most ~4 chart redraws a second
 DRAW_SHARE = 0.35       # and rarer when a redraw is slow, so the window keeps answering between redraws
 MAX_CHUNK = 25          # passes (generations) per engine step at most (fewer when they are slow)
-RUN_FIELDS = [
-    Field("seed", "Seed", "int", 1, 0, 2**31 - 1, help="The run's random seed: same seed and settings, same run."),
-    device_field(),
-]
-
-
-def has_direct_run(arena: Any) -> bool:
-    """Whether ``arena`` can be watched directly: it has an engine and the window has its charts."""
-    return direct_panel_of(arena) is not None
-
-
-def engine_fields(arena: Any, genes: dict[str, Any]) -> list[Field]:
-    """One field per gene of the arena's spec (bounds from the gene table, defaults from ``genes``);
-    a gene that a direct-run option replaces becomes that option's choice."""
-    options = {o.replaces: o for o in getattr(direct_panel_of(arena), "options", ())}
-    fields = []
-    for gene in arena.gene_spec.genes:
-        option = options.get(gene.key)
-        if option is not None:
-            default = option.choice_for(genes[gene.key])
-            fields.append(Field(option.name, option.label, "choice", default, choices=option.choices,
-                                help=option.help))
-        else:
-            fields.append(Field(gene.key, gene.label, gene.kind, genes[gene.key], gene.low, gene.high, help=gene.doc))
-    return fields
-
-
 class DirectRunWindow:
     """A Toplevel: the forms (scrolling when the arena's are long), Start / Stop / Export charts,
     progress and status on the left; the arena's charts on the right. ``genome``: its genes are the
@@ -68,6 +43,8 @@ class DirectRunWindow:
         self.panel = panel_for(arena_name)
         self.genome = genome
         self.job: Job | None = None
+        self.engine: Any = None     # the last run's engine, kept for Save; closed with the window
+        self.max_chunk = MAX_CHUNK
         self.snapshot: dict[str, Any] | None = None
         self.history: dict[str, list[float]] = {}
         # an arena may start its task form from other values than its default task ("auto" fields,
@@ -126,6 +103,14 @@ class DirectRunWindow:
         self.close_button = ttk.Button(buttons, text="Close", command=self.request_close)
         for b in (self.start_button, self.stop_button, self.export_button, self.close_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
+        files = ttk.Frame(controls)
+        files.pack(fill="x", pady=(2, 2))
+        self.save_button = ttk.Button(files, text="Save...", command=self.save_run, state="disabled")
+        self.resume_button = ttk.Button(files, text="Resume...", command=self.resume_run)
+        for b in (self.save_button, self.resume_button):
+            b.pack(side="left", expand=True, fill="x", padx=1)
+        Tooltip(self.save_button, "Save the stopped or finished run's engine to a folder, to resume it exactly later.")
+        Tooltip(self.resume_button, "Continue a run saved in a folder, to its budget, with that folder's settings.")
         Tooltip(self.close_button, "Close this window (Esc or Ctrl+W); a run under way is stopped after you agree.")
         self.progress = ttk.Progressbar(controls, maximum=1.0)
         self.progress.pack(fill="x", pady=(6, 0))
@@ -159,6 +144,8 @@ class DirectRunWindow:
     def _set_running(self, running: bool) -> None:
         self.start_button.configure(state="disabled" if running else "normal")
         self.stop_button.configure(state="normal" if running else "disabled")
+        self.resume_button.configure(state="disabled" if running else "normal")
+        self.save_button.configure(state="normal" if self.engine is not None and not running else "disabled")
         for form in self.forms:
             form.set_enabled(not running)
         if hasattr(self, "folder_button"):
@@ -223,8 +210,9 @@ class DirectRunWindow:
             self.status.configure(text="Nothing was started: see the message.")
             return False
         self.task, self.snapshot, self.history, self.outcome = task, None, {}, ""
+        self._keep(None)   # a new run: the last one's engine (and a NEAT engine's workers) goes
         every = max(1, min(MAX_CHUNK, getattr(task, "eval_interval", MAX_CHUNK)))
-        self.job = self.app.submit(direct_job, self.arena, task, settings, seed, every, device,
+        self.job = self.app.submit(functools.partial(direct_job, keep_engine=True), self.arena, task, settings, seed, every, device,
                                    title=f"Direct run of {self.arena.name} (seed {seed})", on_event=self._on_event)
         self._set_running(True)
         self.progress.configure(value=0.0)
@@ -237,6 +225,21 @@ class DirectRunWindow:
             self.job.cancel()
             self.status.configure(text="Stopping...")
 
+    def save_run(self) -> list[str]:
+        return save_engine(self)
+
+    def resume_run(self, folder: str | None = None) -> bool:
+        return resume_engine(self, folder)
+
+    def unit(self, snapshot: dict[str, Any]) -> str:
+        return snapshot_unit(snapshot, self.panel.unit)
+
+    def _keep(self, engine: Any) -> None:
+        """Hold ``engine`` for Save, closing the one held before (never one a job still steps)."""
+        if self.engine is not None and self.engine is not engine:
+            getattr(self.engine, "close", lambda: None)()
+        self.engine = engine
+
     def choose_data_folder(self) -> None:
         folder = self.app.dialogs.ask_directory("Choose the data folder", self.task_form.vars["data_folder"].get()
                                                 or None, create=False)
@@ -246,7 +249,11 @@ class DirectRunWindow:
     # ---- events from the job (Tk thread) -----------------------------------------------------
     def _on_event(self, event: Any) -> None:
         if self.closed:
-            return  # the window went away while the job wound down
+            if isinstance(event, EngineKept):   # the window went away while the job wound down
+                getattr(event.engine, "close", lambda: None)()
+            return
+        if isinstance(event, EngineKept):
+            self._keep(event.engine)
         if isinstance(event, EngineReport):
             self.snapshot, self.history = event.snapshot, event.history
             self._show_status()
@@ -351,6 +358,7 @@ class DirectRunWindow:
         if self.running:
             self.job.cancel()
         self.closed = True
+        self._keep(None)
         if self._draw_after is not None:
             self.top.after_cancel(self._draw_after)
             self._draw_after = None
