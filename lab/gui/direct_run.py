@@ -116,6 +116,9 @@ class DirectRunWindow:
         self.progress.pack(fill="x", pady=(6, 0))
         self.status = ttk.Label(controls, text="Not started.", wraplength=330, justify="left")
         self.status.pack(anchor="w", pady=(2, 0))
+        # wrap at the pane's own width (a long folder name in the source line would be cut off otherwise)
+        left.bind("<Configure>", lambda e: [w.configure(wraplength=max(200, e.width - 12)) for w in
+                                            (self.source_label, self.status)], add="+")
 
     def _build_forms(self, parent: ttk.Frame) -> None:
         box = ttk.LabelFrame(parent, text="Run", padding=(6, 2))
