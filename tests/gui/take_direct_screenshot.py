@@ -58,13 +58,14 @@ def main() -> None:
     wait_until(root, lambda: not window.running or (window.snapshot or {}).get("passes", 0) >= at, timeout=1800)
     # hold the picture at this report while the run goes on: the status lines would otherwise run ahead
     # of the charts, whose redraws are throttled
-    window._show_status = window._schedule_draw = app._show_job_status = lambda: None
+    window._show_status = window._schedule_draw = lambda: None
     DirectRunWindow._show_status(window)
-    App._show_job_status(app)
+    app.status.show_jobs(app.runner.active_jobs())
+    app.status.show_jobs = lambda jobs: None
     window.draw()
     grab(root, args.out, settle_s=0.4)
     print(f"wrote {args.out}: {window.status.cget('text')}")
-    del window._show_status, window._schedule_draw, app._show_job_status
+    del window._show_status, window._schedule_draw, app.status.show_jobs
     window.stop()
     wait_until(root, lambda: not window.running, timeout=120)
     window.close()
