@@ -8,7 +8,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from lab.direct import direct_job
+from lab.direct import EngineReport, direct_job
 
 
 def saved_run(arena: Any, folder: str) -> tuple[Any, dict[str, Any]]:
@@ -61,16 +61,26 @@ def resume_engine(window: Any, folder: str | None = None) -> bool:
         window.app.show_error("Resume run", f"Nothing was resumed: {exc}")
         return False
     device = window.run_form.vars["device"].get() or "auto"
-    window.task, window.history, window.outcome = task, {}, ""
-    window.task_form.set_values(meta["task"])
-    window.run_form.set_values({"seed": meta["seed"]})
-    window.source_label.configure(text=f"Resumed from {folder} (seed {meta['seed']}, "
-                                       f"{meta.get('passes', 0):,} {window.unit({})} done)")
+    shown = False
+
+    def on_event(event: Any) -> None:
+        # the window takes the saved run's task, seed and name at its first report: a folder whose
+        # arrays turn out unreadable in the job then leaves the window as it was, besides the message
+        nonlocal shown
+        if isinstance(event, EngineReport) and not shown and not window.closed:
+            shown = True
+            window.task, window.history, window.outcome = task, {}, ""
+            window.task_form.set_values(meta["task"])
+            window.run_form.set_values({"seed": meta["seed"]})
+            window.source_label.configure(text=f"Resumed from {folder} (seed {meta['seed']}, "
+                                               f"{meta.get('passes', 0):,} {window.unit({})} done)")
+        window._on_event(event)
+
     every = max(1, min(window.max_chunk, getattr(task, "eval_interval", window.max_chunk)))
     resumed = functools.partial(direct_job, resume_from=str(folder), keep_engine=True)
     window.job = window.app.submit(resumed, window.arena, task, None, meta["seed"], every, device,
                                    title=f"Direct run of {window.arena.name} (resumed, seed {meta['seed']})",
-                                   on_event=window._on_event)
+                                   on_event=on_event)
     window._set_running(True)
     window.status.configure(text=f"Resuming from {folder}...")
     return True

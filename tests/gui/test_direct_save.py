@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.gui.conftest import wait_until
-from tests.gui.test_direct_run import SMALL_TASK, evolution_lab  # noqa: F401 - the fixture
+from tests.gui.test_direct_run import SMALL_TASK, evolution_lab, genreg_lab, neat_lab  # noqa: F401 - fixtures
 
 TASK = {**SMALL_TASK, "passes": 1500}
 
@@ -22,7 +24,8 @@ def _open(lab_app):
 
 def _numbers(snapshot):
     """The snapshot without what only says how long it took."""
-    return json.loads(json.dumps({k: v for k, v in snapshot.items() if "wall" not in k and "time" not in k}))
+    return json.loads(json.dumps({k: v for k, v in snapshot.items() if "wall" not in k and "time" not in k},
+                                 default=lambda array: array.tolist()))
 
 
 def _in_folder(lab_app, folder, action):
@@ -83,4 +86,52 @@ def test_a_bad_folder_is_one_message_and_changes_nothing(lab_app, evolution_lab,
         assert len(lab_app.runner.jobs) == jobs and not win.running and win.snapshot is None
         assert win.source_label.cget("text") == label
         lab_app.dialogs.shown.clear()
+    win.close()
+
+
+def test_a_folder_whose_arrays_are_broken_is_one_message_and_the_window_stays_as_it_was(lab_app, evolution_lab,
+                                                                                        tmp_path):
+    import dataclasses
+
+    from lab.arenas import get_arena
+    arena = get_arena("m2n2")
+    task = dataclasses.replace(arena.default_task(), passes=20, eval_interval=10, hidden=8)
+    engine = arena.engine(task, arena.settings_class(), 3, device="cpu")
+    engine.step(5)
+    paths = arena.save_run(engine, tmp_path / "broken")
+    for path in paths:
+        if str(path).endswith(".npz"):
+            (tmp_path / "broken" / path).write_bytes(b"not an npz file")
+    win = _open(lab_app)
+    label, seed = win.source_label.cget("text"), win.run_form.values()["seed"]
+    assert _in_folder(lab_app, tmp_path / "broken", win.resume_run)
+    wait_until(lab_app.root, lambda: not win.running, timeout=60)
+    (error,) = lab_app.dialogs.errors()
+    assert "cannot resume from" in error[2] and "Traceback" not in error[2], error
+    lab_app.dialogs.shown.clear()
+    assert win.snapshot is None and win.engine is None and win.source_label.cget("text") == label
+    assert win.run_form.values()["seed"] == seed and win.task_form.values()["passes"] == TASK["passes"]
+    win.close()
+
+
+@pytest.mark.parametrize("arena_lab", ["genreg_lab", "neat_lab"])
+def test_every_arena_saves_and_resumes_from_the_window(lab_app, arena_lab, request, tmp_path):
+    from tests.gui.test_direct_run import SMALL_GENREG_ENGINE, SMALL_GENREG_TASK, SMALL_NEAT_ENGINE, SMALL_NEAT_TASK
+    request.getfixturevalue(arena_lab)
+    task, engine = ((SMALL_GENREG_TASK, SMALL_GENREG_ENGINE) if arena_lab == "genreg_lab"
+                    else (SMALL_NEAT_TASK, SMALL_NEAT_ENGINE))
+    win = lab_app.invoke("direct_run")
+    win.task_form.set_values(task)
+    win.engine_form.set_values(engine)
+    win.run_form.set_values({"seed": 2, "device": "cpu"})
+    assert win.start()
+    wait_until(lab_app.root, lambda: not win.running, timeout=120)
+    assert win.outcome == "finished"
+    whole = _numbers(win.snapshot)
+    assert _in_folder(lab_app, tmp_path / "saved", win.save_run)
+    win.close()
+    win = lab_app.invoke("direct_run")
+    assert _in_folder(lab_app, tmp_path / "saved", win.resume_run)
+    wait_until(lab_app.root, lambda: not win.running, timeout=120)
+    assert win.outcome == "finished" and _numbers(win.snapshot)["passes"] == whole["passes"]
     win.close()
