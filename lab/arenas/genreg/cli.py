@@ -63,13 +63,16 @@ def cmd_genreg(args: argparse.Namespace) -> int:
 
     def finished(seconds: float) -> None:
         reached = engine.generations_to_target
-        print(f"held-out accuracy {engine.test_acc:.4f} (best genome by trust; {engine.last['best_train_acc']:.3f} on "
-              f"its last generation's images) after {engine.generation} generations in {seconds:.1f} s; target "
+        last = engine.last   # empty when a resumed run had no generation left to run
+        on_images = f"; {last['best_train_acc']:.3f} on its last generation's images" if last else ""
+        print(f"held-out accuracy {engine.test_acc:.4f} (best genome by trust{on_images}) after {engine.generation} "
+              f"generations in {seconds:.1f} s; target "
               f"{task.target_acc:g} " + (f"reached at generation {reached}" if reached is not None else "not reached"))
         print("per class: " + "  ".join(f"{c}:{a:.0%}" for c, a in zip(engine.data.classes, engine.test_per_class)))
-        trust = np.sort(engine.last["trust"])[::-1]
-        print(f"trust of the last generation: best {trust[0]:.1f}, mean {trust.mean():.1f}, survival cutoff "
-              f"{trust[settings.survivors - 1]:.1f}, lowest {trust[-1]:.1f}")
+        if last:
+            trust = np.sort(last["trust"])[::-1]
+            print(f"trust of the last generation: best {trust[0]:.1f}, mean {trust.mean():.1f}, survival cutoff "
+                  f"{trust[settings.survivors - 1]:.1f}, lowest {trust[-1]:.1f}")
         if args.save:
             engine.save(args.save)
             print(f"population saved to {args.save} (population.npz + population.json)")
