@@ -196,15 +196,17 @@ class DirectRunWindow:
     def running(self) -> bool:
         return self.job is not None and self.job.active
 
-    def start(self) -> bool:
-        """Start a run from the widgets; bad input shows one message naming every problem and
-        starts nothing, as does another long job (the runner does one at a time)."""
-        if self.running:
-            return False
+    def refuse_while_busy(self, title: str, doing: str) -> bool:
+        """True (after one message) when another long job runs: the runner does one at a time."""
         busy = self.app.runner.active_jobs()
         if busy:
-            self.app.show_error("Direct run", f"{', '.join(j.title for j in busy)} is running; stop it "
-                                              "before starting a direct run.")
+            self.app.show_error(title, f"{', '.join(j.title for j in busy)} is running; stop it before "
+                                       f"{doing} a direct run.")
+        return bool(busy)
+
+    def start(self) -> bool:
+        """Start a run from the widgets; bad input or another job running: one message, nothing starts."""
+        if self.running or self.refuse_while_busy("Direct run", "starting"):
             return False
         try:
             task, settings, seed, device = self.read()

@@ -44,12 +44,7 @@ def resume_engine(window: Any, folder: str | None = None) -> bool:
     """Resume: rebuild the run saved in a folder the user picks and continue it to its budget now
     (the folder fixes task, settings and seed, so there is nothing left to set before Start). A bad
     folder is one message and changes nothing."""
-    if window.running:
-        return False
-    busy = window.app.runner.active_jobs()
-    if busy:
-        window.app.show_error("Resume run", f"{', '.join(j.title for j in busy)} is running; stop it "
-                                            "before resuming a direct run.")
+    if window.running or window.refuse_while_busy("Resume run", "resuming"):
         return False
     folder = folder or window.app.dialogs.ask_directory("Resume the direct run saved in folder", None,
                                                         create=False)
