@@ -9,15 +9,15 @@ and search genome lists; forge_editor.py round-trips a genome through an editor.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from lab.genome import Gene, Genome, GenomeError, GeneSpec, now_iso, splice
+from lab.genome import MAX_GENOME_BYTES, Gene, Genome, GenomeError, GeneSpec, now_iso, splice
 from lab.genome import diff as genome_diff
 from lab.registry import Registry, RegistryError
+from lab.safe_read import FileProblem, load_json
 
 UNDO_LIMIT = 500
 SOURCES = ("recipient", "donor", "edited", "invalid")
@@ -351,8 +351,8 @@ def save_custom(genome: Genome, folder: str | os.PathLike[str], registry: Regist
     written = True
     if path.exists():
         try:
-            existing = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            existing = load_json(path, what="genome file", max_bytes=MAX_GENOME_BYTES)
+        except FileProblem:
             existing = None
         if isinstance(existing, dict) and _same_file(existing, genome.to_dict()):
             written = False

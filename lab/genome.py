@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from lab.files import atomic_write_text
+from lab.safe_read import FileProblem, load_json, parse_json
 from lab.gene_spec import (KINDS, SCALES, SIGNIFICANT_DIGITS, Gene, GenomeError, GeneSpec, _fmt,  # noqa: F401
                            round_sig)
 
 SCHEMA_VERSION = 1
+MAX_GENOME_BYTES = 4 * 2**20   # one genome's file; bundles of many are read by registry_base
 ORIGINS = ("founder", "alien", "crossover", "clone", "mutation", "forge")
 GENOME_FIELDS = ("schema_version", "kind", "spec", "id", "genes", "name", "origin", "parents",
                  "generation", "created", "notes", "tags")
@@ -162,19 +164,20 @@ class Genome:
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> Genome:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GenomeError([f"not valid JSON: {exc}"], source) from None
+            data = parse_json(text, source or "genome JSON")
+        except FileProblem as exc:
+            raise GenomeError([exc.problem], source) from None
         return cls.from_dict(data, source)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Genome:
+    def load(cls, path: str | os.PathLike[str], inside: str | os.PathLike[str] | None = None) -> Genome:
+        """The genome in a JSON file; ``inside``: a folder the path must resolve into (no symlink out)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GenomeError([f"cannot read file: {exc}"], str(path)) from None
-        return cls.from_json(text, str(path))
+            data = load_json(path, what="genome file", max_bytes=MAX_GENOME_BYTES, inside=inside)
+        except FileProblem as exc:
+            raise GenomeError([exc.problem], str(path)) from None
+        return cls.from_dict(data, str(path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return atomic_write_text(Path(path), self.to_json())

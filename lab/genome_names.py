@@ -8,12 +8,12 @@ have been edited or planted by hand: a bad record is left out and named, never t
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from lab.genome import Genome
+from lab.safe_read import FileProblem, load_json
 
 NAMES_SCHEMA_VERSION = 1
 NAME_FIELDS = ("names", "tags", "notes")   # what names.json keeps per genome id
@@ -35,14 +35,10 @@ def with_names(genome: Genome, record: dict[str, list[str]]) -> Genome:
 
 def parse_names(path: Path, size: int, max_bytes: int) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
     """The valid records of a names.json file and one line per problem (a bad record is left out)."""
-    if size > max_bytes:
-        return {}, [f"larger than {max_bytes // 2**20} MiB"]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return {}, [f"cannot be read ({exc.strerror or exc})"]
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return {}, [f"not valid JSON ({exc})"]
+        data = load_json(path, what="names file", max_bytes=max_bytes, inside=path.parent)
+    except FileProblem as exc:
+        return {}, [exc.problem]
     if not isinstance(data, dict) or data.get("schema_version") != NAMES_SCHEMA_VERSION \
             or not isinstance(data.get("genomes"), dict):
         return {}, [f"not a names file of schema_version {NAMES_SCHEMA_VERSION}"]

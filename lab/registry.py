@@ -42,6 +42,7 @@ from lab.genome_names import NAME_FIELDS, NAMES_SCHEMA_VERSION, parse_names, wit
 from lab.registry_base import (CUSTOM_DIR, DEFAULT_ROOT, FOUNDERS_DIR, ID_PATTERN, MAX_IMPORT_BYTES,  # noqa: F401
                                ImportReport, RegistryError, founders, read_genome_file)
 from lab.registry_shelves import RegistryShelves
+from lab.safe_read import FileProblem, check_inside, parse_json
 
 load_gene_specs()   # genome files name their spec: every arena's gene table is registered before one is read
 
@@ -184,7 +185,7 @@ class Registry(RegistryShelves):
             cached = self._genome_cache.get(genome_id)
             if cached and cached[0] == stamp:
                 return cached[1]
-            genome = Genome.load(path)
+            genome = Genome.load(path, inside=self.root)
             if genome.id != genome_id:
                 raise RegistryError(f"{path} holds genome {genome.id}, not {genome_id} (genes edited by hand? "
                                     "import the file instead)")
@@ -278,7 +279,10 @@ class Registry(RegistryShelves):
             return 0
         lines = "".join(r.to_json_line() + "\n" for r in results)
         with self._acquire():
-            with open(self.trials_path, "a+b") as fh:
+            path = self._inside(self.trials_path)
+            if os.path.lexists(path) and not path.is_file():
+                raise RegistryError(f"{path} is not a regular file; no trial was recorded")
+            with open(path, "a+b") as fh:
                 fh.seek(0, os.SEEK_END)
                 if fh.tell() > 0:
                     # a torn last line (a writer died mid-line) must not swallow our first record
@@ -293,7 +297,12 @@ class Registry(RegistryShelves):
     def _load_trials(self) -> None:
         """Read lines appended since the last call. A last line without newline is left for later."""
         with self._mutex:
-            if not self.trials_path.is_file():
+            try:
+                readable = self.trials_path.is_file() and bool(check_inside(self.trials_path, self.root))
+            except FileProblem as exc:   # a symlink out of the registry: nothing of it is read
+                self._warn(str(exc))
+                readable = False
+            if not readable:
                 self._trials, self._trial_offset, self._trial_line = {}, 0, 0
                 self._censored = {}
                 return
@@ -316,10 +325,14 @@ class Registry(RegistryShelves):
                 self._trial_line += 1
                 if not raw.strip():
                     continue
+                where = f"{self.trials_path.name} line {self._trial_line}"
                 try:
-                    result = TrialResult.from_dict(json.loads(raw))
-                except (json.JSONDecodeError, UnicodeDecodeError, TrialError, TypeError) as exc:
-                    self._warn(f"{self.trials_path.name} line {self._trial_line}: skipped a corrupt record ({exc})")
+                    result = TrialResult.from_dict(parse_json(raw, where))
+                except FileProblem as exc:
+                    self._warn(f"{where}: skipped a corrupt record ({exc.problem})")
+                    continue
+                except (TrialError, TypeError, ValueError, KeyError, AttributeError) as exc:
+                    self._warn(f"{where}: skipped a corrupt record ({exc})")
                     continue
                 if result.status == "censored":   # kept apart: never a full result (Smart Fill)
                     old = self._censored.get(result.key)

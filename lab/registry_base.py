@@ -4,13 +4,13 @@ Light: no torch, nothing written."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from lab.genome import Genome, GenomeError
+from lab.safe_read import FileProblem, load_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = PROJECT_ROOT / "registry"
@@ -54,13 +54,9 @@ def read_genome_file(path: str | os.PathLike[str]) -> list[Genome]:
     """Every genome in a JSON file (one genome, a list of genomes or a genome bundle), all or nothing."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise GenomeError([f"file is larger than {MAX_IMPORT_BYTES // 2**20} MiB"], str(path))
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GenomeError([f"cannot read file: {exc.strerror or exc}"], str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GenomeError([f"not valid JSON: {exc}"], str(path)) from None
+        data = load_json(path, what="genome file", max_bytes=MAX_IMPORT_BYTES)
+    except FileProblem as exc:
+        raise GenomeError([exc.problem], str(path)) from None
     if isinstance(data, dict) and data.get("kind") == "genome-bundle":
         items = data.get("genomes")
         if not isinstance(items, list):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.files import atomic_write_text
+from lab.safe_read import FileProblem, load_json
 from lab.genome import SCHEMA_VERSION, Genome, GenomeError, now_iso
 from lab.registry_base import ID_PATTERN, ImportReport, RegistryError, expand_paths, read_genome_file
 
@@ -23,13 +24,12 @@ class RegistryShelves:
 
     # ---- Hall of Fame ------------------------------------------------------------------------
     def _read_hof(self) -> list[dict[str, Any]]:
-        if not self.hof_path.is_file():
+        if not os.path.lexists(self.hof_path):
             return []
         try:
-            data = json.loads(self.hof_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{self.hof_path} is not valid JSON ({exc}); fix or move it, "
-                                "nothing was changed") from None
+            data = load_json(self.hof_path, what="Hall of Fame file", inside=self.root)
+        except FileProblem as exc:
+            raise RegistryError(f"{exc}; fix or move it, nothing was changed") from None
         if not isinstance(data, dict) or data.get("schema_version") != HOF_SCHEMA_VERSION \
                 or not isinstance(data.get("entries"), list):
             raise RegistryError(f"{self.hof_path} is not a Hall of Fame file of schema_version "
@@ -72,13 +72,13 @@ class RegistryShelves:
 
     # ---- species (written by the Phylogeny tab, read by the Stress Chamber) -------------------
     def _read_species(self) -> dict[str, Any]:
-        if not self.species_path.is_file():
+        if not os.path.lexists(self.species_path):
             return {}
         try:
-            data = json.loads(self.species_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{self.species_path} is not valid JSON ({exc}); fix or delete it (the "
-                                "Phylogeny tab writes it again), nothing was changed") from None
+            data = load_json(self.species_path, what="species file", inside=self.root)
+        except FileProblem as exc:
+            raise RegistryError(f"{exc}; fix or delete it (the Phylogeny tab writes it again), "
+                                "nothing was changed") from None
         specs = data.get("specs") if isinstance(data, dict) else None
         if not isinstance(data, dict) or data.get("schema_version") != SPECIES_SCHEMA_VERSION \
                 or not isinstance(specs, dict) or not all(isinstance(v, dict) and isinstance(v.get("genomes"), dict)
@@ -144,14 +144,22 @@ class RegistryShelves:
         src = self._inside(self.trash_dir / "genomes" / f"{self.check_id(genome_id)}.json")
         if not src.is_file():
             raise RegistryError(f"genome {genome_id} is not in the trash of {self.root}")
-        genome = Genome.load(src)
+        genome = Genome.load(src, inside=self.root)
         hof_src = self.trash_dir / "hall_of_fame" / src.name
         with self._mutex, self._acquire():
+            entry = None
+            if os.path.lexists(hof_src):
+                try:
+                    entry = load_json(hof_src, what="Hall of Fame entry", inside=self.root)
+                except FileProblem as exc:
+                    raise RegistryError(f"{exc}; fix or move it, nothing was restored") from None
+                if not isinstance(entry, dict) or entry.get("genome_id") != genome_id:
+                    raise RegistryError(f"{hof_src} is not the Hall of Fame entry of {genome_id}; fix or move "
+                                        "it, nothing was restored")
             dest = self.genome_path(genome_id)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
-            if hof_src.is_file():
-                entry = json.loads(hof_src.read_text(encoding="utf-8"))
+            if entry is not None:
                 entries = self._read_hof()
                 if not any(e.get("genome_id") == genome_id for e in entries):
                     self._write_hof(entries + [entry])

@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from lab.files import atomic_write_text
+from lab.safe_read import FileProblem, load_json
 
 log = logging.getLogger("lab.tasks")
 TASKS_FILE = "tasks.json"
@@ -55,19 +57,19 @@ def _task_classes() -> dict[str, tuple[str, type]]:
     return out
 
 
-def _read(registry) -> dict[str, dict[str, Any]]:
+def _read(registry) -> dict[str, dict[str, Any]] | None:
+    """The remembered tasks, or None (with a warning) when the file is there but unusable."""
     path = registry.root / TASKS_FILE
-    try:
-        if not path.is_file():
-            return {}
-        if path.stat().st_size > MAX_TASKS_BYTES:
-            raise ValueError(f"larger than {MAX_TASKS_BYTES >> 20} MiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError, RecursionError) as exc:
-        log.warning("%s: not readable (%s); tasks are shown by id", path, str(exc).splitlines()[0][:200])
+    if not os.path.lexists(path):
         return {}
+    try:
+        data = load_json(path, what="task list", max_bytes=MAX_TASKS_BYTES, inside=registry.root)
+    except FileProblem as exc:
+        log.warning("%s; tasks are shown by id and the file is left as it is", exc)
+        return None
+    if not isinstance(data, dict):
+        log.warning("%s: not a JSON object; tasks are shown by id and the file is left as it is", path)
+        return None
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
@@ -76,7 +78,7 @@ def remember(registry, task: Any) -> None:
     try:
         with registry._acquire():
             known = _read(registry)
-            if task.task_id in known:
+            if known is None or task.task_id in known:   # never overwrite a file it could not read
                 return
             known[task.task_id] = {"class": type(task).__name__, "settings": task.to_dict()}
             atomic_write_text(registry.root / TASKS_FILE, json.dumps(known, indent=1, sort_keys=True) + "\n")
@@ -91,7 +93,7 @@ def known_tasks(registry) -> dict[str, tuple[str, Any]]:
     for arena, cls in classes.values():
         task = cls()
         out[task.task_id] = (arena, task)
-    for task_id, entry in _read(registry).items():
+    for task_id, entry in (_read(registry) or {}).items():
         found = classes.get(str(entry.get("class")))
         settings = entry.get("settings")
         if found is None or not isinstance(settings, dict):

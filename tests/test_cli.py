@@ -84,9 +84,9 @@ def test_spec_markdown_is_the_readme_table(run):
     (["genome", "new", "--set", "dropout=lots"], "gene `dropout` = 'lots' is not a number"),
     (["genome", "new", "--set", "dropout=nan"], "gene `dropout` = nan is not a finite number"),
     (["genome", "show", "deadbeef"], "no genome id starts with 'deadbeef'"),
-    (["genome", "show", "no/such/file.json"], "cannot read file"),
+    (["genome", "show", "no/such/file.json"], "file.json: does not exist"),
     (["genome", "mutate", "../etc"], "is not a genome id"),
-    (["genome", "mutate", "missing.json", "--rate", "2"], "cannot read file"),
+    (["genome", "mutate", "missing.json", "--rate", "2"], "missing.json: does not exist"),
     (["registry", "trash", "0123456789abcdef"], "no genome 0123456789abcdef"),
     (["registry", "export", "--out", "x"], "name genome ids to export"),
 ])

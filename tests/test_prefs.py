@@ -102,9 +102,12 @@ def test_task_values_are_checked_by_the_task_itself(settings):
     (b'{"version": 99}', "newer Speciation Lab"),
     (b'{"version": 1, "arenas": [1]}', "has `arenas` as list"),
     (b'{"version": 1, "export": "png"}', "has `export` as str"),
-    (b"\xff\xfe{}", "is not UTF-8 text"),
-    (b"[" * 100000 + b"]" * 100000, "is not valid JSON"),
-    (b" " * (MAX_BYTES + 1), "bytes, far more than settings take"),
+    (b"\xff\xfe{}", "is UTF-16 text"),
+    (b"{\"theme\": \"\xe9\"}", "is not UTF-8 text"),
+    (b"[" * 100000 + b"]" * 100000, "is nested too deeply"),
+    (b" " * (MAX_BYTES + 1), "bytes a settings file may have"),
+    (b'{"version": 1, "version": 2}', "has the key 'version' twice"),
+    (b'{"version": NaN}', "holds NaN at version"),
 ])
 def test_an_unusable_file_is_named_set_aside_and_replaced_by_defaults(settings, content, reason):
     settings.path.parent.mkdir(parents=True)
@@ -124,7 +127,7 @@ def test_a_folder_where_the_file_should_be_is_set_aside(settings):
     settings.path.mkdir(parents=True)
     (settings.path / "inside").write_text("x")
     prefs, problem = settings.load()
-    assert prefs == Prefs() and "is a folder, not a file" in problem
+    assert prefs == Prefs() and "is a folder, not a settings file" in problem
     (aside,) = [p for p in settings.path.parent.iterdir() if ".corrupt-" in p.name]
     assert (aside / "inside").read_text() == "x"
 

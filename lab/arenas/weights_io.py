@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 
 from lab.files import temp_beside
+from lab.safe_read import FileProblem, load_json, read_bytes
+
+MAX_ARCHIVE_BYTES = 2 * 2**30     # an .npz of weights on disk
+MAX_UNPACKED_BYTES = 4 * 2**30    # what its members may unpack to
 
 
 def weight_archive(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -25,22 +29,49 @@ def weight_archive(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def read_weight_archive(path: Path, where: str) -> tuple[dict[str, np.ndarray], str]:
-    """Every array of an .npz read with allow_pickle=False, and the sha256 of its bytes; ValueError otherwise."""
+    """Every array of an .npz read with allow_pickle=False, and the sha256 of its bytes; ValueError otherwise.
+    Each array's header is checked against the bytes the archive holds before anything is allocated,
+    so a header that announces a huge array is refused, not obeyed."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{where}: {path.name} does not exist") from None
-    except OSError as exc:
-        raise ValueError(f"{where}: {path.name} cannot be read: {exc.strerror or exc}") from None
+        raw = read_bytes(path, max_bytes=MAX_ARCHIVE_BYTES, what="weights archive")
+    except FileProblem as exc:
+        raise ValueError(f"{where}: {path.name} {exc.problem}") from None
     if raw[:1] == b"\x80" or not raw.startswith(b"PK"):   # a pickle starts with PROTO, an .npz is a zip
         kind = "a pickle, which is never loaded" if raw[:1] == b"\x80" else "not a numpy .npz archive"
         raise ValueError(f"{where}: {path.name} is {kind}")
     try:
+        _check_members(raw)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
+        raise ValueError(f"{where}: {path.name} is not a sound .npz archive: {exc}") from None
+    try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, MemoryError) as exc:
         raise ValueError(f"{where}: {path.name} is corrupt or holds pickled objects: {exc}") from None
     return arrays, hashlib.sha256(raw).hexdigest()
+
+
+def _check_members(raw: bytes) -> None:
+    """ValueError unless every member of the zip is an .npy whose header matches its size."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise ValueError(f"it unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+        for member in members:
+            with archive.open(member) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"{member.filename} has a .npy version the lab does not write {version}")
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(fh)
+                if dtype.hasobject:
+                    raise ValueError(f"{member.filename} holds Python objects")
+                want = math.prod(shape) * dtype.itemsize
+                have = member.file_size - fh.tell()
+                if want != have:
+                    raise ValueError(f"{member.filename}'s header announces {want} bytes of data, "
+                                     f"the archive holds {have}")
 
 
 def replace_together(files: Mapping[Path, bytes]) -> None:
@@ -62,13 +93,9 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
 
 
 def read_json(path: Path, what: str) -> Any:
-    """The JSON in ``path``; a ValueError "<what> <path> does not exist / cannot be read / is not valid JSON"."""
+    """The JSON in ``path`` (read by :func:`lab.safe_read.load_json`); a ValueError
+    "<what> <path> does not exist / is not valid JSON / ..." otherwise."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{what} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                         f"column {exc.colno}") from None
+        return load_json(path, what="JSON file")
+    except FileProblem as exc:
+        raise ValueError(f"{what} {path} {exc.problem}") from None

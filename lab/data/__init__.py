@@ -25,6 +25,7 @@ _LOADERS: dict[str, tuple[str, str, bool]] = {
     "letters-augmented": ("lab.data.alphabet", "load_letters_augmented", False),
 }
 DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
+MAX_DATA_BYTES = 512 * 2**20   # one data file, and what a gzipped one unpacks to (MNIST's largest: 47 MiB)
 
 
 class DataError(ValueError):
@@ -101,11 +102,8 @@ def load_dataset(name: str, folder: str | os.PathLike[str] | None = None, **kw: 
 
 def read_data_file(path: Path) -> bytes:
     """All bytes of ``path``, or a :class:`DataError` saying why it cannot be read."""
+    from lab.safe_read import FileProblem, read_bytes
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder, not a data file") from None
-    except OSError as exc:
-        raise DataError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        return read_bytes(path, max_bytes=MAX_DATA_BYTES, what="data file")
+    except FileProblem as exc:
+        raise DataError(f"{exc.where} {exc.problem}") from None

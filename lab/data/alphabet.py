@@ -76,8 +76,11 @@ def resolve_font(font: str | os.PathLike[str] | None) -> Path:
     if not path.exists():
         raise DataError(f"font file {font} does not exist (bundled fonts: "
                         f"{', '.join(p.stem for p in bundled_fonts())})")
-    if not path.is_file():
-        raise DataError(f"font {path} is a folder, not a font file")
+    from lab.safe_read import FileProblem, check_file
+    try:
+        check_file(path, max_bytes=64 * 2**20, what="font file")
+    except FileProblem as exc:
+        raise DataError(f"font {exc.where} {exc.problem}") from None
     return path.resolve()
 
 

@@ -5,7 +5,6 @@ test at ``test_split``, and the Dataset's note says so.
 """
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import struct
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.data import DIGIT_CLASSES, DataError, Dataset, read_data_file
+from lab.data import DIGIT_CLASSES, MAX_DATA_BYTES, DataError, Dataset, read_data_file
 
 # IDX type code -> element type (big-endian on disk)
 _IDX_DTYPES: dict[int, np.dtype] = {
@@ -42,10 +41,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     raw = read_data_file(path)
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path} is a damaged gzip file: {exc}") from None
+        raw = _gunzip(raw, path)
     if len(raw) < 4:
         raise DataError(f"{path} is truncated: {len(raw)} bytes, an IDX header alone is at least 4")
     if raw[0] != 0 or raw[1] != 0:
@@ -69,6 +65,22 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                         f"of {dtype.name} = {expected} bytes of data, the file holds {found}")
     array = np.frombuffer(raw, dtype=dtype, count=count, offset=header_size).reshape(dims)
     return array.astype(dtype.newbyteorder("="))
+
+
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    """One gzip stream unpacked, refused once it passes MAX_DATA_BYTES (a small file can unpack to gigabytes)."""
+    unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = unpacker.decompress(raw, MAX_DATA_BYTES + 1)
+    except zlib.error as exc:
+        raise DataError(f"{path} is a damaged gzip file: {exc}") from None
+    if len(out) > MAX_DATA_BYTES:
+        raise DataError(f"{path} unpacks to more than {MAX_DATA_BYTES >> 20} MiB; it was not read")
+    if not unpacker.eof:
+        raise DataError(f"{path} is a damaged gzip file: it ends before its compressed data does")
+    if unpacker.unused_data.strip(b"\0"):
+        raise DataError(f"{path} is a damaged gzip file: it has {len(unpacker.unused_data)} bytes after its data")
+    return out
 
 
 def find_mnist_files(folder: str | os.PathLike[str]) -> dict[str, Path]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from lab.files import atomic_write_text
 from lab.registry import Registry, RegistryError
+from lab.safe_read import FileProblem, load_json
 
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.json"
@@ -54,15 +55,13 @@ def read_run(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str,
 def _read_json(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two files of a run as JSON objects, or a RegistryError naming what is wrong."""
     folder = registry.run_dir(run_id)
+    if not (folder / RUN_FILE).exists():
+        raise RegistryError(f"no run {run_id} to resume in {registry.root}")
     try:
-        run = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-        state = json.loads((folder / CHECKPOINT_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RegistryError(f"no run {run_id} to resume in {registry.root}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise RegistryError(f"run {run_id}: checkpoint is not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise RegistryError(f"run {run_id}: cannot read its files ({exc.strerror or exc})") from None
+        run = load_json(folder / RUN_FILE, what="run file", inside=registry.root)
+        state = load_json(folder / CHECKPOINT_FILE, what="checkpoint", inside=registry.root)
+    except FileProblem as exc:
+        raise RegistryError(f"run {run_id}: {exc}") from None
     if not isinstance(run, dict) or not isinstance(state, dict):
         raise RegistryError(f"run {run_id}: its files do not hold JSON objects")
     return run, state

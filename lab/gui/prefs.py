@@ -16,13 +16,13 @@ import json
 import logging
 import os
 import re
-import stat
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lab.files import atomic_write_text
+from lab.safe_read import FileProblem, load_json
 from lab.gui.widgets.form import Field, task_fields
 
 log = logging.getLogger("lab.gui.prefs")
@@ -254,31 +254,12 @@ class SettingsFile:
         return Prefs(), f"settings file {self.path} {problem}; {where}, defaults are used"
 
     def _read(self) -> Any:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return None
-        except OSError as exc:
-            raise Unusable(f"cannot be read ({exc.strerror or exc})") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise Unusable("is a folder, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            raise Unusable("is not a regular file")
-        if st.st_size > MAX_BYTES:
-            raise Unusable(f"is {st.st_size:,} bytes, far more than settings take (at most {MAX_BYTES:,})")
         try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise Unusable(f"cannot be read ({exc.strerror or exc})") from None
-        if len(raw) > MAX_BYTES:
-            raise Unusable(f"is more than {MAX_BYTES:,} bytes")
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise Unusable("is not UTF-8 text") from None
-        except (ValueError, RecursionError) as exc:
-            raise Unusable(f"is not valid JSON ({str(exc)[:80]})") from None
+            return load_json(self.path, what="settings file", max_bytes=MAX_BYTES)
+        except FileProblem as exc:
+            raise Unusable(exc.problem) from None
 
     def _set_aside(self) -> Path | None:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -41,7 +41,7 @@ class WebviewProcess:
             return
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return   # not ours (a library printing to stdout)
         if isinstance(message, dict):
             self.on_message(message)

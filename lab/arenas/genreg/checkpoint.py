@@ -35,11 +35,13 @@ def refuse_pickle(path: Path, where: str) -> None:
     if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".ckpt"):
         raise ValueError(f"{where}: {path.name} is a pickle-based file; GENREG checkpoints are npz + JSON "
                          "and a pickle is never loaded")
+    if not path.is_file():
+        return   # missing, a folder or a FIFO: named by the reader (which never opens a FIFO)
     try:
         with path.open("rb") as fh:
             head = fh.read(1)
     except OSError:
-        return   # a missing or unreadable file is named by the reader
+        return   # an unreadable file is named by the reader
     if head == b"\x80":
         raise ValueError(f"{where}: {path.name} is a pickle file; GENREG checkpoints are npz + JSON "
                          "and a pickle is never loaded")

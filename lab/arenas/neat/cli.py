@@ -113,13 +113,9 @@ def _evaluate(path: str, task) -> int:
     from lab.arenas.neat.tasks import load_task_data
 
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        net = NeatGenome.from_json(text, feed_forward=not task.recurrent)
+        net = NeatGenome.load(path, feed_forward=not task.recurrent)
     except NeatGenomeError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+        raise UsageError(str(exc)) from None
     data = load_task_data(task.task)
     n_out = 1 if task.fitness == "classic" else data.n_classes
     if (net.n_inputs, net.n_outputs) != (data.n_inputs, n_out):

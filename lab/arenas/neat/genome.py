@@ -278,11 +278,24 @@ class NeatGenome:
 
     @classmethod
     def from_json(cls, text: str, *, feed_forward: bool = True) -> NeatGenome:
+        from lab.safe_read import FileProblem, parse_json
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise NeatGenomeError(f"not JSON: {exc}") from None
+            data = parse_json(text, "network JSON")
+        except FileProblem as exc:
+            raise NeatGenomeError(exc.problem) from None
         return cls.from_dict(data, feed_forward=feed_forward)
+
+    @classmethod
+    def load(cls, path: str, *, feed_forward: bool = True) -> NeatGenome:
+        """The network saved in ``path``; NeatGenomeError "<path>: <problem>" for any fault of the file."""
+        from lab.safe_read import FileProblem, load_json
+        try:
+            return cls.from_dict(load_json(path, what="network file", max_bytes=16 * 2**20),
+                                 feed_forward=feed_forward)
+        except FileProblem as exc:
+            raise NeatGenomeError(str(exc)) from None
+        except NeatGenomeError as exc:
+            raise NeatGenomeError(f"{path}: {exc}") from None
 
 
 # ---- compatibility and crossover ---------------------------------------------------------------
