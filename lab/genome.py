@@ -183,20 +183,34 @@ class Genome:
         return atomic_write_text(Path(path), self.to_json())
 
 
+# the longest text a genome's fields may hold (a hand-edited file must not grow the registry without end)
+MAX_TEXT = {"name": 200, "created": 64, "notes": 100_000}
+MAX_LIST, MAX_ITEM = 1000, 200   # parents and tags
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _check_meta(meta: Mapping[str, Any]) -> list[str]:
     problems = []
     for key in ("name", "notes", "created"):
         if key in meta and not isinstance(meta[key], str):
-            problems.append(f"`{key}` must be text, got {meta[key]!r}")
+            problems.append(f"`{key}` must be text, got {_short(meta[key])}")
+        elif key in meta and len(meta[key]) > MAX_TEXT[key]:
+            problems.append(f"`{key}` is {len(meta[key]):,} characters long, at most {MAX_TEXT[key]:,}")
     if "origin" in meta and meta["origin"] not in ORIGINS:
-        problems.append(f"`origin` {meta['origin']!r} is not one of {', '.join(ORIGINS)}")
+        problems.append(f"`origin` {_short(meta['origin'])} is not one of {', '.join(ORIGINS)}")
     for key in ("parents", "tags"):
         if key in meta and (not isinstance(meta[key], (list, tuple))
                             or not all(isinstance(x, str) for x in meta[key])):
-            problems.append(f"`{key}` must be a list of text, got {meta[key]!r}")
+            problems.append(f"`{key}` must be a list of text, got {_short(meta[key])}")
+        elif key in meta and (len(meta[key]) > MAX_LIST or any(len(x) > MAX_ITEM for x in meta[key])):
+            problems.append(f"`{key}` holds more than {MAX_LIST} entries or one longer than {MAX_ITEM} characters")
     gen = meta.get("generation")
     if gen is not None and (isinstance(gen, bool) or not isinstance(gen, int) or gen < 0):
-        problems.append(f"`generation` must be a whole number >= 0 or null, got {gen!r}")
+        problems.append(f"`generation` must be a whole number >= 0 or null, got {_short(gen)}")
     return problems
 
 

@@ -84,6 +84,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], report: ImportReport) 
             out += sorted(f for f in p.rglob("*.json") if f.is_file())
         elif p.is_file():
             out.append(p)
+        elif os.path.lexists(p) and not os.path.islink(p):
+            report.failures.append((str(p), "is not a regular file (a FIFO, socket or device)"))
         else:
             report.failures.append((str(p), "no such file or folder"))
     return out

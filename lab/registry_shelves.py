@@ -18,6 +18,26 @@ HOF_SCHEMA_VERSION = 1
 SPECIES_SCHEMA_VERSION = 1
 
 
+def _sound_entry(entry: Any) -> bool:
+    """One Hall of Fame entry: a genome id, text fields as text, evidence as an object."""
+    return (isinstance(entry, dict) and isinstance(entry.get("genome_id"), str)
+            and all(isinstance(entry.get(k) or "", str) for k in ("name", "added", "note", "spec"))
+            and isinstance(entry.get("evidence", {}), dict)
+            and (entry.get("task_id") is None or isinstance(entry.get("task_id"), str)))
+
+
+def _sound_taxonomy(entry: Any) -> bool:
+    """One spec's entry of species.json: levels (names), counts (whole numbers), genomes {id: {level: name}}."""
+    if not isinstance(entry, dict):
+        return False
+    levels, counts, genomes = entry.get("levels"), entry.get("counts"), entry.get("genomes")
+    return (isinstance(levels, list) and all(isinstance(x, str) for x in levels)
+            and isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts)
+            and isinstance(genomes, dict)
+            and all(isinstance(names, dict) and all(isinstance(v, str) for v in names.values())
+                    for names in genomes.values()))
+
+
 class RegistryShelves:
     """Hall of Fame and species methods of a Registry (which provides the paths, the lock, the
     mutex, ``_inside``, ``add_genome``, ``get_genome``, ``has_genome`` and ``check_id``)."""
@@ -31,7 +51,9 @@ class RegistryShelves:
         except FileProblem as exc:
             raise RegistryError(f"{exc}; fix or move it, nothing was changed") from None
         if not isinstance(data, dict) or data.get("schema_version") != HOF_SCHEMA_VERSION \
-                or not isinstance(data.get("entries"), list):
+                or not isinstance(data.get("entries"), list) \
+                or not all(_sound_entry(e) for e in data["entries"]) \
+                or len({e["genome_id"] for e in data["entries"]}) != len(data["entries"]):
             raise RegistryError(f"{self.hof_path} is not a Hall of Fame file of schema_version "
                                 f"{HOF_SCHEMA_VERSION}; fix or move it, nothing was changed")
         return data["entries"]
@@ -81,8 +103,7 @@ class RegistryShelves:
                                 "nothing was changed") from None
         specs = data.get("specs") if isinstance(data, dict) else None
         if not isinstance(data, dict) or data.get("schema_version") != SPECIES_SCHEMA_VERSION \
-                or not isinstance(specs, dict) or not all(isinstance(v, dict) and isinstance(v.get("genomes"), dict)
-                                                          for v in specs.values()):
+                or not isinstance(specs, dict) or not all(_sound_taxonomy(v) for v in specs.values()):
             raise RegistryError(f"{self.species_path} is not a species file of schema_version "
                                 f"{SPECIES_SCHEMA_VERSION}; fix or delete it, nothing was changed")
         return specs

@@ -265,11 +265,20 @@ class ArenaBase:
         try:
             task = dc.replace(self.default_task(), **meta["task"])
             settings = self.settings_class(**meta["settings"])
-        except TypeError as exc:
-            raise ValueError(f"cannot resume from {folder}: its settings or task do not fit this lab ({exc})") from None
-        engine = self.engine(task, settings, meta["seed"], device=device)
+            engine = self.engine(task, settings, meta["seed"], device=device)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot resume from {folder}: its settings or task do not fit this lab "
+                             f"({' '.join(str(exc).split())[:300]})") from None
         try:
             checkpoint.load_engine(engine, folder)
+        except ValueError:
+            getattr(engine, "close", lambda: None)()
+            raise
+        except (TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+            # a field of the saved JSON of the wrong type or shape, met while the state is restored
+            getattr(engine, "close", lambda: None)()
+            raise ValueError(f"cannot resume from {folder}: its saved state is damaged "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
         except BaseException:
             getattr(engine, "close", lambda: None)()
             raise

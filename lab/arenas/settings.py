@@ -10,8 +10,12 @@ gene table allows is one the engine runs, so the two can never drift apart the w
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
+
+import numpy as np
 
 from lab.genome import Gene, GeneSpec
 
@@ -28,13 +32,33 @@ class GeneSettings:
     REPLACED: ClassVar[frozenset[str]] = frozenset()   # genes another field stands for
 
     def __post_init__(self) -> None:
-        problems = self.problems()
+        problems = self.type_problems()
+        problems += [] if problems else self.problems()
         if problems:
             raise ValueError(f"invalid {self.TITLE} settings: " + "; ".join(problems))
 
     def problems(self) -> list[str]:
         """What the engine cannot run with these settings (empty: none); an engine adds its own."""
         return []
+
+    def type_problems(self) -> list[str]:
+        """Each gene field of the wrong type (from the gene table: flags bool, int genes whole
+        numbers, float genes finite numbers), checked before :meth:`problems` compares values."""
+        problems = []
+        for gene in self.gene_fields():
+            v = getattr(self, gene.key)
+            if gene.key in self.FLAGS:
+                ok = isinstance(v, (bool, np.bool_))
+                want = "true or false"
+            elif gene.kind == "int":
+                ok = isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+                want = "a whole number"
+            else:
+                ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
+                want = "a finite number"
+            if not ok:
+                problems.append(f"{gene.key} must be {want}, got {v!r}"[:200])
+        return problems
 
     @classmethod
     def gene_fields(cls) -> tuple[Gene, ...]:

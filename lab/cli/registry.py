@@ -75,7 +75,7 @@ def cmd_registry_hof(args: argparse.Namespace) -> int:
         print(("removed " if reg.remove_from_hall_of_fame(gid) else "not in the Hall of Fame: ") + gid)
     else:
         for e in reg.hall_of_fame():
-            print(f"{e['genome_id']}  {e.get('name', ''):<24} added {e.get('added', '')}  {e.get('note', '')}")
+            print(f"{e['genome_id']}  {e.get('name') or '':<24} added {e.get('added') or ''}  {e.get('note') or ''}")
     return 0
 
 

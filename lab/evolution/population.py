@@ -27,7 +27,7 @@ from lab.evolution.diversity import diversity
 from lab.evolution.hall_of_fame import admitted
 from lab.evolution.selection import breed, breeding_pool
 from lab.evolution.settings import EvolutionSettings
-from lab.genome import Genome, clone, random_genome
+from lab.genome import Genome, GenomeError, clone, random_genome
 from lab.registry import CUSTOM_DIR, Registry, RegistryError, founders, read_genome_file
 from lab.trials import run_trials
 
@@ -99,8 +99,22 @@ class Evolution:
     @classmethod
     def resume(cls, registry: Registry, run_id: str, *, arena=None, backend=None) -> Evolution:
         run, state = run_files.read_run(registry, run_id)
-        return cls(EvolutionSettings.from_dict(run["settings"]), registry, arena=arena, run_id=run_id,
-                   backend=backend, _state=state)
+        try:
+            settings = EvolutionSettings.from_dict(run["settings"])
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"run {run_id}: {run_files.RUN_FILE} holds unusable settings ({exc})") from None
+        try:
+            evolution = cls(settings, registry, arena=arena, run_id=run_id, backend=backend, _state=state)
+        except GenomeError as exc:
+            raise RegistryError(f"run {run_id}: {run_files.CHECKPOINT_FILE} holds a bad genome "
+                                f"({'; '.join(exc.problems)})") from None
+        except (TypeError, ValueError, KeyError) as exc:   # numpy refusing a garbled generator state
+            raise RegistryError(f"run {run_id}: {run_files.CHECKPOINT_FILE} is damaged ({exc})") from None
+        foreign = [g.label for g in evolution.population if g.spec.name != evolution.spec.name]
+        if foreign or len(evolution.population) != settings.population:
+            raise RegistryError(f"run {run_id}: {run_files.CHECKPOINT_FILE} holds {len(evolution.population)} "
+                                f"genomes ({len(foreign)} of another spec) for a population of {settings.population}")
+        return evolution
 
     def _checkpoint(self) -> None:
         run_files.write_checkpoint(self.registry, self.run_id, {

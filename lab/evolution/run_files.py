@@ -49,7 +49,42 @@ def read_run(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str,
     wrong += [] if isinstance(run.get("settings"), dict) else [f"{RUN_FILE} settings"]
     if wrong:
         raise RegistryError(f"run {run_id}: its files lack or garble {', '.join(wrong)}")
+    problem = _history_problem(state)
+    if problem:
+        raise RegistryError(f"run {run_id}: {CHECKPOINT_FILE} {problem}")
     return run, state
+
+
+_NUMBER = (int, float)
+# what every generation's record holds (the views and the summary read these), and of which type
+_RECORD_KEYS = {"generation": int, "seeds": list, "genomes": list, "best_id": str, "best_fitness": _NUMBER,
+                "mean_fitness": _NUMBER, "median_fitness": _NUMBER, "success_rate": _NUMBER,
+                "diversity": _NUMBER, "hall_of_fame_added": list, "ranking": list}
+
+
+def _history_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with a checkpoint's generation count, history, population and elites, or None."""
+    generation, history = state["generation"], state["history"]
+    if isinstance(generation, bool) or generation < 0 or len(history) != generation:
+        return f"says generation {generation!r} but holds {len(history)} generation records"
+    for i, record in enumerate(history, start=1):
+        if not isinstance(record, dict):
+            return f"history record {i} is not an object"
+        bad = [k for k, kind in _RECORD_KEYS.items() if not isinstance(record.get(k), kind)
+               or isinstance(record.get(k), bool)]
+        if bad:
+            return f"history record {i} lacks or garbles {', '.join(bad)}"
+        if record["generation"] != i:
+            return f"history record {i} says generation {record['generation']}"
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in record["seeds"]) \
+                or not all(isinstance(r, dict) for r in record["genomes"]) \
+                or not all(isinstance(x, str) for x in record["ranking"] + record["hall_of_fame_added"]):
+            return f"history record {i} has seeds, genomes or ids of the wrong type"
+    if not all(isinstance(d, dict) for d in state["population"]) or not state["population"]:
+        return "holds no population, or one that is not a list of genomes"
+    if not all(isinstance(x, str) for x in state["elite_ids"]):
+        return "has elite ids that are not strings"
+    return None
 
 
 def _read_json(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
