@@ -47,7 +47,7 @@ class RegistryShelves:
         if not os.path.lexists(self.hof_path):
             return []
         try:
-            data = load_json(self.hof_path, what="Hall of Fame file", inside=self.root)
+            data = load_json(self.hof_path, what="Hall of Fame file", inside=self.root, allow_nan=True)
         except FileProblem as exc:
             raise RegistryError(f"{exc}; fix or move it, nothing was changed") from None
         if not isinstance(data, dict) or data.get("schema_version") != HOF_SCHEMA_VERSION \
@@ -171,7 +171,7 @@ class RegistryShelves:
             entry = None
             if os.path.lexists(hof_src):
                 try:
-                    entry = load_json(hof_src, what="Hall of Fame entry", inside=self.root)
+                    entry = load_json(hof_src, what="Hall of Fame entry", inside=self.root, allow_nan=True)
                 except FileProblem as exc:
                     raise RegistryError(f"{exc}; fix or move it, nothing was restored") from None
                 if not isinstance(entry, dict) or entry.get("genome_id") != genome_id:

@@ -9,7 +9,9 @@ folder it must stay in (a symlink out of the registry) is refused without readin
 Windows editors write one), no NaN or Infinity, no number longer than :data:`MAX_NUMBER_CHARS`
 characters or outside the float range, no duplicate keys in an object, nesting no deeper than
 :data:`MAX_DEPTH`. A file that holds any of these is refused rather than guessed at: a duplicate key
-in particular would otherwise keep its last value silently.
+in particular would otherwise keep its last value silently. The lab's own state files (engine
+checkpoints, an evolution's checkpoint, the Hall of Fame) are read with ``allow_nan``: the lab
+writes NaN there for a value not measured, and their readers check the values they use.
 
 Nothing here writes; the lab's writes are in :mod:`lab.files`.
 """
@@ -195,14 +197,23 @@ def _walk_problem(data: Any, limit: int) -> str | None:
     return None
 
 
-def parse_json(raw: bytes | str, where: str | os.PathLike[str], *, max_depth: int = MAX_DEPTH) -> Any:
-    """The value of one JSON document (see the module docstring for what is refused)."""
+def _float_any(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"holds a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return float(text)
+
+
+def parse_json(raw: bytes | str, where: str | os.PathLike[str], *, max_depth: int = MAX_DEPTH,
+               allow_nan: bool = False) -> Any:
+    """The value of one JSON document (see the module docstring for what is refused).
+    ``allow_nan``: read NaN and +-Infinity as floats, for the lab's own state files, whose numbers
+    may be NaN by design (a curve point not measured) and whose readers check the values they use."""
     text = decode_text(raw, where) if isinstance(raw, (bytes, bytearray)) else raw.removeprefix("\ufeff")
     if not text.strip():
         raise FileProblem(where, "is empty")
     try:
-        data = json.loads(text, parse_constant=_no_constant, parse_int=_int, parse_float=_float,
-                          object_pairs_hook=_object)
+        data = json.loads(text, parse_constant=float if allow_nan else _no_constant, parse_int=_int,
+                          parse_float=_float_any if allow_nan else _float, object_pairs_hook=_object)
     except _Refused as exc:
         raise FileProblem(where, str(exc)) from None
     except json.JSONDecodeError as exc:
@@ -218,6 +229,8 @@ def parse_json(raw: bytes | str, where: str | os.PathLike[str], *, max_depth: in
 
 
 def load_json(path: str | os.PathLike[str], *, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES,
-              inside: str | os.PathLike[str] | None = None, max_depth: int = MAX_DEPTH) -> Any:
+              inside: str | os.PathLike[str] | None = None, max_depth: int = MAX_DEPTH,
+              allow_nan: bool = False) -> Any:
     """The JSON value in ``path``, checked as :func:`read_bytes` and :func:`parse_json` describe."""
-    return parse_json(read_bytes(path, max_bytes=max_bytes, what=what, inside=inside), path, max_depth=max_depth)
+    return parse_json(read_bytes(path, max_bytes=max_bytes, what=what, inside=inside), path,
+                      max_depth=max_depth, allow_nan=allow_nan)

@@ -267,7 +267,7 @@ def test_config_file_round_trip(tmp_path):
     ('{"generations": 2, "speed": 11}', "unknown key 'speed'"),
     ('{"lr": "fast"}', "lr must be a finite number > 0, got 'fast'"),
     ('{"batch_size": 32.5}', "batch_size must be a whole number >= 1"),
-    ('{"mutation_std": NaN}', "holds NaN at mutation_std"),
+    ('{"mutation_std": NaN}', "mutation_std must be a finite number >= 0, got nan"),
     ('{"specialist_epochs": -1}', "specialist_epochs must be a whole number >= 1, got -1"),
     ('{"dataset": "imagenet"}', "dataset 'imagenet' is not one of"),
     ('{"lr": 0.1,', "is not valid JSON"),

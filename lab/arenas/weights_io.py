@@ -96,6 +96,6 @@ def read_json(path: Path, what: str) -> Any:
     """The JSON in ``path`` (read by :func:`lab.safe_read.load_json`); a ValueError
     "<what> <path> does not exist / is not valid JSON / ..." otherwise."""
     try:
-        return load_json(path, what="JSON file")
+        return load_json(path, what="JSON file", allow_nan=True)   # the lab's state: NaN marks "not measured"
     except FileProblem as exc:
         raise ValueError(f"{what} {path} {exc.problem}") from None

@@ -94,7 +94,7 @@ def _read_json(registry: Registry, run_id: str) -> tuple[dict[str, Any], dict[st
         raise RegistryError(f"no run {run_id} to resume in {registry.root}")
     try:
         run = load_json(folder / RUN_FILE, what="run file", inside=registry.root)
-        state = load_json(folder / CHECKPOINT_FILE, what="checkpoint", inside=registry.root)
+        state = load_json(folder / CHECKPOINT_FILE, what="checkpoint", inside=registry.root, allow_nan=True)
     except FileProblem as exc:
         raise RegistryError(f"run {run_id}: {exc}") from None
     if not isinstance(run, dict) or not isinstance(state, dict):
