@@ -164,7 +164,7 @@ class Genome:
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> Genome:
         try:
-            data = parse_json(text, source or "genome JSON")
+            data = parse_json(text, source or "genome JSON", allow_nan=True)   # genes named by check_values
         except FileProblem as exc:
             raise GenomeError([exc.problem], source) from None
         return cls.from_dict(data, source)
@@ -174,7 +174,7 @@ class Genome:
         """The genome in a JSON file; ``inside``: a folder the path must resolve into (no symlink out)."""
         path = Path(path)
         try:
-            data = load_json(path, what="genome file", max_bytes=MAX_GENOME_BYTES, inside=inside)
+            data = load_json(path, what="genome file", max_bytes=MAX_GENOME_BYTES, inside=inside, allow_nan=True)
         except FileProblem as exc:
             raise GenomeError([exc.problem], str(path)) from None
         return cls.from_dict(data, str(path))

@@ -381,4 +381,5 @@ class Registry(RegistryShelves):
         return path
 
     def run_ids(self) -> list[str]:
-        return sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.is_dir() else []
+        return sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.runs_dir.is_dir() else []

@@ -54,7 +54,7 @@ def read_genome_file(path: str | os.PathLike[str]) -> list[Genome]:
     """Every genome in a JSON file (one genome, a list of genomes or a genome bundle), all or nothing."""
     path = Path(path)
     try:
-        data = load_json(path, what="genome file", max_bytes=MAX_IMPORT_BYTES)
+        data = load_json(path, what="genome file", max_bytes=MAX_IMPORT_BYTES, allow_nan=True)
     except FileProblem as exc:
         raise GenomeError([exc.problem], str(path)) from None
     if isinstance(data, dict) and data.get("kind") == "genome-bundle":

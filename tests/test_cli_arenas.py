@@ -41,7 +41,7 @@ def test_m2n2_run_and_saved_model(run, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (("--dataset", "mnist", "--data-folder", "/no/such/folder"), "/no/such/folder does not exist"),
     (("--dataset", "mnist"), "needs data_folder"),
-    (("--alpha", "nan"), "alpha must be a number"),
+    (("--alpha", "nan"), "alpha must be a finite number"),
     (("--passes", "0"), "passes must be a whole number >= 1"),
     (("--archive-size", "1"), "archive_size"),
     (("--genome", str(PROJECT / "genomes" / "high-lr.json")), "grokking genome, not an m2n2 one"),

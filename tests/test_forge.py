@@ -184,7 +184,7 @@ def _edited(tmp_path, genome, change):
 
 @pytest.mark.parametrize("change,words", [
     (lambda d: d["genes"].update(speed=3), ["unknown gene `speed`"]),
-    (lambda d: d["genes"].update(beta1=float("nan")), ["holds NaN at genes.beta1"]),
+    (lambda d: d["genes"].update(beta1=float("nan")), ["gene `beta1` = nan is not a finite number"]),
     (lambda d: d["genes"].update(beta1=2, dropout="lots"), ["gene `beta1` = 2 is above", "gene `dropout` = 'lots'"]),
     (lambda d: d["genes"].pop("dropout"), ["missing gene `dropout`"]),
     (lambda d: d.update(spec="nonsense"), ["unknown spec 'nonsense'"]),

@@ -174,7 +174,7 @@ def test_one_error_lists_every_problem(spec):
 
 def test_nan_in_raw_json_text_is_rejected(spec):
     text = Genome(spec, spec.defaults()).to_json().replace('"dropout": 0.0', '"dropout": NaN')
-    with pytest.raises(GenomeError, match="holds NaN at genes.dropout"):
+    with pytest.raises(GenomeError, match="`dropout` = nan is not a finite number"):
         Genome.from_json(text)
 
 

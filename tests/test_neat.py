@@ -331,7 +331,7 @@ def test_json_round_trip():
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.pop("connections"), "lacks 'connections'"),
     (lambda d: d.update(n_inputs="2"), "n_inputs must be a whole number"),
-    (lambda d: d["connections"][0].update(weight=float("nan")), "NaN at connections.0..weight"),
+    (lambda d: d["connections"][0].update(weight=float("nan")), "NaN and infinite"),
     (lambda d: d["connections"][0].update(weight="heavy"), "weight must be a number"),
     (lambda d: d["connections"].append(dict(d["connections"][0])), "appears twice"),
     (lambda d: d["connections"][0].update(dst=99), "does not have"),

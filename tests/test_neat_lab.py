@@ -142,7 +142,7 @@ def test_cli_backprop_task_with_options(run):
     (("--task", "digits", "--fitness", "classic"), "classic fitness reads one sigmoid output"),
     (("--species-control", "1", "--species-target", "40"), "--species-target:"),
     (("--workers", "0"), "workers must be a whole number >= 1"),
-    (("--evaluate", "/no/such/net.json"), "cannot read /no/such/net.json"),
+    (("--evaluate", "/no/such/net.json"), "/no/such/net.json does not exist"),
 ])
 def test_cli_bad_input_exits_2_and_writes_nothing(run, tmp_path, argv, message):
     before = snapshot(tmp_path)

@@ -33,7 +33,12 @@ class GeneSettings:
 
     def __post_init__(self) -> None:
         problems = self.type_problems()
-        problems += [] if problems else self.problems()
+        flagged = {p.split()[0] for p in problems}
+        try:
+            more = self.problems()
+        except (TypeError, ValueError, AttributeError):   # a field of the wrong type, named above
+            more = []
+        problems += [p for p in more if p.split()[0] not in flagged]
         if problems:
             raise ValueError(f"invalid {self.TITLE} settings: " + "; ".join(problems))
 

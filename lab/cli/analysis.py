@@ -25,11 +25,12 @@ from lab.registry import Registry, read_genome_file
 # ---- shared -------------------------------------------------------------------------------------
 def _arena_and_task(args: argparse.Namespace):
     from lab.arenas import get_arena
+    from lab.arenas.base import with_cap
 
     arena = get_arena(args.arena)
     task = arena.default_task()
-    if args.step_cap is not None:
-        task = dataclasses.replace(task, step_cap=args.step_cap)
+    if args.step_cap is not None:   # each arena's budget: steps, generations or passes (its CAP_FIELD)
+        task = with_cap(task, args.step_cap)
     return arena, task
 
 

@@ -82,9 +82,7 @@ class Evolution:
             self.history: list[dict[str, Any]] = []
             self.elite_ids: set[str] = set()
             self.population = self._founding_population()
-            run_files.write_run(registry, self.run_id, settings.to_dict(), self.task)
-            self.dir = registry.run_dir(self.run_id)
-            self._checkpoint()
+            run_files.create_run(registry, self.run_id, settings.to_dict(), self.task, self._state())
         else:
             self.run_id = run_id
             self.dir = registry.run_dir(run_id)
@@ -116,10 +114,13 @@ class Evolution:
                                 f"genomes ({len(foreign)} of another spec) for a population of {settings.population}")
         return evolution
 
+    def _state(self) -> dict[str, Any]:
+        return {"generation": self.generation, "population": [g.to_dict() for g in self.population],
+                "elite_ids": sorted(self.elite_ids), "rng_state": self.rng.bit_generator.state,
+                "history": self.history}
+
     def _checkpoint(self) -> None:
-        run_files.write_checkpoint(self.registry, self.run_id, {
-            "generation": self.generation, "population": [g.to_dict() for g in self.population],
-            "elite_ids": sorted(self.elite_ids), "rng_state": self.rng.bit_generator.state, "history": self.history})
+        run_files.write_checkpoint(self.registry, self.run_id, self._state())
 
     def _founding_population(self) -> list[Genome]:
         """Generation 1: ancestors from the seeding sources (deduplicated), topped up with random genomes."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,29 @@ def _write(path: Path, data: dict[str, Any], indent: int, sort_keys: bool = Fals
     atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
 
 
-def write_run(registry: Registry, run_id: str, settings: dict[str, Any], task: Any) -> None:
-    """Create the run folder and its ``run.json``."""
-    folder = registry.run_dir(run_id, create=True)
-    _write(folder / RUN_FILE, {"schema_version": CHECKPOINT_SCHEMA, "run_id": run_id, "settings": settings,
-                               "task": task.to_dict(), "task_id": task.task_id,
-                               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, 2)
+def create_run(registry: Registry, run_id: str, settings: dict[str, Any], task: Any, state: dict[str, Any]) -> None:
+    """Create the run's folder with its ``run.json`` and first checkpoint, all or nothing: both files
+    are written in a hidden staging folder that is then renamed into place, so a crash leaves either
+    no run (it can be started again) or one that resumes, never a run.json without a checkpoint."""
+    folder = registry.run_dir(run_id)
+    runs = folder.parent
+    runs.mkdir(parents=True, exist_ok=True)
+    for stale in runs.glob(f".new-{run_id}-*"):   # left by a run killed while it was being created
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = registry._inside(runs / f".new-{run_id}-{os.getpid()}")
+    staging.mkdir()
+    try:
+        _write(staging / RUN_FILE, {"schema_version": CHECKPOINT_SCHEMA, "run_id": run_id, "settings": settings,
+                                    "task": task.to_dict(), "task_id": task.task_id,
+                                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, 2)
+        _write(staging / CHECKPOINT_FILE, {"schema_version": CHECKPOINT_SCHEMA, **state}, 1, sort_keys=True)
+        try:
+            os.rename(staging, folder)   # refuses a folder that exists and holds anything
+        except OSError:
+            raise RegistryError(f"run {run_id} already exists in {registry.root}; resume it or choose "
+                                "another run id") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_checkpoint(registry: Registry, run_id: str, state: dict[str, Any]) -> None:

@@ -239,7 +239,20 @@ class App(FileMenu, Jobs, Keeping):
             return None
 
     def report_exception(self, exc: BaseException) -> None:
-        """A callback failed: log it (with the traceback) and tell the user; the app stays up."""
+        """A callback failed: log it (with the traceback) and tell the user; the app stays up. The
+        lab's own errors about bad input (a damaged registry file, a hostile genome or data file)
+        are a one-line dialog naming the file and the problem, not a crash report."""
+        from lab.data import DataError
+        from lab.genome import GenomeError
+        from lab.registry import RegistryError
+        from lab.safe_read import FileProblem
+        if isinstance(exc, GenomeError):
+            where = f"{exc.source}: " if exc.source else ""
+            self.show_error("Bad genome file", where + "; ".join(exc.problems))
+            return
+        if isinstance(exc, (RegistryError, FileProblem, DataError)):
+            self.show_error("Unusable file", " ".join(str(exc).split()))
+            return
         details = "".join(traceback.format_exception(exc))
         log.error("%s: %s\n%s", type(exc).__name__, exc, details)
         self.dialogs.error("Something went wrong", f"{type(exc).__name__}: {exc}\n\nDetails are in the log "

@@ -280,7 +280,7 @@ class NeatGenome:
     def from_json(cls, text: str, *, feed_forward: bool = True) -> NeatGenome:
         from lab.safe_read import FileProblem, parse_json
         try:
-            data = parse_json(text, "network JSON")
+            data = parse_json(text, "network JSON", allow_nan=True)   # NaN weights named by the validator
         except FileProblem as exc:
             raise NeatGenomeError(exc.problem) from None
         return cls.from_dict(data, feed_forward=feed_forward)
@@ -290,7 +290,7 @@ class NeatGenome:
         """The network saved in ``path``; NeatGenomeError "<path>: <problem>" for any fault of the file."""
         from lab.safe_read import FileProblem, load_json
         try:
-            return cls.from_dict(load_json(path, what="network file", max_bytes=16 * 2**20),
+            return cls.from_dict(load_json(path, what="network file", max_bytes=16 * 2**20, allow_nan=True),
                                  feed_forward=feed_forward)
         except FileProblem as exc:
             raise NeatGenomeError(str(exc)) from None
