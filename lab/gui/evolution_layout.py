@@ -121,7 +121,7 @@ class EvolutionLayout:
         self.stress_button.pack(side="left", padx=4)
         hof = ttk.Frame(side, padding=4)
         side.add(hof, text="Hall of Fame")
-        self.hof_title = ttk.Label(hof, text="")
+        self.hof_title = ttk.Label(hof, text="", wraplength=360, justify="left")
         self.hof_title.pack(anchor="w")
         self.hof = ttk.Treeview(hof, columns=("name", "success", "run"), show="tree headings", height=5)
         self.hof.heading("#0", text="genome id")

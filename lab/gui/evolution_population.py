@@ -2,6 +2,7 @@
 in it (sent to the Gene Forge or the Stress Chamber) and the Hall of Fame list (part of lab.gui.evolution_lab)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lab.evolution.diversity import colours
@@ -121,10 +122,16 @@ class PopulationViews:
             self.app.status_message.set("the Stress Chamber tab is not built yet")
 
     def refresh_hall_of_fame(self) -> None:
-        entries = self.app.registry.hall_of_fame()
         s = self.settings_panel.form.vars["hof_strictness"].get()
-        self.hof_title.configure(text=f"{len(entries)} genome(s); this run's strictness {s}")
         self.hof.delete(*self.hof.get_children())
+        try:
+            entries = self.app.registry.hall_of_fame()
+        except RegistryError as exc:   # a damaged file: named here and in the status bar, left as it is
+            message = " ".join(str(exc).split())
+            self.hof_title.configure(text=message.replace(f"{self.app.registry.root}{os.sep}", ""))
+            self.app.status_message.set(message)
+            return
+        self.hof_title.configure(text=f"{len(entries)} genome(s); this run's strictness {s}")
         for e in reversed(entries):
             ev = e.get("evidence") or {}
             admitted = f"{ev.get('run_id', '')}, generation {ev.get('generation', '?')}" if ev else ""

@@ -307,7 +307,11 @@ class StressChamberTab(StressLayout, StressPlanning):
         (the Phylogeny tab's rule: the finest level whose median species has two members)."""
         if self._level_picked_by_user:
             return
-        labels = self.app.registry.species_labels(self.arena.gene_spec.name)
+        try:
+            labels = self.app.registry.species_labels(self.arena.gene_spec.name)
+        except RegistryError as exc:   # a damaged species file: said where the species grouping is read
+            self.app.status_message.set(" ".join(str(exc).split()))
+            labels = {}
         self.species_level.set(default_level_of_labels(labels) if labels else "Genus")
 
     def _receive_genomes(self, genome_ids: list[str]) -> None:
