@@ -42,6 +42,9 @@ class TaskConfig:
     HELP: ClassVar[dict[str, str]] = {}
     # labels the forms show where the field's name is not the words (others: "split_seed" -> "Split seed")
     LABELS: ClassVar[dict[str, str]] = {"target_acc": "Target accuracy", "data_folder": "Data folder"}
+    # fields added after trials were recorded: at their default they are left out of the task_id,
+    # so every task recorded before keeps its id (and its trials) and only a new value makes a new task
+    ID_OMITS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def label(cls, name: str) -> str:
@@ -52,7 +55,11 @@ class TaskConfig:
 
     @property
     def task_id(self) -> str:
-        payload = json.dumps({"task": type(self).__name__, **dataclasses.asdict(self)}, sort_keys=True)
+        fields = dataclasses.asdict(self)
+        for f in dataclasses.fields(self):
+            if f.name in self.ID_OMITS_DEFAULT and fields[f.name] == f.default:
+                del fields[f.name]
+        payload = json.dumps({"task": type(self).__name__, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +82,9 @@ def data_task_problems(task: Any, datasets: Sequence[str], whole: Sequence[str])
     if not isinstance(task.target_acc, (int, float)) or not 0.0 < task.target_acc <= 1.0:
         problems.append(f"target_acc {task.target_acc!r} must be in (0, 1]")
     return problems
+
+
+PRECISIONS = ("float32", "tf32", "bf16")   # a task's arithmetic, where it has a `precision` field
 
 
 def with_cap(task: TaskConfig, cap: int) -> TaskConfig:

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from lab.cli.common import UsageError, add_backend_options, open_backend, open_registry, parse_seeds
+from lab.cli.common import (UsageError, add_backend_options, add_task_options, apply_task_options, open_backend,
+                             open_registry, parse_seeds)
 from lab.genome import Genome
 from lab.registry import Registry, read_genome_file
 
@@ -25,13 +26,9 @@ from lab.registry import Registry, read_genome_file
 # ---- shared -------------------------------------------------------------------------------------
 def _arena_and_task(args: argparse.Namespace):
     from lab.arenas import get_arena
-    from lab.arenas.base import with_cap
 
-    arena = get_arena(args.arena)
-    task = arena.default_task()
-    if args.step_cap is not None:   # each arena's budget: steps, generations or passes (its CAP_FIELD)
-        task = with_cap(task, args.step_cap)
-    return arena, task
+    arena = get_arena(args.arena)   # --step-cap sets each arena's budget: steps, generations or passes
+    return arena, apply_task_options(arena.default_task(), args)
 
 
 def _genomes(args: argparse.Namespace, reg: Registry, spec: str) -> tuple[list[Genome], list[Genome]]:
@@ -66,7 +63,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", action="store_true", help="the names given are tags: every genome carrying one")
     p.add_argument("--hall-of-fame", action="store_true", help="add every Hall of Fame genome")
     p.add_argument("--arena", choices=arena_names(), default="grokking")
-    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+    add_task_options(p)
 
 
 # ---- stress -------------------------------------------------------------------------------------
@@ -207,8 +204,8 @@ def cmd_charts(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown grouping {args.group_by!r} (groupings: {', '.join(GROUPING_NAMES)})")
     if args.level is not None and args.level not in LEVELS:
         raise UsageError(f"unknown taxonomy level {args.level!r} (levels: {', '.join(LEVELS)})")
-    if args.task_id is not None and args.step_cap is not None:
-        raise UsageError("give --task-id or --step-cap, not both (a task id already fixes the step cap)")
+    if args.task_id is not None and (args.step_cap is not None or args.precision is not None):
+        raise UsageError("give --task-id or --step-cap/--precision, not both (a task id already fixes them)")
     reg = open_registry(args)
     arena, task = _arena_and_task(args)
     genomes, _ = _genomes(args, reg, arena.gene_spec.name)

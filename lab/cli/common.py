@@ -144,3 +144,25 @@ def gene_values(args: argparse.Namespace, spec: GeneSpec, keys: Iterable[str],
             raise UsageError(f"{option_name(key)}: {problem}")
         values[key] = value
     return values
+
+
+def add_task_options(p: argparse.ArgumentParser, cap_help: str = "override the task's step cap (a different task_id)") -> None:
+    """--step-cap and --precision: the task settings a command line changes (each makes another task_id)."""
+    from lab.arenas.base import PRECISIONS
+    p.add_argument("--step-cap", type=int, default=None, help=cap_help)
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="grokking: arithmetic of the trainer, float32 (default), tf32 or bf16 (a different task_id)")
+
+
+def apply_task_options(task, args: argparse.Namespace):
+    """``task`` with the --step-cap and --precision the command line gave."""
+    import dataclasses
+
+    from lab.arenas.base import with_cap
+    if getattr(args, "step_cap", None) is not None:
+        task = with_cap(task, args.step_cap)
+    if getattr(args, "precision", None) is not None:
+        if not any(f.name == "precision" for f in dataclasses.fields(task)):
+            raise UsageError(f"--precision: the {type(task).__name__} has no precision setting (grokking has)")
+        task = dataclasses.replace(task, precision=args.precision)
+    return task

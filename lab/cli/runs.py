@@ -5,22 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lab.cli.common import add_backend_options, load_ref, open_backend, open_registry, parse_seeds
+from lab.cli.common import (add_backend_options, add_task_options, apply_task_options, load_ref, open_backend,
+                             open_registry, parse_seeds)
 from lab.genome import Genome
 
 
 def cmd_trials_run(args: argparse.Namespace) -> int:
     from lab.arenas import get_arena
-    from lab.arenas.base import device_label, with_cap
+    from lab.arenas.base import device_label
     from lab.progress import TqdmWork
     from lab.trials import check_spec, run_trials
 
     reg = open_registry(args)
     genomes = [load_ref(ref, args) for ref in args.refs]
     arena = get_arena(args.arena)
-    task = arena.default_task()
-    if args.step_cap is not None:
-        task = with_cap(task, args.step_cap)
+    task = apply_task_options(arena.default_task(), args)
     seeds = parse_seeds(args.seeds)
     device = arena.resolve_device(args.device)
     check_spec(arena, [(g, 0) for g in genomes])   # before anything is written or shown
@@ -89,6 +88,9 @@ def _evolve(args: argparse.Namespace, reg, backend) -> int:
         from lab.arenas import get_arena
         cap = get_arena(args.arena).default_task().CAP_FIELD
         task = ((cap, args.step_cap),) if args.step_cap is not None else ()
+        if args.precision is not None:
+            apply_task_options(get_arena(args.arena).default_task(), args)   # refuses an arena without it
+            task += (("precision", args.precision),)
         seed_from = tuple(x.strip() for item in args.seed_from for x in item.split(",") if x.strip()) \
             or EvolutionSettings().seed_from
         settings = EvolutionSettings(
@@ -164,7 +166,7 @@ def add_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--arena", choices=arena_names(), default="grokking")
     p.add_argument("--seeds", default="5", help="a count (5 = seeds 0-4), a range (10-14) or a list (1,3,7)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap (a different task_id)")
+    add_task_options(p)
     add_backend_options(p)
     p.set_defaults(func=cmd_trials_run)
     p = tsub.add_parser("show", parents=[common], help="recorded trials of genomes")
@@ -204,6 +206,6 @@ def add_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--device", default=d.device)
     p.add_argument("--run-seed", type=int, default=d.run_seed)
     p.add_argument("--run-id", default=None, help="name the run (default: arena-date-time-seed)")
-    p.add_argument("--step-cap", type=int, default=None, help="override the task's step cap")
+    add_task_options(p, "override the task's step cap")
     add_backend_options(p)
     p.set_defaults(func=cmd_evolve)

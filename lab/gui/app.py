@@ -366,8 +366,8 @@ def run_gui(registry: str | None = None, backend: BackendConfig | None = None) -
     if root is None:
         print(f"Speciation Lab: {reason}.\n{command_summary()}", file=sys.stderr)
         return 1
-    from lab.jobs import configure_torch_threads
-    configure_torch_threads()
+    from lab.threads import configure
+    configure()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("distributed").setLevel(logging.WARNING)  # a LocalCluster's scheduler lives in this process
     settings = SettingsFile()

@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from lab.arenas.base import TaskConfig
+from lab.arenas.base import PRECISIONS, TaskConfig
 
 OPERATIONS = ("+", "-", "*", "/")
 
@@ -30,7 +30,8 @@ class GrokTask(TaskConfig):
     cap; at a 30% train fraction validation stays near chance for thousands of steps.
     """
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"operation": OPERATIONS}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"operation": OPERATIONS, "precision": PRECISIONS}
+    ID_OMITS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"precision"})
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         "modulus": (2, 100_000), "train_fraction": (0.001, 0.999), "split_seed": (0, 2**31 - 1),
         "layers": (1, 64), "d_model": (1, 8192), "heads": (1, 256), "d_ff": (1, 65536),
@@ -52,7 +53,9 @@ class GrokTask(TaskConfig):
         "step_cap": "Training steps after which a trial that has not grokked counts as failed.",
         "grok_threshold": "Validation accuracy at which a trial has grokked.",
         "eval_interval": "Steps between validation evaluations.",
-        "loss_window": "Training losses whose variance arms the learning-rate decay."}
+        "loss_window": "Training losses whose variance arms the learning-rate decay.",
+        "precision": "Arithmetic of the forward pass: float32; tf32 (CUDA matmuls in TF32; float32 on "
+                     "the CPU); bf16 (autocast to bfloat16, weights and optimiser in float32)."}
 
     modulus: int = 97
     operation: str = "+"
@@ -67,9 +70,12 @@ class GrokTask(TaskConfig):
     eval_interval: int = 25
     grok_threshold: float = 0.99
     loss_window: int = 50  # training losses whose variance arms the LR decay (decay_trigger_var)
+    precision: str = "float32"   # one of PRECISIONS; part of the task_id (unless float32), so never mixed
 
     def __post_init__(self) -> None:
         problems = []
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.operation not in OPERATIONS:
             problems.append(f"operation {self.operation!r} is not one of {' '.join(OPERATIONS)}")
         if self.modulus < 2 or (self.operation == "/" and not _is_prime(self.modulus)):

@@ -10,8 +10,9 @@ the others: members share no arithmetic, and its non-finite loss is masked out o
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
 from lab.arenas.racing import Race
 from lab.genome import Genome
 from lab.progress import WorkTally
+from lab.threads import Governor
 
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
 EVAL_CHUNK = 2048    # evaluation examples per forward
@@ -51,6 +53,25 @@ def tune_allocator() -> None:
         libc.mallopt(-1, 1024 << 20)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         pass
+
+
+@contextlib.contextmanager
+def precision_mode(precision: str, device: str) -> Iterator[None]:
+    """The arithmetic of a task's ``precision`` for the forward passes inside: ``bf16`` autocasts to
+    bfloat16 (weights, gradients and the optimiser stay float32); ``tf32`` lets CUDA matmuls use TF32
+    (on the CPU it is float32); ``float32`` changes nothing."""
+    if precision == "bf16":
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
+            yield
+    elif precision == "tf32" and device.startswith("cuda"):
+        before = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = before
+    else:
+        yield
 
 
 def _gene_tensor(genomes: Sequence[Genome], key: str, device: str, dtype: torch.dtype) -> torch.Tensor:
@@ -142,82 +163,91 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             on_event(TrialFinished(member.result))
 
     progress(0, force=True)
-    step = 0
-    for step in range(1, task.step_cap + 1):
-        if cancel is not None and cancel.is_set():
-            for m in live:
-                finish(m, "cancelled", step - 1)
-            live = []
-            break
-        M = len(live)
-        idx = torch.from_numpy(np.stack([m.order.next() for m in live])).to(device)
-        tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
-        lr_now = life.lr_for_step(step)
-        logits = forward_population(P, tokens, task, layer_scale, Dropout(dropout_p, seeds, step))
-        loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
-                               reduction="none").view(M, -1).mean(1)
-        finite = torch.isfinite(loss)
-        for p in P.values():
-            p.grad = None
-        torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
-        opt.step(lr_now)
-        life.record(step, loss)
-        tally.advance(M)
-        loss_list = loss.detach().tolist()
-        if record_losses:
-            for m, value in zip(live, loss_list):
-                m.losses.append(value)
+    governor = Governor() if device == "cpu" else None   # torch's threads follow the cores left free
+    try:
+        step = 0
+        for step in range(1, task.step_cap + 1):
+            if governor is not None:
+                governor.tick()
+            if cancel is not None and cancel.is_set():
+                for m in live:
+                    finish(m, "cancelled", step - 1)
+                live = []
+                break
+            M = len(live)
+            idx = torch.from_numpy(np.stack([m.order.next() for m in live])).to(device)
+            tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
+            lr_now = life.lr_for_step(step)
+            with precision_mode(task.precision, device):
+                logits = forward_population(P, tokens, task, layer_scale, Dropout(dropout_p, seeds, step))
+            loss = F.cross_entropy(logits.float().reshape(-1, task.modulus), labels.reshape(-1),
+                                   reduction="none").view(M, -1).mean(1)
+            finite = torch.isfinite(loss)
+            for p in P.values():
+                p.grad = None
+            torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
+            opt.step(lr_now)
+            life.record(step, loss)
+            tally.advance(M)
+            loss_list = loss.detach().tolist()
+            if record_losses:
+                for m, value in zip(live, loss_list):
+                    m.losses.append(value)
 
-        leaving: set[int] = set()
-        for j, m in enumerate(live):
-            if not np.isfinite(loss_list[j]):
-                m.diverged_step = step
-                m.final = {**m.final, "train_loss": float("nan")}
-                leaving.add(j)
-        if step % task.eval_interval == 0 or step == task.step_cap:
-            val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, layer_scale)
-            tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, layer_scale)
-            weights_ok = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in P.values()]).all(0)
-            rows = zip(val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(),
-                       lr_now.tolist(), weights_ok.tolist())
-            for j, (vl, va, tl, ta, lr_j, ok) in enumerate(rows):
-                if j in leaving:
-                    continue
-                m = live[j]
-                for key, value in zip(m.curve, (step, tl, ta, vl, va, lr_j)):
-                    m.curve[key].append(value)
-                m.final = {"train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va}
-                if not ok or not np.isfinite(vl):
+            leaving: set[int] = set()
+            for j, m in enumerate(live):
+                if not np.isfinite(loss_list[j]):
                     m.diverged_step = step
+                    m.final = {**m.final, "train_loss": float("nan")}
                     leaving.add(j)
-                elif va >= task.grok_threshold:
-                    m.steps_to_grok = step
-                    leaving.add(j)
-            if step == task.step_cap:
+            if step % task.eval_interval == 0 or step == task.step_cap:
+                with precision_mode(task.precision, device):
+                    val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, layer_scale)
+                    tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, layer_scale)
+                weights_ok = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in P.values()]).all(0)
+                rows = zip(val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(),
+                           lr_now.tolist(), weights_ok.tolist())
+                for j, (vl, va, tl, ta, lr_j, ok) in enumerate(rows):
+                    if j in leaving:
+                        continue
+                    m = live[j]
+                    for key, value in zip(m.curve, (step, tl, ta, vl, va, lr_j)):
+                        m.curve[key].append(value)
+                    m.final = {"train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va}
+                    if not ok or not np.isfinite(vl):
+                        m.diverged_step = step
+                        leaving.add(j)
+                    elif va >= task.grok_threshold:
+                        m.steps_to_grok = step
+                        leaving.add(j)
+                if step == task.step_cap:
+                    leaving = set(range(M))
+            for j in sorted(leaving):
+                m = live[j]
+                status = ("diverged" if m.diverged_step is not None else
+                          "grokked" if m.steps_to_grok is not None else "capped")
+                finish(m, status, step)
+            if race is not None and len(leaving) < M and race.should_stop(step):
+                for j in range(M):
+                    if j not in leaving:
+                        finish(live[j], "censored", step)
                 leaving = set(range(M))
-        for j in sorted(leaving):
-            m = live[j]
-            status = ("diverged" if m.diverged_step is not None else
-                      "grokked" if m.steps_to_grok is not None else "capped")
-            finish(m, status, step)
-        if race is not None and len(leaving) < M and race.should_stop(step):
-            for j in range(M):
-                if j not in leaving:
-                    finish(live[j], "censored", step)
-            leaving = set(range(M))
-        if leaving:
-            keep = [j for j in range(M) if j not in leaving]
-            live = [live[j] for j in keep]
-            if live:
-                k = torch.tensor(keep, device=device)
-                P = {name: p.detach()[k].requires_grad_() for name, p in P.items()}
-                opt.keep(k, P)
-                life.keep(k)
-                layer_scale, dropout_p, seeds = layer_scale[k], dropout_p[k], seeds[k]
-        progress(step, force=not live)
-        if not live:
-            break
-    return [m.result for m in members]
+            if leaving:
+                keep = [j for j in range(M) if j not in leaving]
+                live = [live[j] for j in keep]
+                if live:
+                    k = torch.tensor(keep, device=device)
+                    P = {name: p.detach()[k].requires_grad_() for name, p in P.items()}
+                    opt.keep(k, P)
+                    life.keep(k)
+                    layer_scale, dropout_p, seeds = layer_scale[k], dropout_p[k], seeds[k]
+            progress(step, force=not live)
+            if not live:
+                break
+        return [m.result for m in members]
+    finally:
+        if governor is not None:
+            governor.restore()
 
 
 def _result(m: _Member, task: GrokTask, device: str, wall: float, record_losses: bool) -> TrialResult:
