@@ -1,28 +1,30 @@
-"""How torch's CPU kernels use the cores, so that a shared machine does not collapse the lab.
+"""How torch's CPU kernels use the cores, so that a shared machine does not slow the lab down.
 
-Two things go wrong when the lab gives OpenMP every core and anything else runs (a second lab
-process, a Dask worker, a test run, a browser):
+When the lab gives OpenMP every core and anything else runs (a second lab process, a Dask worker, a
+test run, a browser), every parallel region waits for its slowest thread, and a thread that shares
+its core with a busy process is the slowest by far: a step takes as long as the most descheduled
+thread's share, and the waiting threads spin on cores the other process wants.
 
-- OpenMP's threads *spin* while they wait for each other, burning the core another process wants;
-- every parallel region waits for its slowest thread, and a thread that shares its core with a busy
-  process is the slowest by far, so a step takes as long as the most descheduled thread's share.
+:class:`Governor` follows the machine while the grokking trainer runs: every half second it reads
+how busy the cores are (``/proc/stat``) less what this process used itself, and gives torch the
+cores nobody else is using (at least one). On an idle machine that is every core, as before; with
+one busy process on two cores it is one thread. The trainer's results do not depend on the thread
+count (tested), so following the machine changes speed only. ``OMP_NUM_THREADS`` set by the user
+fixes the count and turns the governor off.
 
-:func:`configure`, called at the start of every lab process before torch loads, makes waiting
-threads sleep (``OMP_WAIT_POLICY=PASSIVE``, unless the user set a policy) and starts with every
-core. :class:`Governor` then follows the machine while work runs: every half second it reads how
-busy the cores are (``/proc/stat``) less what this process used itself, and gives torch the cores
-nobody else is using (at least one). On an idle machine that is every core, as before; with one
-busy process on two cores it is one thread. ``OMP_NUM_THREADS`` set by the user fixes the count and
-turns the governor off. ``bench/threads_under_load.py`` measures the effect.
+OpenMP's wait policy stays its default (threads spin briefly, then sleep): making them sleep at once
+(``OMP_WAIT_POLICY=PASSIVE``) was measured to cost an idle 2-core machine 15-35% of its speed, as
+every one of a step's many small parallel regions then wakes its threads from sleep.
+``bench/threads_under_load.py`` measures all of this.
 """
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-WAIT_POLICY = "PASSIVE"
 INTERVAL_S = 0.5          # how often the governor looks at the machine
+FIRST_LOOK_S = 0.15       # its first look comes sooner: a busy machine is seen before much work is done
+latest: Governor | None = None   # the last governor made (what a benchmark reports)
 
 
 def cores() -> int:
@@ -38,10 +40,8 @@ def user_fixed_threads() -> bool:
 
 
 def configure(threads: int | None = None) -> int:
-    """Passive OpenMP waiting (when torch has not loaded yet and the user chose no policy) and
-    ``threads`` torch threads (default: every core; the user's OMP_NUM_THREADS wins). Returns the count."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+    """``threads`` torch threads (default: every core this process may use; the user's
+    OMP_NUM_THREADS wins). Returns the count."""
     import torch
 
     if user_fixed_threads():
@@ -68,18 +68,23 @@ class Governor:
     every ``interval`` seconds, from the thread that runs the torch work: OpenMP's thread count
     belongs to the calling thread). :meth:`restore` puts the count back as it was."""
 
-    def __init__(self, interval: float = INTERVAL_S, ceiling: int | None = None) -> None:
+    def __init__(self, interval: float = INTERVAL_S, ceiling: int | None = None,
+                 first_look: float = FIRST_LOOK_S) -> None:
         import torch
 
         self.torch = torch
         self.interval = interval
+        self.wait = min(first_look, interval)   # until the next look
         self.start_threads = torch.get_num_threads()
         self.ceiling = max(1, ceiling or self.start_threads)
         self.threads = self.start_threads
         self.enabled = not user_fixed_threads() and _busy_jiffies() is not None and cores() > 1
         self.ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.changes = 0
+        self.used: list[int] = [self.threads]   # every count it set, for a benchmark to show
         self._mark()
+        global latest
+        latest = self
 
     def _mark(self) -> None:
         self.when = time.monotonic()
@@ -104,8 +109,9 @@ class Governor:
 
     def tick(self) -> int:
         """Look at the machine if ``interval`` has passed; returns the thread count in force."""
-        if not self.enabled or time.monotonic() - self.when < self.interval:
+        if not self.enabled or time.monotonic() - self.when < self.wait:
             return self.threads
+        self.wait = self.interval
         others = self.others_busy()
         if others is None:
             return self.threads
@@ -115,6 +121,7 @@ class Governor:
             self.torch.set_num_threads(want)
             self.threads = want
             self.changes += 1
+            self.used.append(want)
         return self.threads
 
     def restore(self) -> None:

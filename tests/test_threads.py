@@ -1,12 +1,10 @@
-"""lab.threads: OpenMP's threads sleep while they wait, and the grokking trainer's thread count
-follows the cores other processes leave free, without changing a single result."""
+"""lab.threads: the grokking trainer's thread count follows the cores other processes leave free,
+without changing a single result."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +17,6 @@ from lab.arenas.grokking.trainer import train_population
 from lab.genome import get_spec, random_genome
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _policy(env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-c", "import lab, os, torch; print(os.environ.get('OMP_WAIT_POLICY'))"],
-                         capture_output=True, text=True, env=env, cwd=ROOT, check=True)
-    return out.stdout.strip()
-
-
-def test_every_lab_process_makes_openmp_wait_passively_unless_the_user_chose():
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    assert _policy(env) == "PASSIVE"
-    assert _policy({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
 
 
 class _Machine:
