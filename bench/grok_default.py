@@ -1,6 +1,6 @@
 """How fast each founder genome groks on the default task: the baseline the Evolution Lab must beat.
 
-    python bench/grok_default.py [--seeds 20] [--device cpu|cuda] [--registry PATH]
+    python bench/grok_default.py [--seeds 20] [--device cpu|cuda] [--registry PATH] [--precision float32|tf32|bf16]
 
 All founders x seeds (0 .. N-1) train as one population. Per founder it prints the success rate
 (grokked within the step cap), the median steps_to_grok with failed trials counted as infinitely
@@ -10,6 +10,7 @@ median over successful seeds only. With --registry the trials are recorded there
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lab.arenas import get_arena  # noqa: E402
-from lab.arenas.base import TrialFinished, device_label, resolve_device  # noqa: E402
+from lab.arenas.base import PRECISIONS, TrialFinished, device_label, resolve_device  # noqa: E402
 from lab.registry import Registry, founders  # noqa: E402
 
 
@@ -29,15 +30,18 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--registry", default=None, help="record the trials in this registry")
+    ap.add_argument("--precision", choices=PRECISIONS, default="float32", help="the task's arithmetic")
+    ap.add_argument("--step-cap", type=int, default=None, help="a shorter cap (a smoke run; not the baseline)")
     args = ap.parse_args()
     device = resolve_device(args.device)
     arena = get_arena("grokking")
-    task = arena.default_task()
+    task = dataclasses.replace(arena.default_task(), precision=args.precision,
+                               **({"step_cap": args.step_cap} if args.step_cap else {}))
     fs = founders("grokking")
     pairs = [(f, s) for f in fs for s in range(args.seeds)]
     print(f"device {device_label(device)}; task {task.task_id}: {task.modulus} {task.operation}, train "
           f"{task.train_fraction:.0%}, {task.n_params():,} parameters, cap {task.step_cap} steps; "
-          f"{len(fs)} founders x {args.seeds} seeds")
+          f"{len(fs)} founders x {args.seeds} seeds; precision {task.precision}")
     bar = tqdm(total=len(pairs), desc="trials", unit="trial", file=sys.stderr)
 
     def on_event(event) -> None:
@@ -59,7 +63,7 @@ def main() -> None:
         q25, q75 = (np.quantile(steps, q, method="inverted_cdf") for q in (0.25, 0.75))
         med_ok = f"{np.median(ok):.0f}" if len(ok) else "-"
         print(f"{f.name:<22} {success:>8.0%} {med:>8.0f} {q25:>7.0f} {q75:>7.0f} {med_ok:>11}")
-        lines.append(f"RESULT founder={f.name} median_steps={med:.0f} success={success:.2f}")
+        lines.append(f"RESULT founder={f.name} precision={task.precision} median_steps={med:.0f} success={success:.2f}")
     print("\n".join(lines))
 
 

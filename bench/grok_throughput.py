@@ -2,6 +2,7 @@
 trainer and all at once by the population trainer, in one run.
 
     python bench/grok_throughput.py [--device cpu|cuda] [--genomes 32] [--seeds 2] [--steps 200]
+                                    [--population-only] [--precision float32|tf32|bf16]
 
 Trials are random genomes (fixed generator) x seeds on the default task with the step cap set to
 --steps, evaluation every 25 steps as in real runs. Member-steps are counted from the results
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lab.arenas.base import device_label, resolve_device  # noqa: E402
+from lab.arenas import load_gene_specs  # noqa: E402
+from lab.arenas.base import PRECISIONS, device_label, resolve_device  # noqa: E402
 from lab.arenas.grokking.reference import train_reference  # noqa: E402
 from lab.arenas.grokking.task import GrokTask, make_dataset  # noqa: E402
 from lab.arenas.grokking.trainer import TRAIN_PROBE, train_population  # noqa: E402
@@ -54,9 +56,13 @@ def main() -> None:
     ap.add_argument("--genomes", type=int, default=32)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--population-only", action="store_true",
+                    help="skip the reference trainer (for populations too large to run one model at a time)")
+    ap.add_argument("--precision", choices=PRECISIONS, default="float32", help="the task's arithmetic")
     args = ap.parse_args()
+    load_gene_specs()
     device = resolve_device(args.device)
-    task = dataclasses.replace(GrokTask(), step_cap=args.steps)
+    task = dataclasses.replace(GrokTask(), step_cap=args.steps, precision=args.precision)
     rng = np.random.default_rng(0)
     genomes = [random_genome(get_spec("grokking"), rng) for _ in range(args.genomes)]
     trials = [(g, s) for g in genomes for s in range(args.seeds)]
@@ -78,13 +84,24 @@ def main() -> None:
 
     sync()
     t0 = time.perf_counter()
-    ref = [train_reference(g, s, task, device=device, data=data) for g, s in trials]
-    sync()
-    ref_time = time.perf_counter() - t0
-    t0 = time.perf_counter()
     pop = train_population(trials, task, device=device, data=data)
     sync()
     pop_time = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if args.population_only:
+        pop_steps = sum(r.metrics["steps"] for r in pop)
+        pop_evals = sum(len(r.curve["step"]) for r in pop)
+        rate = pop_steps / pop_time
+        print(f"population: {pop_steps:>7} member-steps in {pop_time:7.1f} s = {rate:8.1f} member-steps/s, "
+              f"{run_flops(task, pop_steps, pop_evals, n_val, n_probe) / pop_time / 1e9:6.1f} GFLOP/s "
+              f"(plain-model equivalent){f', peak memory {peak:.1f} GiB' if peak else ''}")
+        print(f"RESULT device={kind} members={len(trials)} precision={task.precision} pop_steps_per_s={rate:.1f}")
+        return
+    t0 = time.perf_counter()
+    ref = [train_reference(g, s, task, device=device, data=data) for g, s in trials]
+    sync()
+    ref_time = time.perf_counter() - t0
 
     def summary(results):
         steps = sum(r.metrics["steps"] for r in results)
@@ -103,7 +120,6 @@ def main() -> None:
           f"{run_flops(task, pop_steps, pop_evals, n_val, n_probe) / pop_time / 1e9:6.1f} GFLOP/s "
           "(plain-model equivalent)")
     print(f"ratio population / reference: {pop_rate / ref_rate:.2f}x")
-    kind = "cuda" if device.startswith("cuda") else "cpu"
     print(f"RESULT device={kind} members={len(trials)} ref_steps_per_s={ref_rate:.1f} "
           f"pop_steps_per_s={pop_rate:.1f} ratio={pop_rate / ref_rate:.2f}")
 
