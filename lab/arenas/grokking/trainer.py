@@ -180,7 +180,9 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             lr_now = life.lr_for_step(step)
             with precision_mode(task.precision, device):
                 logits = forward_population(P, tokens, task, layer_scale, Dropout(dropout_p, seeds, step))
-            loss = F.cross_entropy(logits.float().reshape(-1, task.modulus), labels.reshape(-1),
+            if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
+                logits = logits.float()
+            loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
                                    reduction="none").view(M, -1).mean(1)
             finite = torch.isfinite(loss)
             for p in P.values():
