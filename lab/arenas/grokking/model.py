@@ -130,8 +130,9 @@ class Dropout:
     Masks depend on the trial seed only, so members sharing a seed (the usual case: every genome
     of a generation runs on the same seeds) share one hashed table, gathered per member."""
 
-    def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int):
-        self.active = p is not None and bool((p > 0).any())
+    def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int, active: bool | None = None):
+        # ``active``: the caller knows already whether any p > 0 (reading it from p syncs with the device)
+        self.active = p is not None and (bool((p > 0).any()) if active is None else active)
         self.p, self.seeds, self.step = p, seeds, step
         if self.active:
             self.unique, self.inverse = torch.unique(seeds, return_inverse=True)

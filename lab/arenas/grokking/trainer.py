@@ -166,12 +166,28 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     governor = Governor() if device == "cpu" else None   # torch's threads follow the cores left free
     try:
         step = 0
+        # the step of each live member's first non-finite training loss (0: none yet), kept on the
+        # device and read at evaluation steps only: no host synchronisation in the other steps. A
+        # member that diverged between two evaluations trains on, excluded from every other member's
+        # arithmetic, until it leaves at the next evaluation with the step it diverged at: its result
+        # and everyone else's are those of leaving at once (tested)
+        first_bad = torch.zeros(len(live), dtype=torch.int64, device=device)
+        dropout_on = bool((dropout_p > 0).any())   # read once, and again when members leave
+
+        def diverged_by_loss(j: int, at: int) -> None:
+            live[j].diverged_step = at
+            live[j].final = {**live[j].final, "train_loss": float("nan")}
+
         for step in range(1, task.step_cap + 1):
             if governor is not None:
                 governor.tick()
             if cancel is not None and cancel.is_set():
-                for m in live:
-                    finish(m, "cancelled", step - 1)
+                for j, at in enumerate(first_bad.tolist()):
+                    if at:
+                        diverged_by_loss(j, at)
+                        finish(live[j], "diverged", at)
+                    else:
+                        finish(live[j], "cancelled", step - 1)
                 live = []
                 break
             M = len(live)
@@ -179,7 +195,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
             lr_now = life.lr_for_step(step)
             with precision_mode(task.precision, device):
-                logits = forward_population(P, tokens, task, layer_scale, Dropout(dropout_p, seeds, step))
+                logits = forward_population(P, tokens, task, layer_scale,
+                                            Dropout(dropout_p, seeds, step, active=dropout_on))
             if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
                 logits = logits.float()
             loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
@@ -191,18 +208,19 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             opt.step(lr_now)
             life.record(step, loss)
             tally.advance(M)
-            loss_list = loss.detach().tolist()
+            first_bad = torch.where(~finite & (first_bad == 0), step, first_bad)
             if record_losses:
-                for m, value in zip(live, loss_list):
+                for m, value in zip(live, loss.detach().tolist()):
                     m.losses.append(value)
 
             leaving: set[int] = set()
-            for j, m in enumerate(live):
-                if not np.isfinite(loss_list[j]):
-                    m.diverged_step = step
-                    m.final = {**m.final, "train_loss": float("nan")}
-                    leaving.add(j)
-            if step % task.eval_interval == 0 or step == task.step_cap:
+            evaluating = step % task.eval_interval == 0 or step == task.step_cap
+            if evaluating or record_losses:   # record_losses syncs every step anyway
+                for j, at in enumerate(first_bad.tolist()):
+                    if at:
+                        diverged_by_loss(j, at)
+                        leaving.add(j)
+            if evaluating:
                 with precision_mode(task.precision, device):
                     val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, layer_scale)
                     tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, layer_scale)
@@ -228,7 +246,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                 m = live[j]
                 status = ("diverged" if m.diverged_step is not None else
                           "grokked" if m.steps_to_grok is not None else "capped")
-                finish(m, status, step)
+                finish(m, status, m.diverged_step if status == "diverged" else step)
             if race is not None and len(leaving) < M and race.should_stop(step):
                 for j in range(M):
                     if j not in leaving:
@@ -242,7 +260,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                     P = {name: p.detach()[k].requires_grad_() for name, p in P.items()}
                     opt.keep(k, P)
                     life.keep(k)
-                    layer_scale, dropout_p, seeds = layer_scale[k], dropout_p[k], seeds[k]
+                    layer_scale, dropout_p, seeds, first_bad = layer_scale[k], dropout_p[k], seeds[k], first_bad[k]
+                    dropout_on = bool((dropout_p > 0).any())
             progress(step, force=not live)
             if not live:
                 break
