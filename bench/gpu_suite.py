@@ -70,22 +70,14 @@ def section_generation(device: str, small: bool) -> None:
 
 def section_genreg(device: str, small: bool, mnist: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from lab.arenas.genreg.engine import GenregEngine, GenregSettings
+    from genreg_mnist import time_generations   # bench/ is this script's folder
+
+    from lab.arenas.genreg.engine import GenregSettings
     from lab.arenas.genreg.task import GenregTask
 
     task = GenregTask(dataset="mnist", data_folder=mnist) if mnist else GenregTask()
     settings = GenregSettings(population=20 if small else 200, hidden=8 if small else 64, images_per_class=20)
-    engine = GenregEngine(task, settings, 0, device=device)
-    engine.step(3 if small else 5)    # warm up
-    n = 5 if small else 50
-    if device.startswith("cuda"):
-        import torch
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    engine.step(n)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    per = (time.perf_counter() - t0) / n
+    per = time_generations(task, settings, device, n=5 if small else 50)
     data = "mnist" if mnist else "digits (no --mnist folder given)"
     print(f"GENREG on {data}, population {settings.population}, hidden {settings.hidden}: {per * 1000:.1f} ms "
           f"per generation")
