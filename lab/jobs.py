@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import itertools
-import os
 import queue
 import threading
 import time
@@ -180,15 +179,3 @@ class JobRunner:
             for job in self.active_jobs():
                 job.cancel()
         self.executor.shutdown(wait=True, cancel_futures=cancel)
-
-
-def configure_torch_threads(reserve: int = 0) -> int:
-    """Give torch's intra-op pool every core but ``reserve`` (at least one thread). Returns the
-    thread count. Respects a user's OMP_NUM_THREADS."""
-    import torch
-
-    if "OMP_NUM_THREADS" in os.environ:
-        return torch.get_num_threads()
-    n = max(1, (os.cpu_count() or 1) - reserve)
-    torch.set_num_threads(n)
-    return n

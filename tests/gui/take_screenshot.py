@@ -13,7 +13,7 @@ import tempfile
 import tkinter as tk
 
 from lab.gui.app import App
-from lab.jobs import configure_torch_threads
+from lab.threads import configure as configure_torch_threads
 from lab.registry import Registry
 from tests.gui.conftest import RecordingDialogs, wait_until
 from tests.gui.shots import grab

@@ -18,7 +18,7 @@ import tkinter as tk
 
 from lab.arenas.grokking.task import GrokTask
 from lab.gui.app import App
-from lab.jobs import configure_torch_threads
+from lab.threads import configure as configure_torch_threads
 from lab.registry import Registry, founders
 from tests.gui.conftest import RecordingDialogs, wait_until
 from tests.gui.shots import grab
