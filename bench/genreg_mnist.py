@@ -3,6 +3,8 @@
     python bench/genreg_mnist.py [--data-folder ../shared/data/mnist] [--seeds 3] [--generations 600]
                                  [--letters-seconds 300] [--skip-letters | --letters-only]
                                  [--device cpu|cuda] [--out FILE.json]
+    python bench/genreg_mnist.py --runs R [--data-folder FOLDER] [--population 200] [--hidden 64]
+                                 [--generations 600] [--device cpu|cuda]
 
 MNIST comes from a folder of IDX files. The folder this lab is benchmarked with holds only the official
 10,000-image test split (t10k); then the engine evolves on its first 8,000 images and reports accuracy on
@@ -30,6 +32,14 @@ Measured, in one run:
    held-out fonts of the augmented set (memorisation does not generalise); and a run on the augmented
    training fonts for the same time, tested on the held-out fonts.
 
+With ``--runs R`` only this is measured: R runs (seeds 0 to R-1, the GENREG README's MNIST settings
+with the given population and hidden units, crossover, child mutation only) trained as one stack of
+populations against one run of the same settings (seed 0), each a whole trial of ``--generations``
+generations (building the runs included, the data loaded before), on MNIST when ``--data-folder``
+is given and on the digits otherwise. Last line: ``RESULT genreg_stack_runs=R stack_s=... one_s=...
+stack_over_one=...`` (seconds for the stack, seconds for one run, their ratio; R runs one after
+another would take R times one_s).
+
 Anchors (the GENREG README): 81.47% MNIST test accuracy after 600 generations in about 40 minutes;
 72.52% with 32 hidden units; the alphabet to 100% in about 1,800 generations.
 Last line: ``RESULT heldout_acc=... seconds=... generations=600 gens_per_s=...`` for the "crossover, child
@@ -53,6 +63,7 @@ import torch  # noqa: E402
 
 from lab.arenas.base import device_label, resolve_device  # noqa: E402
 from lab.arenas.genreg.engine import GenregEngine, GenregSettings  # noqa: E402
+from lab.arenas.genreg.stack import GenregStack  # noqa: E402
 from lab.arenas.genreg.task import GenregTask, load_genreg_data  # noqa: E402
 
 # name -> (two-parent crossover?, settings); the last is the headline of the RESULT line
@@ -73,6 +84,45 @@ def time_generations(task: GenregTask, settings: GenregSettings, device: str, n:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / n
+
+
+def time_stack(device: str, runs: int, generations: int, settings: GenregSettings, task: GenregTask
+               ) -> tuple[float, float]:
+    """Seconds for ``runs`` runs of ``settings`` (seeds 0 to runs - 1) trained as one stack, and for
+    one run of them (seed 0), each ``generations`` generations, building the runs included (the task's
+    data is loaded first, and a one-generation stack warms the device up)."""
+    task = dataclasses.replace(task, generations=generations)
+    data = load_genreg_data(task, device)
+
+    def timed(n: int, budget: GenregTask) -> float:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        GenregStack(budget, [settings] * n, list(range(n)), device=device, data=data).step(budget.generations)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    timed(runs, dataclasses.replace(task, generations=1))
+    return timed(runs, task), timed(1, task)
+
+
+def stacked(args, device: str) -> None:
+    """The ``--runs`` measurement: R runs stacked against one run, with its RESULT line."""
+    task = (GenregTask(dataset="mnist", data_folder=str(args.data_folder), eval_interval=20, crossover=True)
+            if args.data_folder else GenregTask(eval_interval=20, crossover=True))
+    settings = GenregSettings(population=args.population, hidden=args.hidden, base_mutation_rate=0.0)
+    data = load_genreg_data(task, device)
+    print(f"{args.runs} runs stacked against one: {task.dataset}, {data.n_inputs}-{settings.hidden}-{data.n_classes}, "
+          f"population {settings.population}, {settings.images_per_class} images per class, {args.generations} "
+          "generations, crossover, child mutation only")
+    stack_s, one_s = time_stack(device, args.runs, args.generations, settings, task)
+    print(f"  {args.runs} runs as one stack: {stack_s:.2f} s ({args.runs * args.generations / stack_s:.1f} run-generations/s)")
+    print(f"  one run:              {one_s:.2f} s ({args.generations / one_s:.1f} generations/s)")
+    print(f"  the stack takes {stack_s / one_s:.2f}x one run's time; {args.runs} runs one after another: "
+          f"{args.runs:.0f}x (a {args.runs * one_s / stack_s:.2f}x speed-up)")
+    print(f"RESULT genreg_stack_runs={args.runs} stack_s={stack_s:.2f} one_s={one_s:.2f} "
+          f"stack_over_one={stack_s / one_s:.2f}")
 
 
 def run(task: GenregTask, settings: GenregSettings, seed: int, device: str, label: str,
@@ -177,7 +227,8 @@ def letters(args, device: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-folder", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
+    parser.add_argument("--data-folder", type=Path,
+                        help="MNIST IDX files (default: ../shared/data/mnist; with --runs: the digits)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--generations", type=int, default=600)
     parser.add_argument("--letters-seconds", type=float, default=300.0, help="cap of the clean-letters run")
@@ -188,12 +239,19 @@ def main() -> None:
     parser.add_argument("--skip-augmented", action="store_true")
     parser.add_argument("--letters-views", type=int, default=1,
                         help="times each clean letter is shown per generation (the published config: 10)")
+    parser.add_argument("--runs", type=int, help="only time this many runs stacked against one run")
+    parser.add_argument("--population", type=int, default=200, help="with --runs")
+    parser.add_argument("--hidden", type=int, default=64, help="with --runs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"GENREG benchmark on {device_label(device)} ({platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    if args.runs:
+        stacked(args, device)
+        return
+    args.data_folder = args.data_folder or ROOT.parent / "shared" / "data" / "mnist"
     results = {"device": device_label(device)}
     if args.letters_only:
         results["letters"] = letters(args, device)

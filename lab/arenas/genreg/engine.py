@@ -96,6 +96,11 @@ class GenregEngine(GenregStack):
         trust, shifted so the weakest survivor weighs 1."""
         return draw_parents(self.trust, self.settings.survivors, self.task.crossover, self.gen)
 
+    def evolve(self) -> None:
+        """Replace the population by mutated children of the survivors (see the module text)."""
+        inherited = self.breed(self.trusts)
+        self.weights, self._spare, self.trusts = self._spare, self.weights, inherited
+
     def _mutate_(self, x: torch.Tensor, *mutations: tuple[float, float]) -> None:
         """Apply each (rate, sigma) mutation to ``x`` in place (population.mutation_draws)."""
         drawn = mutation_draws(x.numel(), mutations, self.gen)

@@ -109,32 +109,45 @@ class GenregStack:
     # ---- one generation ----------------------------------------------------------------------
     @torch.no_grad()
     def step(self, n: int = 1) -> int:
-        """Run up to ``n`` generations of every run (fewer at the end of the budget); returns how many ran."""
+        """Run up to ``n`` generations of every run (fewer at the end of the budget); returns how many
+        ran. A generation stopped by Ctrl-C leaves no trace (its draws are put back), so the stack can
+        be saved as it was after the last whole generation and resumed exactly."""
         ran = 0
         while ran < max(1, int(n)) and not self.done:
-            self._generation()
+            states = [gen.get_state() for gen in self.gens]
+            try:
+                self._generation()
+            except KeyboardInterrupt:
+                for gen, state in zip(self.gens, states):
+                    gen.set_state(state)
+                raise
             ran += 1
         return ran
 
     def _generation(self) -> None:
+        """One generation of every run: everything is computed first (children into the spare
+        buffers) and the stack's state changes only at the end."""
         x, y = self.draw_stack_images()
         right = self.stack_answers(self.logits(x)) == y.unsqueeze(1)       # [R, G, B]
         rewards = torch.where(right, self._reward, self._penalty).to(torch.float64)
-        self.trusts = torch.stack([trust_after(self.trusts[r], rewards[r], s.trust_decay)
-                                   for r, s in enumerate(self.run_settings)])
+        trusts = torch.stack([trust_after(self.trusts[r], rewards[r], s.trust_decay)
+                              for r, s in enumerate(self.run_settings)])
         accuracy = right.double().mean(2)
-        best = self.trusts.argmax(1).tolist()
-        self.generation += 1
-        evaluate = self.generation % self.task.eval_interval == 0 or self.generation == self.task.generations
-        trust, train_acc = self.trusts.cpu().numpy(), accuracy.cpu().numpy()
+        best = trusts.argmax(1).tolist()
+        generation = self.generation + 1
+        evaluate = generation % self.task.eval_interval == 0 or generation == self.task.generations
+        trust, train_acc = trusts.cpu().numpy(), accuracy.cpu().numpy()
+        bests = [pick(self.run_params(r), b) for r, b in enumerate(best)]   # before the children replace them
+        tests = [self.accuracy(self.data.x_test, self.data.y_test, b) for b in bests] if evaluate else None
+        inherited = self.breed(trusts)
+        self.generation, self.trusts, self.weights, self._spare = generation, inherited, self._spare, self.weights
         for r, run in enumerate(self.runs):
-            run.best = pick(self.run_params(r), best[r])   # evaluated before evolve() replaces it by children
-            if evaluate:
-                self.evaluate_run(r, float(train_acc[r, best[r]]))
-            run.last = {"generation": self.generation, "best": best[r], "best_train_acc": float(train_acc[r, best[r]]),
+            run.best = bests[r]
+            if tests is not None:
+                self._record_test(r, tests[r], float(train_acc[r, best[r]]))
+            run.last = {"generation": generation, "best": best[r], "best_train_acc": float(train_acc[r, best[r]]),
                         "mean_train_acc": float(accuracy[r].mean()), "test_acc": run.test_acc,
                         "trust": trust[r].copy(), "train_acc": train_acc[r].copy()}
-        self.evolve()
 
     def draw_stack_images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Each run's images [R, B, D] and labels [R, B]: ``images_per_class`` of each class."""
@@ -179,11 +192,13 @@ class GenregStack:
                 x[r, :, len(k):] = 0
         return stack_logits(self.weights, x, rows)
 
-    def evolve(self) -> None:
-        """Replace every run's population by mutated children of its survivors (engine.py's module
-        text). Children are written into buffers kept from the generation before (the two stacks
-        swap): allocating ~40 MB per tensor and run each generation cost more than the copying."""
-        parents = [draw_parents(self.trusts[r], s.survivors, self.task.crossover, gen)
+    def breed(self, trusts: torch.Tensor) -> torch.Tensor:
+        """Mutated children of every run's survivors by ``trusts`` [R, G] (engine.py's module text),
+        written into the spare stack, which becomes the population when the caller swaps the two;
+        returns the children's inherited trust. Children are written into buffers kept from the
+        generation before: allocating ~40 MB per tensor and run each generation cost more than the
+        copying."""
+        parents = [draw_parents(trusts[r], s.survivors, self.task.crossover, gen)
                    for r, (s, gen) in enumerate(zip(self.run_settings, self.gens))]
         if self._spare is None:
             self._spare = {k: torch.empty_like(v) for k, v in self.weights.items()}
@@ -201,9 +216,8 @@ class GenregStack:
                 weight.view(self.R, -1).copy_(self._coins(child[0].numel()))
                 torch.lerp(child, other, weight, out=child)
             self._mutate_children_(child)
-        self.weights, self._spare = self._spare, self.weights
-        self.trusts = torch.stack([s.inheritance * self.trusts[r][first]
-                                   for r, (s, (first, _)) in enumerate(zip(self.run_settings, parents))])
+        return torch.stack([s.inheritance * trusts[r][first]
+                            for r, (s, (first, _)) in enumerate(zip(self.run_settings, parents))])
 
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """A reusable buffer of ``shape`` on the stack's device (grown when a larger one is asked for)."""
@@ -247,8 +261,11 @@ class GenregStack:
 
     def evaluate_run(self, r: int, train_acc: float = 0.0) -> float:
         """Test accuracy of run r's best genome (by trust) of the generation; adds a point to its curve."""
+        return self._record_test(r, self.accuracy(self.data.x_test, self.data.y_test, self.runs[r].best), train_acc)
+
+    def _record_test(self, r: int, test: tuple[float, list[float]], train_acc: float) -> float:
         run = self.runs[r]
-        run.test_acc, run.test_per_class = self.accuracy(self.data.x_test, self.data.y_test, run.best)
+        run.test_acc, run.test_per_class = test
         run.curve["step"].append(self.generation)
         run.curve["train_acc"].append(round(float(train_acc), 6))
         run.curve["val_acc"].append(round(run.test_acc, 6))
