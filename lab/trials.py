@@ -70,18 +70,23 @@ def run_pairs(arena: Any, pairs: Sequence[tuple[Any, int]], task: TaskConfig, *,
 def run_here(arena: Any, todo: Sequence[tuple[Any, int]], task: TaskConfig, *, device: str,
              emit: EventSink, cancel: Cancel | None, race=None, max_batch: int | None = None,
              after_batch=None) -> list[TrialResult]:
-    """Run ``todo`` in this thread: batches of at most the arena's cap, one work tally over all of
-    them, until ``cancel``. Returns the results the arena produced (cancelled ones included)."""
+    """Run ``todo`` in this thread: batches of at most the arena's cap (or, for an arena with
+    ``continuous_batching``, one call that keeps at most that many training), one work tally over
+    all of them, until ``cancel``. Returns the results the arena produced (cancelled ones included)."""
     cap = max(1, max_batch or arena.batch_cap(device))
     tally = WorkTally.for_task(task, len(todo))   # one count of work over every batch
     data = arena.prepare(task, device)
     out: list[TrialResult] = []
-    for start in range(0, len(todo), cap):
+    # an arena with continuous batching takes every trial at once and keeps at most ``cap`` training,
+    # starting waiting trials as others finish; the others get them in batches of ``cap``
+    streaming = getattr(arena, "continuous_batching", False)
+    for start in range(0, len(todo), len(todo) if streaming else cap):
         if cancel is not None and cancel.is_set():
             break
-        batch = list(todo[start:start + cap])
+        batch = list(todo[start:] if streaming else todo[start:start + cap])
+        more = {"capacity": cap} if streaming else {}
         results = arena.run_batch(batch, task, device=device, data=data, on_event=emit, cancel=cancel,
-                                  tally=tally, race=race)
+                                  tally=tally, race=race, **more)
         if after_batch is not None:
             after_batch(results)
         out += results

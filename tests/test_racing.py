@@ -388,13 +388,14 @@ def test_the_benchmark_never_shows_its_held_out_seeds_to_the_evolution_or_the_fi
 
 def test_a_generation_trains_as_one_population_up_to_the_devices_member_cap(registry, monkeypatch):
     """The evolution hands a generation's trials to the grokking arena in one call, and the arena
-    trains them as one population (its trials race together) unless they pass the member cap."""
+    trains them as one population (its trials race together); past the member cap the others wait
+    and join as members finish (continuous batching), still in the one call."""
     from lab.arenas.grokking import arena as grok_arena
     from lab.arenas.grokking.task import GrokTask
     sizes = []
 
     def fake_train(chunk, task, **kw):
-        sizes.append(len(chunk))
+        sizes.append((len(chunk), kw.get("capacity")))
         return [TrialResult(g.id, task.task_id, s, "capped", metrics={"steps_to_grok": None, "steps": task.step_cap})
                 for g, s in chunk]
 
@@ -403,10 +404,10 @@ def test_a_generation_trains_as_one_population_up_to_the_devices_member_cap(regi
     s = EvolutionSettings(population=12, seeds_per_genome=4, generations=1, aliens=1, elites=1, device="cpu",
                           task=small, seed_from=("founders",))
     Evolution(s, registry, run_id="one-batch").step()
-    assert sizes == [48]
+    assert sizes == [(48, grok_arena.MAX_MEMBERS["cpu"])]
     assert grok_arena.MAX_MEMBERS["cpu"] >= 256 and grok_arena.MAX_MEMBERS["cuda"] >= 2048
     sizes.clear()
     task = GrokTask(step_cap=50)
     genomes = [g for g in __import__("lab.registry", fromlist=["founders"]).founders("grokking")]
     grok_arena.ARENA.run_trials(genomes, list(range(10)), task, device="cpu", max_batch=25)
-    assert sizes == [25, 25, 10]
+    assert sizes == [(60, 25)]

@@ -25,8 +25,8 @@ def diverging(monkeypatch):
     real = trainer.forward_population
     hooks = {"cancel_at": None, "cancel": threading.Event()}
 
-    def forward(P, tokens, task, layer_scale, dropout=None):
-        logits = real(P, tokens, task, layer_scale, dropout)
+    def forward(P, tokens, task, layer_scale, dropout=None, **kw):
+        logits = real(P, tokens, task, layer_scale, dropout, **kw)
         if dropout is not None and dropout.step == hooks["cancel_at"]:
             hooks["cancel"].set()   # seen before the next step starts
         if dropout is not None and dropout.step >= 7:

@@ -23,6 +23,7 @@ class GrokkingArena(ArenaBase):
     task_class = GrokTask
     batch_caps = MAX_MEMBERS
     supports_racing = True   # run_batch takes a race and stops the trials it says (lab.arenas.racing)
+    continuous_batching = True   # run_batch takes every trial, keeps ``capacity`` training (lab.trials.run_here)
 
     def tiny_task(self) -> GrokTask:
         return GrokTask(modulus=23, train_fraction=0.6, d_model=16, heads=2, d_ff=32, batch_size=64, step_cap=60,
@@ -32,12 +33,13 @@ class GrokkingArena(ArenaBase):
         return make_dataset(task)
 
     def run_batch(self, pairs: Sequence[tuple[Genome, int]], task: GrokTask, *, device: str, data,
-                  on_event: EventSink, cancel: Cancel | None, tally: WorkTally, race: Race | None = None
-                  ) -> list[TrialResult]:
-        """One population of (genome, seed) members trained together (lab.arenas.grokking.trainer);
-        with a ``race`` the trials it stops come back ``censored``."""
+                  on_event: EventSink, cancel: Cancel | None, tally: WorkTally, race: Race | None = None,
+                  capacity: int | None = None) -> list[TrialResult]:
+        """One population of (genome, seed) members trained together (lab.arenas.grokking.trainer),
+        at most ``capacity`` at once, the others joining as members finish; with a ``race`` the
+        trials it stops come back ``censored``."""
         return train_population(pairs, task, device=device, on_event=on_event, cancel=cancel, data=data,
-                                race=race, tally=tally)
+                                race=race, tally=tally, capacity=capacity)
 
 
 ARENA = GrokkingArena()

@@ -91,9 +91,10 @@ def _check_int32_wraps() -> bool:
 _INT32_WRAPS = _check_int32_wraps()
 
 
-def dropout_uniform(seeds: torch.Tensor, step: int, site: int, index: torch.Tensor) -> torch.Tensor:
+def dropout_uniform(seeds: torch.Tensor, step: int | torch.Tensor, site: int, index: torch.Tensor) -> torch.Tensor:
     """Uniform [0, 1) numbers (24-bit), one per (member, element): a hash of (trial seed, step, site,
-    element index) with a two-multiply xorshift finaliser (32-bit arithmetic). ``seeds`` is [M]; the
+    element index) with a two-multiply xorshift finaliser (32-bit arithmetic). ``seeds`` is [M] and
+    ``step`` one int or [M]; the
     result is [M, *index.shape]. Per-member and per-element terms are computed on their own small
     tensors, so the [M, elements] work is one add and the finaliser."""
     member = ((seeds & _MASK32) * _SEED_MUL + (step & _MASK32) * _STEP_MUL + site * _SITE_MUL) & _MASK32
@@ -127,22 +128,30 @@ def element_index(batch: int, positions: list[int], task: GrokTask, device: torc
 class Dropout:
     """Per-member inverted dropout with hashed masks; identity when every probability is 0.
 
-    Masks depend on the trial seed only, so members sharing a seed (the usual case: every genome
-    of a generation runs on the same seeds) share one hashed table, gathered per member."""
+    Masks depend on the trial seed and the member's own step only, so members sharing both (the
+    usual case: every genome of a generation runs on the same seeds, from the same step) share one
+    hashed table, gathered per member. ``step`` is one int for all members or [M] int64 (members
+    that joined the batch later are at earlier steps)."""
 
-    def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int, active: bool | None = None):
+    def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int | torch.Tensor,
+                 active: bool | None = None):
         # ``active``: the caller knows already whether any p > 0 (reading it from p syncs with the device)
         self.active = p is not None and (bool((p > 0).any()) if active is None else active)
         self.p, self.seeds, self.step = p, seeds, step
         if self.active:
-            self.unique, self.inverse = torch.unique(seeds, return_inverse=True)
+            if isinstance(step, torch.Tensor):
+                keys, self.inverse = torch.unique(torch.stack([seeds, step], 1), dim=0, return_inverse=True)
+                self.unique, self.unique_step = keys[:, 0], keys[:, 1]
+            else:
+                self.unique, self.inverse = torch.unique(seeds, return_inverse=True)
+                self.unique_step = step
             self.shared = len(self.unique) < len(seeds)
 
     def __call__(self, branch: torch.Tensor, site: int, index: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return branch
         if self.shared:
-            u = dropout_uniform(self.unique, self.step, site, index)[self.inverse]
+            u = dropout_uniform(self.unique, self.unique_step, site, index)[self.inverse]
         else:
             u = dropout_uniform(self.seeds, self.step, site, index)  # [M, B, T', D]
         p = self.p.view(-1, 1, 1, 1).to(branch.dtype)
@@ -151,10 +160,14 @@ class Dropout:
 
 
 def forward_population(P: Mapping[str, torch.Tensor], tokens: torch.Tensor, task: GrokTask,
-                       layer_scale: torch.Tensor, dropout: Dropout | None = None) -> torch.Tensor:
+                       layer_scale: torch.Tensor, dropout: Dropout | None = None,
+                       equals_last: bool | None = None) -> torch.Tensor:
     """Logits [M, B, p] at the "=" position for M members. ``tokens`` is [M, B, 3] (each member its own
-    batch) or [B, 3] (one batch for all, for evaluation). ``layer_scale`` is [M]."""
-    if task.layers == 1 and bool((tokens[..., -1] == task.vocab - 1).all()):
+    batch) or [B, 3] (one batch for all, for evaluation). ``layer_scale`` is [M]. ``equals_last``:
+    the caller knows whether every sequence ends with "=" (None: look, which syncs with a device)."""
+    if equals_last is None:
+        equals_last = bool((tokens[..., -1] == task.vocab - 1).all())
+    if task.layers == 1 and equals_last:
         return _forward_one_block(P, tokens, task, layer_scale, dropout)
     return _forward_generic(P, tokens, task, layer_scale, dropout)
 

@@ -28,7 +28,11 @@ def member_pow(base: torch.Tensor, exponent: torch.Tensor | float) -> torch.Tens
 
     torch's pow runs vectorised over most of a tensor and scalar over its tail, and the two round
     differently, so a member's value would depend on its position in the batch (and the trial on
-    its batch mates). One ``math.pow`` per member costs microseconds a step."""
+    its batch mates). One ``math.pow`` per member costs microseconds a step. On a CUDA device, where
+    an elementwise kernel computes every element alike, torch's pow runs there in double precision,
+    so the values never travel to the host (no synchronisation in the step)."""
+    if base.device.type == "cuda":
+        return torch.pow(base.to(torch.float64), exponent).to(base.dtype)
     exps = exponent.tolist() if isinstance(exponent, torch.Tensor) else [float(exponent)] * len(base)
     values = [math.pow(b, e) for b, e in zip(base.tolist(), exps)]
     return torch.tensor(values, dtype=base.dtype, device=base.device)
@@ -44,24 +48,45 @@ class LifeCycle:
         self.losses = torch.zeros(len(lr), window, dtype=torch.float64, device=lr.device)
         self.triggered_at = torch.full((len(lr),), -1, dtype=torch.int64, device=lr.device)
 
-    def lr_for_step(self, t: int) -> torch.Tensor:
-        warm = torch.where(self.warmup > 0, (t / self.warmup.clamp(min=1)).clamp(max=1.0),
+    def lr_for_step(self, t: int | torch.Tensor) -> torch.Tensor:
+        """Each member's learning rate at its step ``t`` (one int for all, or [M] int64)."""
+        # t / warmup as ``warmup.reciprocal() * t``: what torch computes for a Python number t, so a
+        # tensor of steps gives the same bits
+        warm = torch.where(self.warmup > 0, (self.warmup.clamp(min=1).reciprocal() * t).clamp(max=1.0),
                            torch.ones_like(self.lr))
         k = (t - 1 - self.triggered_at).clamp(min=0).to(self.lr.dtype)
         decay = torch.where(self.triggered_at >= 0, member_pow(1.0 - self.decay_rate, k), torch.ones_like(self.lr))
         return self.lr * warm * decay
 
-    def record(self, t: int, losses: torch.Tensor) -> None:
-        """Note the training losses of step t (1-based) and arm the decay where their variance is low."""
-        self.losses[:, (t - 1) % self.window] = losses.detach().to(torch.float64)
-        if t >= self.window:
-            var = self.losses.var(dim=1, unbiased=False)
-            newly = (self.triggered_at < 0) & (var < self.trigger_var.to(torch.float64))
-            self.triggered_at = torch.where(newly, torch.full_like(self.triggered_at, t), self.triggered_at)
+    def record(self, t: int | torch.Tensor, losses: torch.Tensor) -> None:
+        """Note the training losses of step t (1-based; one int for all, or [M] int64) and arm the
+        decay where their variance is low."""
+        losses = losses.detach().to(torch.float64)
+        if isinstance(t, int):
+            self.losses[:, (t - 1) % self.window] = losses
+            if t < self.window:
+                return
+            ready, t = None, torch.full_like(self.triggered_at, t)
+        else:
+            rows = torch.arange(len(t), device=t.device)
+            self.losses[rows, (t - 1) % self.window] = losses
+            ready = t >= self.window
+        var = self.losses.var(dim=1, unbiased=False)
+        newly = (self.triggered_at < 0) & (var < self.trigger_var.to(torch.float64))
+        if ready is not None:
+            newly &= ready
+        self.triggered_at = torch.where(newly, t, self.triggered_at)
+
+    _PER_MEMBER = ("lr", "warmup", "trigger_var", "decay_rate", "losses", "triggered_at")
 
     def keep(self, idx: torch.Tensor) -> None:
-        for name in ("lr", "warmup", "trigger_var", "decay_rate", "losses", "triggered_at"):
+        for name in self._PER_MEMBER:
             setattr(self, name, getattr(self, name)[idx])
+
+    def extend(self, other: LifeCycle) -> None:
+        """Append the members of ``other`` (new members joining the batch)."""
+        for name in self._PER_MEMBER:
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
 
 
 class PopulationAdamW:
@@ -75,7 +100,6 @@ class PopulationAdamW:
         self.lr_scale = dict(lr_scale)
         self.exp_avg = {k: torch.zeros_like(p) for k, p in self.params.items()}
         self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in self.params.items()}
-        self.t = 0
 
     def grad_norm(self) -> torch.Tensor:
         """Each member's global gradient norm [M]."""
@@ -86,13 +110,14 @@ class PopulationAdamW:
         return total.sqrt()
 
     @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> torch.Tensor:
-        """One AdamW step at per-member learning rates ``lr`` [M]; returns the pre-clip grad norms."""
+    def step(self, lr: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """The AdamW step number ``t`` (1-based; one int for all, or [M] int64: members that joined
+        later are at earlier steps) at per-member learning rates ``lr`` [M]; returns the pre-clip
+        grad norms."""
         norm = self.grad_norm()
         coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0)
-        self.t += 1
-        bc1 = 1.0 - member_pow(self.beta1.to(torch.float64), self.t)
-        bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), self.t)).sqrt()
+        bc1 = 1.0 - member_pow(self.beta1.to(torch.float64), t)
+        bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), t)).sqrt()
         for name, p in self.params.items():
             g = p.grad * _bcast(coef, p)
             lr_p = lr * self.lr_scale[name] if name in self.lr_scale else lr
@@ -109,6 +134,18 @@ class PopulationAdamW:
         self.params = dict(params)
         self.exp_avg = {k: v[idx] for k, v in self.exp_avg.items()}
         self.exp_avg_sq = {k: v[idx] for k, v in self.exp_avg_sq.items()}
-        for name in ("weight_decay", "beta1", "beta2", "eps", "clip"):
+        for name in self._PER_MEMBER:
             setattr(self, name, getattr(self, name)[idx])
         self.lr_scale = {k: v[idx] for k, v in self.lr_scale.items()}
+
+    _PER_MEMBER = ("weight_decay", "beta1", "beta2", "eps", "clip")
+
+    def extend(self, other: PopulationAdamW, params: Mapping[str, torch.Tensor]) -> None:
+        """Append the members of ``other`` (new members joining, with fresh moments); ``params`` are
+        the new parameter leaves of the whole batch."""
+        self.params = dict(params)
+        for name in ("exp_avg", "exp_avg_sq", "lr_scale"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, {k: torch.cat([v, theirs[k]]) for k, v in mine.items()})
+        for name in self._PER_MEMBER:
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))

@@ -154,3 +154,11 @@ class BatchOrder:
             self.buffer = np.concatenate([self.buffer, self.rng.permutation(self.n)])
         out, self.buffer = self.buffer[:self.batch], self.buffer[self.batch:]
         return out
+
+    def take(self, steps: int) -> np.ndarray:
+        """The batches of the next ``steps`` steps [steps, batch]: the same as that many ``next()``."""
+        need = steps * self.batch
+        while len(self.buffer) < need:
+            self.buffer = np.concatenate([self.buffer, self.rng.permutation(self.n)])
+        out, self.buffer = self.buffer[:need], self.buffer[need:]
+        return out.reshape(steps, self.batch)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -20,8 +21,8 @@ import torch.nn.functional as F
 
 from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label,
                              resolve_device)
-from lab.arenas.grokking.model import EMBED_PARAMS, Dropout, forward_population, init_params
-from lab.arenas.grokking.optim import LifeCycle, PopulationAdamW
+from lab.arenas.grokking.live import LiveBatch
+from lab.arenas.grokking.model import Dropout, forward_population
 from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
 from lab.arenas.racing import Race
 from lab.genome import Genome
@@ -74,10 +75,6 @@ def precision_mode(precision: str, device: str) -> Iterator[None]:
         yield
 
 
-def _gene_tensor(genomes: Sequence[Genome], key: str, device: str, dtype: torch.dtype) -> torch.Tensor:
-    return torch.tensor([float(g.genes[key]) for g in genomes], dtype=dtype, device=device)
-
-
 @torch.no_grad()
 def evaluate(P: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, task: GrokTask,
              layer_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,9 +110,13 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                      dtype: torch.dtype = torch.float32, on_event: EventSink | None = None,
                      cancel: Cancel | None = None, record_losses: bool = False,
                      data: Dataset | None = None, race: Race | None = None,
-                     tally: WorkTally | None = None) -> list[TrialResult]:
+                     tally: WorkTally | None = None, capacity: int | None = None) -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
+    ``capacity``: at most this many members train at once (None: all of them). The others wait in
+    order and join the batch as members leave, at the batch's next evaluation step (continuous
+    batching: the batch stays full until the queue is empty); a trial's result is the same whenever
+    it joins (lab.arenas.grokking.live).
     ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
     With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
     still training at an evaluation step where it says stop leave as ``censored``.
@@ -128,29 +129,22 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     device = resolve_device(device)
     tune_allocator()
     data = (data or make_dataset(task)).to(device)
-    genomes = [g for g, _ in trials]
+    # read once: every sequence ends with "=" (the forward then computes the last block at "=" only)
+    equals_last = bool((data.train_x[:, -1] == task.vocab - 1).all() and (data.val_x[:, -1] == task.vocab - 1).all())
     members = [_Member(i, g, int(s), BatchOrder(int(s), len(data.train_x), task.batch_size))
                for i, (g, s) in enumerate(trials)]
+    queue = deque(members)
+    capacity = len(members) if capacity is None else max(1, int(capacity))
     t0 = time.perf_counter()
-
-    inits = [init_params(task, g.genes, s, dtype) for g, s in trials]
-    P = {k: torch.stack([p[k] for p in inits]).to(device).requires_grad_() for k in inits[0]}
-    del inits
-    gt = lambda key: _gene_tensor(genomes, key, device, dtype)  # noqa: E731
-    layer_scale, dropout_p = gt("layer_scale"), gt("dropout")
-    seeds = torch.tensor([m.seed for m in members], dtype=torch.int64, device=device)
-    life = LifeCycle(gt("learning_rate"), gt("warmup_steps"), gt("decay_trigger_var"), gt("decay_rate"),
-                     task.loss_window)
-    embed_scale = 1.0 / gt("embed_ratio")
-    opt = PopulationAdamW(P, gt("weight_decay"), gt("beta1"), gt("beta2"), gt("adam_eps"), gt("grad_clip"),
-                          {k: embed_scale for k in EMBED_PARAMS})
+    batch = LiveBatch(task, device, dtype)
+    batch.add([queue.popleft() for _ in range(min(capacity, len(queue)))], start=0)
     probe_x, probe_y = data.train_x[:TRAIN_PROBE], data.train_y[:TRAIN_PROBE]
-    live = list(members)
     label = device_label(device)
+    interval = task.eval_interval
 
     def progress(step: int, force: bool = False) -> None:
         if on_event and tally.due(force):
-            on_event(TrialProgress("grokking", step, task.step_cap, len(live), grokked=sum(
+            on_event(TrialProgress("grokking", step, task.step_cap, len(batch), grokked=sum(
                 m.status == "grokked" for m in members), **tally.fields()))
 
     def finish(member: _Member, status: str, step: int) -> None:
@@ -162,113 +156,116 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
         if on_event:
             on_event(TrialFinished(member.result))
 
+    def diverged_by_loss(m: _Member, at: int) -> None:
+        m.diverged_step = at
+        m.final = {**m.final, "train_loss": float("nan")}
+
     progress(0, force=True)
     governor = Governor() if device == "cpu" else None   # torch's threads follow the cores left free
     try:
-        step = 0
-        # the step of each live member's first non-finite training loss (0: none yet), kept on the
-        # device and read at evaluation steps only: no host synchronisation in the other steps. A
-        # member that diverged between two evaluations trains on, excluded from every other member's
-        # arithmetic, until it leaves at the next evaluation with the step it diverged at: its result
-        # and everyone else's are those of leaving at once (tested)
-        first_bad = torch.zeros(len(live), dtype=torch.int64, device=device)
-        dropout_on = bool((dropout_p > 0).any())   # read once, and again when members leave
-
-        def diverged_by_loss(j: int, at: int) -> None:
-            live[j].diverged_step = at
-            live[j].final = {**live[j].final, "train_loss": float("nan")}
-
-        for step in range(1, task.step_cap + 1):
+        g = 0   # the global step; a member's own step is g minus the step it joined at
+        # ``batch.first_bad``: each live member's step of its first non-finite training loss (0:
+        # none yet), kept on the device and read at evaluation steps only: no host synchronisation
+        # in the other steps. A member that diverged between two evaluations trains on, excluded
+        # from every other member's arithmetic, until it leaves at the next evaluation with the
+        # step it diverged at: its result and everyone else's are those of leaving at once (tested)
+        while len(batch):
+            g += 1
             if governor is not None:
                 governor.tick()
+            live, local = batch.members, batch.local(g)
             if cancel is not None and cancel.is_set():
-                for j, at in enumerate(first_bad.tolist()):
+                for m, loc, at in zip(live, local, batch.first_bad.tolist()):
                     if at:
-                        diverged_by_loss(j, at)
-                        finish(live[j], "diverged", at)
+                        diverged_by_loss(m, at)
+                        finish(m, "diverged", at)
                     else:
-                        finish(live[j], "cancelled", step - 1)
-                live = []
+                        finish(m, "cancelled", loc - 1)
+                for m in queue:
+                    finish(m, "cancelled", 0)
                 break
             M = len(live)
-            idx = torch.from_numpy(np.stack([m.order.next() for m in live])).to(device)
+            t = batch.steps(g)
+            idx = batch.indices(g)
             tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
-            lr_now = life.lr_for_step(step)
+            lr_now = batch.life.lr_for_step(t)
             with precision_mode(task.precision, device):
-                logits = forward_population(P, tokens, task, layer_scale,
-                                            Dropout(dropout_p, seeds, step, active=dropout_on))
+                logits = forward_population(batch.P, tokens, task, batch.layer_scale,
+                                            Dropout(batch.dropout_p, batch.seeds, t, active=batch.dropout_on),
+                                            equals_last=equals_last)
             if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
                 logits = logits.float()
             loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
                                    reduction="none").view(M, -1).mean(1)
             finite = torch.isfinite(loss)
-            for p in P.values():
+            for p in batch.P.values():
                 p.grad = None
             torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
-            opt.step(lr_now)
-            life.record(step, loss)
+            batch.opt.step(lr_now, t)
+            batch.life.record(t, loss)
             tally.advance(M)
-            first_bad = torch.where(~finite & (first_bad == 0), step, first_bad)
+            batch.first_bad = torch.where(~finite & (batch.first_bad == 0), t, batch.first_bad)
             if record_losses:
                 for m, value in zip(live, loss.detach().tolist()):
                     m.losses.append(value)
 
             leaving: set[int] = set()
-            evaluating = step % task.eval_interval == 0 or step == task.step_cap
-            if evaluating or record_losses:   # record_losses syncs every step anyway
-                for j, at in enumerate(first_bad.tolist()):
+            at_eval = local[0] % interval == 0          # members join in phase: all evaluate together
+            at_cap = [j for j, loc in enumerate(local) if loc == task.step_cap]
+            if at_eval or at_cap or record_losses:      # record_losses syncs every step anyway
+                for j, at in enumerate(batch.first_bad.tolist()):
                     if at:
-                        diverged_by_loss(j, at)
+                        diverged_by_loss(live[j], at)
                         leaving.add(j)
-            if evaluating:
-                with precision_mode(task.precision, device):
-                    val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, layer_scale)
-                    tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, layer_scale)
-                weights_ok = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in P.values()]).all(0)
-                rows = zip(val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(),
-                           lr_now.tolist(), weights_ok.tolist())
-                for j, (vl, va, tl, ta, lr_j, ok) in enumerate(rows):
-                    if j in leaving:
-                        continue
-                    m = live[j]
-                    for key, value in zip(m.curve, (step, tl, ta, vl, va, lr_j)):
-                        m.curve[key].append(value)
-                    m.final = {"train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va}
-                    if not ok or not np.isfinite(vl):
-                        m.diverged_step = step
-                        leaving.add(j)
-                    elif va >= task.grok_threshold:
-                        m.steps_to_grok = step
-                        leaving.add(j)
-                if step == task.step_cap:
-                    leaving = set(range(M))
+            rows = list(range(M)) if at_eval else at_cap
+            if rows:
+                _evaluate_rows(batch, rows, local, lr_now, leaving, data, probe_x, probe_y, task, device)
+                leaving.update(at_cap)
             for j in sorted(leaving):
                 m = live[j]
                 status = ("diverged" if m.diverged_step is not None else
                           "grokked" if m.steps_to_grok is not None else "capped")
-                finish(m, status, m.diverged_step if status == "diverged" else step)
-            if race is not None and len(leaving) < M and race.should_stop(step):
+                finish(m, status, m.diverged_step if status == "diverged" else local[j])
+            if race is not None and at_eval and len(leaving) < M:
                 for j in range(M):
-                    if j not in leaving:
-                        finish(live[j], "censored", step)
-                leaving = set(range(M))
+                    if j not in leaving and race.should_stop(local[j]):
+                        finish(live[j], "censored", local[j])
+                        leaving.add(j)
             if leaving:
-                keep = [j for j in range(M) if j not in leaving]
-                live = [live[j] for j in keep]
-                if live:
-                    k = torch.tensor(keep, device=device)
-                    P = {name: p.detach()[k].requires_grad_() for name, p in P.items()}
-                    opt.keep(k, P)
-                    life.keep(k)
-                    layer_scale, dropout_p, seeds, first_bad = layer_scale[k], dropout_p[k], seeds[k], first_bad[k]
-                    dropout_on = bool((dropout_p > 0).any())
-            progress(step, force=not live)
-            if not live:
-                break
+                batch.keep([j for j in range(M) if j not in leaving])
+            if queue and len(batch) < capacity and (at_eval or not len(batch)):
+                batch.add([queue.popleft() for _ in range(min(capacity - len(batch), len(queue)))], start=g)
+            progress(max(batch.local(g), default=max(local)), force=not len(batch))
         return [m.result for m in members]
     finally:
         if governor is not None:
             governor.restore()
+
+
+def _evaluate_rows(batch: LiveBatch, rows: list[int], local: list[int], lr_now: torch.Tensor, leaving: set[int],
+                   data: Dataset, probe_x: torch.Tensor, probe_y: torch.Tensor, task: GrokTask, device: str) -> None:
+    """Evaluate live members ``rows`` (positions in the batch) at their own steps ``local``: record
+    their curves, and add to ``leaving`` those that grokked or whose weights or loss turned non-finite."""
+    P, scale = batch.weights_of(None if len(rows) == len(batch) else rows)
+    with precision_mode(task.precision, device):
+        val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, scale)
+        tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, scale)
+    weights_ok = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in P.values()]).all(0)
+    lrs = lr_now.tolist()
+    values = zip(rows, val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(), weights_ok.tolist())
+    for j, vl, va, tl, ta, ok in values:
+        if j in leaving:
+            continue
+        m = batch.members[j]
+        for key, value in zip(m.curve, (local[j], tl, ta, vl, va, lrs[j])):
+            m.curve[key].append(value)
+        m.final = {"train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va}
+        if not ok or not np.isfinite(vl):
+            m.diverged_step = local[j]
+            leaving.add(j)
+        elif va >= task.grok_threshold:
+            m.steps_to_grok = local[j]
+            leaving.add(j)
 
 
 def _result(m: _Member, task: GrokTask, device: str, wall: float, record_losses: bool) -> TrialResult:
