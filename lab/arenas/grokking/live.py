@@ -15,13 +15,14 @@ step.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from lab.arenas.grokking.model import EMBED_PARAMS, init_params
+from lab.arenas.grokking.model import EMBED_PARAMS, init_params, param_shapes
 from lab.arenas.grokking.optim import LifeCycle, PopulationAdamW
 from lab.arenas.grokking.task import GrokTask
 
@@ -30,17 +31,22 @@ BLOCK_ELEMENTS = 1 << 23   # batch indices drawn ahead per copy to the device (6
 
 class LiveBatch:
     """The stacked state of the live members (``members``, objects with ``genome``, ``seed`` and
-    ``order``, a BatchOrder): weights ``P`` [M, ...], ``opt``, ``life``, the per-member genes the
-    forward needs, ``first_bad`` (the member's step of its first non-finite loss, 0: none yet)."""
+    ``order``, a BatchOrder): all weights in one leaf ``flat`` [M, N] and ``P``, its views by name
+    [M, ...] (one split, so the backward writes every gradient with one concatenation; made anew
+    for each step, since the optimiser updates the buffer in place), ``opt``,
+    ``life``, the per-member genes the forward needs, ``first_bad`` (the member's step of its first
+    non-finite loss, 0: none yet)."""
 
     def __init__(self, task: GrokTask, device: str, dtype: torch.dtype):
         self.task, self.device, self.dtype = task, device, dtype
+        self.shapes = param_shapes(task)
+        self.sizes = {name: math.prod(shape) for name, shape in self.shapes.items()}
         self.members: list[Any] = []
         self.starts: list[int] = []
         self._clear()
 
     def _clear(self) -> None:
-        self.P: dict[str, torch.Tensor] = {}
+        self.flat: torch.Tensor | None = None
         self.opt: PopulationAdamW | None = None
         self.life: LifeCycle | None = None
         self.layer_scale = self.dropout_p = self.seeds = self.first_bad = self.start_t = None
@@ -89,7 +95,7 @@ class LiveBatch:
             raise RuntimeError("members may join only where the batch's drawn-ahead batches end")
         task, device, dtype = self.task, self.device, self.dtype
         inits = [init_params(task, m.genome.genes, m.seed, dtype) for m in members]
-        P_new = {k: torch.stack([p[k] for p in inits]).to(device) for k in inits[0]}
+        flat_new = torch.stack([torch.cat([p[k].flatten() for k in self.shapes]) for p in inits]).to(device)
         del inits
 
         def gt(key: str) -> torch.Tensor:
@@ -98,21 +104,21 @@ class LiveBatch:
         life = LifeCycle(gt("learning_rate"), gt("warmup_steps"), gt("decay_trigger_var"), gt("decay_rate"),
                          task.loss_window)
         embed_scale = 1.0 / gt("embed_ratio")
-        opt = PopulationAdamW(P_new, gt("weight_decay"), gt("beta1"), gt("beta2"), gt("adam_eps"), gt("grad_clip"),
+        opt = PopulationAdamW(flat_new, self.sizes, gt("weight_decay"), gt("beta1"), gt("beta2"), gt("adam_eps"), gt("grad_clip"),
                               {k: embed_scale for k in EMBED_PARAMS})
         new = {"layer_scale": gt("layer_scale"), "dropout_p": gt("dropout"),
                "seeds": torch.tensor([m.seed for m in members], dtype=torch.int64, device=device),
                "first_bad": torch.zeros(len(members), dtype=torch.int64, device=device),
                "start_t": torch.full((len(members),), start, dtype=torch.int64, device=device)}
         if not self.members:
-            self.P = {k: v.requires_grad_() for k, v in P_new.items()}
-            opt.params = dict(self.P)
+            self._set_flat(flat_new)
+            opt.flat = self.flat
             self.opt, self.life = opt, life
             for name, value in new.items():
                 setattr(self, name, value)
         else:
-            self.P = {k: torch.cat([p.detach(), P_new[k]]).requires_grad_() for k, p in self.P.items()}
-            self.opt.extend(opt, self.P)
+            self._set_flat(torch.cat([self.flat.detach(), flat_new]))
+            self.opt.extend(opt, self.flat)
             self.life.extend(life)
             for name, value in new.items():
                 setattr(self, name, torch.cat([getattr(self, name), value]))
@@ -130,8 +136,8 @@ class LiveBatch:
         k = torch.tensor(list(keep), device=self.device)
         self.members = [self.members[j] for j in keep]
         self.starts = [self.starts[j] for j in keep]
-        self.P = {name: p.detach()[k].requires_grad_() for name, p in self.P.items()}
-        self.opt.keep(k, self.P)
+        self._set_flat(self.flat.detach()[k])
+        self.opt.keep(k, self.flat)
         self.life.keep(k)
         for name in ("layer_scale", "dropout_p", "seeds", "first_bad", "start_t"):
             setattr(self, name, getattr(self, name)[k])
@@ -139,13 +145,31 @@ class LiveBatch:
             self.block = self.block[k]
         self._members_changed()
 
+    def _set_flat(self, flat: torch.Tensor) -> None:
+        self.flat = flat.requires_grad_()
+
+    @property
+    def P(self) -> dict[str, torch.Tensor]:
+        return self.views(self.flat)
+
+    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameter name -> [M, *shape] of a flat buffer [M, N], each made contiguous: CPU matrix
+        products round differently on a strided operand, and a member's numbers stay those of
+        separate parameter tensors (the copies are small next to the products)."""
+        parts = flat.split(list(self.sizes.values()), dim=1)
+        return {name: part.view(len(flat), *shape).contiguous()
+                for part, (name, shape) in zip(parts, self.shapes.items())}
+
     def _members_changed(self) -> None:
         # read from the genes on the host, so no synchronisation with the device
         self.dropout_on = any(float(m.genome.genes["dropout"]) > 0 for m in self.members)
 
-    def weights_of(self, rows: Sequence[int] | None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """The weights and layer scales of members ``rows`` (None: all), for an evaluation."""
+    def weights_of(self, rows: Sequence[int] | None) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """The flat weights, their views and the layer scales of members ``rows`` (None: all), for
+        an evaluation."""
         if rows is None:
-            return self.P, self.layer_scale
+            flat = self.flat.detach()
+            return flat, self.views(flat), self.layer_scale
         k = torch.tensor(list(rows), device=self.device)
-        return {name: p.detach()[k] for name, p in self.P.items()}, self.layer_scale[k]
+        flat = self.flat.detach()[k]
+        return flat, self.views(flat), self.layer_scale[k]

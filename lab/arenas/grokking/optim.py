@@ -19,10 +19,6 @@ import torch
 CLIP_EPS = 1e-6  # as in torch.nn.utils.clip_grad_norm_
 
 
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1)))
-
-
 def member_pow(base: torch.Tensor, exponent: torch.Tensor | float) -> torch.Tensor:
     """``base ** exponent`` per member [M], each value computed on its own in double precision.
 
@@ -90,22 +86,44 @@ class LifeCycle:
 
 
 class PopulationAdamW:
-    """AdamW over stacked parameters [M, ...] with per-member lr, betas, eps, weight decay and clip."""
+    """AdamW over a population's parameters held in one flat buffer [M, N] (each member a row, its
+    parameters side by side), with per-member lr, betas, eps, weight decay and clip.
 
-    def __init__(self, params: Mapping[str, torch.Tensor], weight_decay: torch.Tensor, beta1: torch.Tensor,
-                 beta2: torch.Tensor, eps: torch.Tensor, clip: torch.Tensor, lr_scale: Mapping[str, torch.Tensor]):
-        """``lr_scale``: parameter name -> [M] multiplier of the lr (1 / embed_ratio for embeddings)."""
-        self.params = dict(params)
+    The update runs once per column group of parameters sharing a learning-rate scale (two: the
+    embeddings and the rest) instead of once per parameter: a dozen elementwise kernels a step
+    whatever the model's depth, each element computed by the same operations in the same order as
+    a per-parameter update (so the same bits)."""
+
+    def __init__(self, flat: torch.Tensor, sizes: Mapping[str, int], weight_decay: torch.Tensor,
+                 beta1: torch.Tensor, beta2: torch.Tensor, eps: torch.Tensor, clip: torch.Tensor,
+                 lr_scale: Mapping[str, torch.Tensor]):
+        """``flat``: the parameter leaf [M, N]; ``sizes``: parameter name -> elements, in the
+        buffer's column order; ``lr_scale``: parameter name -> [M] multiplier of the lr (1 /
+        embed_ratio for embeddings; consecutive parameters with one scale share one tensor)."""
+        self.flat = flat
         self.weight_decay, self.beta1, self.beta2, self.eps, self.clip = weight_decay, beta1, beta2, eps, clip
-        self.lr_scale = dict(lr_scale)
-        self.exp_avg = {k: torch.zeros_like(p) for k, p in self.params.items()}
-        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in self.params.items()}
+        self.exp_avg = torch.zeros_like(flat, requires_grad=False)
+        self.exp_avg_sq = torch.zeros_like(flat, requires_grad=False)
+        self.columns: list[tuple[int, int]] = []      # each parameter's columns, for the gradient norm
+        self.groups: list[tuple[int, int]] = []       # runs of columns with one lr scale
+        self.scales: list[torch.Tensor | None] = []
+        col = 0
+        for name, n in sizes.items():
+            scale = lr_scale.get(name)
+            self.columns.append((col, col + n))
+            if self.groups and self.scales[-1] is scale:
+                self.groups[-1] = (self.groups[-1][0], col + n)
+            else:
+                self.groups.append((col, col + n))
+                self.scales.append(scale)
+            col += n
 
     def grad_norm(self) -> torch.Tensor:
-        """Each member's global gradient norm [M]."""
+        """Each member's global gradient norm [M] (summed parameter by parameter, in order)."""
+        grad = self.flat.grad
         total = None
-        for p in self.params.values():
-            sq = p.grad.pow(2).flatten(1).sum(1)
+        for a, b in self.columns:
+            sq = grad[:, a:b].pow(2).sum(1)
             total = sq if total is None else total + sq
         return total.sqrt()
 
@@ -115,37 +133,37 @@ class PopulationAdamW:
         later are at earlier steps) at per-member learning rates ``lr`` [M]; returns the pre-clip
         grad norms."""
         norm = self.grad_norm()
-        coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0)
-        bc1 = 1.0 - member_pow(self.beta1.to(torch.float64), t)
-        bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), t)).sqrt()
-        for name, p in self.params.items():
-            g = p.grad * _bcast(coef, p)
-            lr_p = lr * self.lr_scale[name] if name in self.lr_scale else lr
-            p.mul_(_bcast(1.0 - lr_p * self.weight_decay, p))
-            m, v = self.exp_avg[name], self.exp_avg_sq[name]
-            m.lerp_(g, _bcast(1.0 - self.beta1, p))
-            v.mul_(_bcast(self.beta2, p)).addcmul_(g, g * _bcast(1.0 - self.beta2, p))
-            denom = (v.sqrt() / _bcast(bc2_sqrt.to(p.dtype), p)).add_(_bcast(self.eps, p))
-            p.sub_(_bcast((lr_p / bc1.to(p.dtype)), p) * m / denom)
+        coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0).unsqueeze(1)
+        dtype = self.flat.dtype
+        bc1 = (1.0 - member_pow(self.beta1.to(torch.float64), t)).to(dtype)
+        bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), t)).sqrt().to(dtype).unsqueeze(1)
+        one_minus_b1 = (1.0 - self.beta1).unsqueeze(1)
+        b2, one_minus_b2 = self.beta2.unsqueeze(1), (1.0 - self.beta2).unsqueeze(1)
+        eps = self.eps.unsqueeze(1)
+        for (a, b), scale in zip(self.groups, self.scales):
+            p, g = self.flat[:, a:b], self.flat.grad[:, a:b] * coef
+            lr_p = lr * scale if scale is not None else lr
+            p.mul_((1.0 - lr_p * self.weight_decay).unsqueeze(1))
+            m, v = self.exp_avg[:, a:b], self.exp_avg_sq[:, a:b]
+            m.lerp_(g, one_minus_b1)
+            v.mul_(b2).addcmul_(g, g * one_minus_b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(eps)
+            p.sub_((lr_p / bc1).unsqueeze(1) * m / denom)
         return norm
 
-    def keep(self, idx: torch.Tensor, params: Mapping[str, torch.Tensor]) -> None:
-        """Keep only members ``idx``; ``params`` are the new (already selected) parameter leaves."""
-        self.params = dict(params)
-        self.exp_avg = {k: v[idx] for k, v in self.exp_avg.items()}
-        self.exp_avg_sq = {k: v[idx] for k, v in self.exp_avg_sq.items()}
+    _PER_MEMBER = ("weight_decay", "beta1", "beta2", "eps", "clip", "exp_avg", "exp_avg_sq")
+
+    def keep(self, idx: torch.Tensor, flat: torch.Tensor) -> None:
+        """Keep only members ``idx``; ``flat`` is the new (already selected) parameter leaf."""
+        self.flat = flat
         for name in self._PER_MEMBER:
             setattr(self, name, getattr(self, name)[idx])
-        self.lr_scale = {k: v[idx] for k, v in self.lr_scale.items()}
+        self.scales = [None if s is None else s[idx] for s in self.scales]
 
-    _PER_MEMBER = ("weight_decay", "beta1", "beta2", "eps", "clip")
-
-    def extend(self, other: PopulationAdamW, params: Mapping[str, torch.Tensor]) -> None:
-        """Append the members of ``other`` (new members joining, with fresh moments); ``params`` are
-        the new parameter leaves of the whole batch."""
-        self.params = dict(params)
-        for name in ("exp_avg", "exp_avg_sq", "lr_scale"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, {k: torch.cat([v, theirs[k]]) for k, v in mine.items()})
+    def extend(self, other: PopulationAdamW, flat: torch.Tensor) -> None:
+        """Append the members of ``other`` (new members joining, with fresh moments); ``flat`` is the
+        new parameter leaf of the whole batch."""
+        self.flat = flat
         for name in self._PER_MEMBER:
             setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.scales = [None if s is None else torch.cat([s, o]) for s, o in zip(self.scales, other.scales)]

@@ -198,8 +198,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
                                    reduction="none").view(M, -1).mean(1)
             finite = torch.isfinite(loss)
-            for p in batch.P.values():
-                p.grad = None
+            batch.flat.grad = None
             torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
             batch.opt.step(lr_now, t)
             batch.life.record(t, loss)
@@ -246,11 +245,11 @@ def _evaluate_rows(batch: LiveBatch, rows: list[int], local: list[int], lr_now: 
                    data: Dataset, probe_x: torch.Tensor, probe_y: torch.Tensor, task: GrokTask, device: str) -> None:
     """Evaluate live members ``rows`` (positions in the batch) at their own steps ``local``: record
     their curves, and add to ``leaving`` those that grokked or whose weights or loss turned non-finite."""
-    P, scale = batch.weights_of(None if len(rows) == len(batch) else rows)
+    flat, P, scale = batch.weights_of(None if len(rows) == len(batch) else rows)
     with precision_mode(task.precision, device):
         val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, scale)
         tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, scale)
-    weights_ok = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in P.values()]).all(0)
+    weights_ok = torch.isfinite(flat).all(1)
     lrs = lr_now.tolist()
     values = zip(rows, val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(), weights_ok.tolist())
     for j, vl, va, tl, ta, ok in values:
