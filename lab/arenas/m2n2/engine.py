@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -76,7 +77,7 @@ def shared_rewards(scores: torch.Tensor, alpha: torch.Tensor | float) -> torch.T
     models that get j right, and a point nobody gets right (z_j = 0) is divided by 1, not 0."""
     z = scores.sum(-2)
     alpha = torch.as_tensor(alpha, dtype=scores.dtype, device=scores.device)
-    zp = torch.where(z > 0, z, torch.ones_like(z)) ** alpha.reshape(alpha.shape + (1,) * (z.dim() - alpha.dim()))
+    zp = torch.where(z > 0, z, 1.0) ** alpha.reshape(alpha.shape + (1,) * (z.dim() - alpha.dim()))
     return scores / zp.unsqueeze(-2)
 
 
@@ -88,8 +89,8 @@ def competition_fitness(scores: torch.Tensor, alpha: torch.Tensor | float) -> to
 def attraction(rewards: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """g(A, B) = sum_j max(s_Bj - s_Aj, 0) / z_j^alpha for every B: what B gets right that A misses,
     weighted by how scarce it is. ``rewards`` [R, K, N] from shared_rewards, ``a`` [R] -> [R, K]."""
-    ra = rewards[torch.arange(len(a), device=rewards.device), a]
-    return (rewards - ra.unsqueeze(1)).clamp_min_(0).sum(-1)
+    ra = rewards.gather(1, a.view(-1, 1, 1).expand(-1, 1, rewards.shape[-1]))
+    return (rewards - ra).clamp_min_(0).sum(-1)
 
 
 def attraction_matrix(scores: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -113,7 +114,7 @@ def crossover(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, split: torch.Te
     so = torch.sin(omega)
     spherical = torch.as_tensor(spherical, device=x.device).reshape(-1).expand(R)
     use = (spherical & (so > SLERP_EPS)).unsqueeze(1)
-    safe = torch.where(use.squeeze(1), so, torch.ones_like(so)).unsqueeze(1)
+    safe = torch.where(use.squeeze(1), so, 1.0).unsqueeze(1)
     om = omega.unsqueeze(1)
     sx = torch.where(use, torch.sin((1 - val) * om) / safe, 1 - val)
     sy = torch.where(use, torch.sin(val * om) / safe, val)
@@ -148,6 +149,26 @@ def mlp_logits(params: torch.Tensor, x_t: torch.Tensor, hidden: int, n_classes: 
 
 def member_rng(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF)
+
+
+def draw_block(gens: Sequence[torch.Generator], block: int, n_params: int, device: str
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next ``block`` passes' randomness of every run: uniforms [block, R, UNIFORMS] (float64)
+    and mutation noise [block, R, n_params], each run's from its own generator in the published
+    order. The runs are drawn in parallel threads, at most torch's thread count (a generator is one
+    thread's, so the numbers are the same); the stacking stays on the calling thread, whose torch
+    threads do it. For CUDA the block is stacked in pinned memory and copied without waiting."""
+    def draw(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(block, UNIFORMS, generator=g, dtype=torch.float64), torch.randn(block, n_params, generator=g)
+
+    with ThreadPoolExecutor(min(len(gens), torch.get_num_threads())) as pool:
+        drawn = list(pool.map(draw, gens))
+    cuda = torch.device(device).type == "cuda"
+    uniforms = torch.empty(block, len(gens), UNIFORMS, dtype=torch.float64, pin_memory=cuda)
+    noise = torch.empty(block, len(gens), n_params, pin_memory=cuda)
+    torch.stack([u for u, _ in drawn], 1, out=uniforms)
+    torch.stack([n for _, n in drawn], 1, out=noise)
+    return uniforms.to(device, non_blocking=cuda), noise.to(device, non_blocking=cuda)
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -215,10 +236,7 @@ class M2N2Engine:
     # -- one pass -------------------------------------------------------------------------------
     def _draw(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._at >= self.block:
-            self._uniforms = torch.stack([torch.rand(self.block, UNIFORMS, generator=g, dtype=torch.float64)
-                                          for g in self.gens], 1).to(self.device)
-            self._noise = torch.stack([torch.randn(self.block, self.P, generator=g) for g in self.gens],
-                                      1).to(self.device)
+            self._uniforms, self._noise = draw_block(self.gens, self.block, self.P, self.device)
             self._at = 0
         i, self._at = self._at, self._at + 1
         return self._uniforms[i], self._noise[i]
@@ -233,21 +251,26 @@ class M2N2Engine:
     def _insert(self, child: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
         """The child replaces the member of lowest fitness over archive plus child, unless it is
         the lowest itself (ties go to the archive member first, as in the published code).
-        Returns the slot replaced in each run, -1 where the child did not enter."""
+        Returns the slot replaced in each run, -1 where the child did not enter. Not read to the
+        host (the fitness log aside): a run whose child stays out rewrites its last slot unchanged."""
         self._ext[:, self.K] = score
         fit = competition_fitness(self._ext, self.alpha)
         fit[:, :self.K].masked_fill_(~self.valid, math.inf)
         worst = fit.argmin(1)
-        take = (worst < self.K).nonzero().squeeze(1)
-        if len(take):
-            slot = worst[take]
-            self.archive[take, slot] = child[take]
-            self.scores[take, slot] = score[take]
-            self.filled[take, slot] = True
-            self.replaced[take] += 1
-            if self.logging:
-                self.slot_test[take, slot] = self._test_accuracy(child[take])
-        return torch.where(worst < self.K, worst, torch.full_like(worst, -1))
+        enter = worst < self.K
+        slot = worst.clamp_max(self.K - 1)
+        keep = enter.unsqueeze(1)
+        self.archive[self.rows, slot] = torch.where(keep, child, self.archive[self.rows, slot])
+        self.scores[self.rows, slot] = torch.where(keep, score, self.scores[self.rows, slot])
+        self.filled[self.rows, slot] = self.filled[self.rows, slot] | enter
+        self.replaced += enter
+        if self.logging:
+            # test accuracy only of the children that entered (a quarter of a pass's forward work
+            # saved), for one read per pass: only logging (direct) runs pay it
+            take = enter.nonzero().squeeze(1)
+            if len(take):
+                self.slot_test[take, slot[take]] = self._test_accuracy(child[take])
+        return torch.where(enter, worst, -1)
 
     def _log_pass(self, slot: torch.Tensor) -> None:
         """One row per run of the fitness log: slot replaced (-1: the child was the weakest),
@@ -293,13 +316,13 @@ class M2N2Engine:
         b = sample_index(weights, u[:, 1])
         fallback = by_attraction & none
         self.zero_attraction_passes += fallback
-        return a, torch.where(fallback & self.slot0, torch.zeros_like(b), b)
+        return a, torch.where(fallback & self.slot0, 0, b)
 
     def _pass(self) -> None:
         u, noise = self._draw()
         a, b = self.parents(u)
         x, y = self.archive[self.rows, a], self.archive[self.rows, b]
-        split = torch.where(self.use_split, (u[:, 4] * self.P).long(), torch.full_like(a, self.P))
+        split = torch.where(self.use_split, (u[:, 4] * self.P).long(), self.P)
         bred = crossover(x, y, u[:, 3], split, spherical=self.spherical)
         child = torch.where((u[:, 2] < self.xrate).unsqueeze(1), bred, x)
         child = child + self.sigma.unsqueeze(1) * noise
@@ -334,14 +357,13 @@ class M2N2Engine:
     def evaluate(self) -> None:
         """Test accuracy of each run's reported model, appended to its curve."""
         self.test_acc = self._test_accuracy(self.archive[self.rows, self.best()])
-        train = self.train_acc().max(1).values
-        for r in range(self.R):
-            acc = float(self.test_acc[r])
+        tests, train = self.test_acc.tolist(), self.train_acc().max(1).values.tolist()   # one read each
+        for r, acc in enumerate(tests):
             c = self.curve[r]
             if c["step"] and c["step"][-1] == self.passes:
                 continue
             c["step"].append(self.passes)
-            c["train_acc"].append(round(float(train[r]), 6))
+            c["train_acc"].append(round(train[r], 6))
             c["val_acc"].append(round(acc, 6))
             if self.passes_to_target[r] is None and acc >= self.task.target_acc:
                 self.passes_to_target[r] = self.passes
