@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.arenas.grokking.model import EMBED_PARAMS, init_params, param_shapes
+from lab.arenas.grokking.model import EMBED_PARAMS, Dropout, init_params, param_shapes
 from lab.arenas.grokking.optim import LifeCycle, PopulationAdamW
 from lab.arenas.grokking.task import GrokTask
 
@@ -51,6 +51,7 @@ class LiveBatch:
         self.life: LifeCycle | None = None
         self.layer_scale = self.dropout_p = self.seeds = self.first_bad = self.start_t = None
         self.dropout_on = False
+        self._groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.block: torch.Tensor | None = None
         self.block_pos = 0
         self._pinned: torch.Tensor | None = None
@@ -161,8 +162,20 @@ class LiveBatch:
                 for part, (name, shape) in zip(parts, self.shapes.items())}
 
     def _members_changed(self) -> None:
-        # read from the genes on the host, so no synchronisation with the device
+        # read from the genes and seeds on the host, so no synchronisation with the device
         self.dropout_on = any(float(m.genome.genes["dropout"]) > 0 for m in self.members)
+        keys = sorted({(m.seed, s) for m, s in zip(self.members, self.starts)})
+        where = {k: i for i, k in enumerate(keys)}
+        as_tensor = lambda v: torch.tensor(v, dtype=torch.int64, device=self.device)  # noqa: E731
+        self._groups = (as_tensor([k[0] for k in keys]), as_tensor([k[1] for k in keys]),
+                        as_tensor([where[(m.seed, s)] for m, s in zip(self.members, self.starts)]))
+
+    def dropout(self, g: int) -> Dropout:
+        """The dropout of global step ``g``: members sharing seed and start share one mask table."""
+        seeds, starts, inverse = self._groups
+        steps = g - self.starts[0] if all(s == self.starts[0] for s in self.starts) else g - starts
+        return Dropout(self.dropout_p, self.seeds, self.steps(g), active=self.dropout_on,
+                       groups=(seeds, steps, inverse))
 
     def weights_of(self, rows: Sequence[int] | None) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """The flat weights, their views and the layer scales of members ``rows`` (None: all), for

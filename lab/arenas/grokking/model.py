@@ -134,12 +134,16 @@ class Dropout:
     that joined the batch later are at earlier steps)."""
 
     def __init__(self, p: torch.Tensor | None, seeds: torch.Tensor | None, step: int | torch.Tensor,
-                 active: bool | None = None):
-        # ``active``: the caller knows already whether any p > 0 (reading it from p syncs with the device)
+                 active: bool | None = None, groups: tuple[torch.Tensor, int | torch.Tensor, torch.Tensor] | None = None):
+        # ``active``: the caller knows already whether any p > 0 (reading it from p syncs with the device);
+        # ``groups``: it knows the members sharing (seed, step) as (seeds [U], steps (int or [U]),
+        # inverse [M]) (finding them with torch.unique syncs too)
         self.active = p is not None and (bool((p > 0).any()) if active is None else active)
         self.p, self.seeds, self.step = p, seeds, step
         if self.active:
-            if isinstance(step, torch.Tensor):
+            if groups is not None:
+                self.unique, self.unique_step, self.inverse = groups
+            elif isinstance(step, torch.Tensor):
                 keys, self.inverse = torch.unique(torch.stack([seeds, step], 1), dim=0, return_inverse=True)
                 self.unique, self.unique_step = keys[:, 0], keys[:, 1]
             else:

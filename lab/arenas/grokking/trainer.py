@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label,
                              resolve_device)
 from lab.arenas.grokking.live import LiveBatch
-from lab.arenas.grokking.model import Dropout, forward_population
+from lab.arenas.grokking.model import forward_population
 from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
 from lab.arenas.racing import Race
 from lab.genome import Genome
@@ -191,7 +191,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             lr_now = batch.life.lr_for_step(t)
             with precision_mode(task.precision, device):
                 logits = forward_population(batch.P, tokens, task, batch.layer_scale,
-                                            Dropout(batch.dropout_p, batch.seeds, t, active=batch.dropout_on),
+                                            batch.dropout(g),
                                             equals_last=equals_last)
             if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
                 logits = logits.float()
