@@ -13,17 +13,22 @@ Sections (sizes without --small):
    (bench/grok_throughput.py; target on one H200: 20,000 member-steps/s).
 2. trainer-2048: the population trainer alone on 2,048 trials, float32 and tf32 (target 100,000).
 3. generation: one Evolution Lab generation of 64 genomes x 8 seeds on the default task, racing off,
-   its wall time and member-steps/s.
+   its wall time and member-steps/s: once with every trial in the batch from the start
+   (generation-all) and once with continuous batching at --capacity members (generation-capN: the
+   others join as members finish); the summary sets both against the member-steps / the
+   trainer-2048 rate.
 4. precision: every founder on 20 seeds under each precision (bench/grok_default.py), success and
    median steps per precision.
 5. genreg: seconds per GENREG generation on MNIST (784-64-10, population 200, 20 images per
-   class), generations/s (needs --mnist: a folder of MNIST IDX files).
+   class), generations/s (needs --mnist: a folder of MNIST IDX files; digits without it); then
+   genreg-stack: 32 such runs of 600 generations stacked against one run (bench/genreg_mnist.py's
+   time_stack; target at most 2x).
 6. m2n2: 10 digits runs batched, --m2n2-passes passes each, on the device and on the CPU of the
    same machine (bench/m2n2_digits.py), seconds per run on each and their ratio.
 
-Not measured yet, because not built yet: GENREG runs stacked as one population (the 32-run target),
-continuous batching through a generation, CUDA graphs. The CPU's shared-core behaviour has its own
-script, bench/threads_under_load.py.
+Not built, so not measured: CUDA graphs of the training step (the step no longer reads from the
+device between evaluations; whether launch overhead still dominates is what trainer-64 and
+trainer-2048 show). The CPU's shared-core behaviour has its own script, bench/threads_under_load.py.
 """
 from __future__ import annotations
 
@@ -41,15 +46,19 @@ BENCH = ROOT / "bench"
 
 
 # ---- sections run in-process (invoked as `gpu_suite.py --section NAME`) ----------------------------
-def section_generation(device: str, small: bool) -> None:
+def section_generation(device: str, small: bool, capacity: int) -> None:
+    """One generation; ``capacity`` > 0: at most that many members train at once (continuous batching)."""
     sys.path.insert(0, str(ROOT))
     import tempfile
 
+    from lab.arenas.grokking import arena as grok_arena
     from lab.evolution.population import Evolution
     from lab.evolution.settings import EvolutionSettings
     from lab.registry import Registry
 
     population, seeds = (8, 2) if small else (64, 8)
+    if capacity > 0:
+        grok_arena.MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"] = capacity
     task = (("step_cap", 30),) if small else ()
     with tempfile.TemporaryDirectory() as folder:
         settings = EvolutionSettings(population=population, seeds_per_genome=seeds, generations=1, device=device,
@@ -64,8 +73,8 @@ def section_generation(device: str, small: bool) -> None:
     longest = max(int(t.metrics.get("steps") or 0) for t in trials)
     print(f"one generation of {population} genomes x {seeds} seeds: {len(trials)} trials, {steps:,} member-steps "
           f"(the longest trial {longest} steps) in {wall:.1f} s")
-    print(f"RESULT generation_s={wall:.1f} trials={len(trials)} member_steps_per_s={steps / wall:.1f} "
-          f"longest_trial_steps={longest}")
+    print(f"RESULT generation_s={wall:.1f} trials={len(trials)} member_steps={steps} "
+          f"member_steps_per_s={steps / wall:.1f} longest_trial_steps={longest} capacity={capacity or 'all'}")
 
 
 def section_genreg(device: str, small: bool, mnist: str) -> None:
@@ -83,6 +92,23 @@ def section_genreg(device: str, small: bool, mnist: str) -> None:
           f"per generation")
     print(f"RESULT genreg_generations_per_s={1 / per:.1f} dataset={'mnist' if mnist else 'digits'} "
           f"population={settings.population}")
+
+
+def section_genreg_stack(device: str, small: bool, mnist: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from genreg_mnist import time_stack   # bench/ is this script's folder
+
+    from lab.arenas.genreg.engine import GenregSettings
+    from lab.arenas.genreg.task import GenregTask
+
+    task = GenregTask(dataset="mnist", data_folder=mnist) if mnist else GenregTask()
+    settings = GenregSettings(population=20 if small else 200, hidden=8 if small else 64, images_per_class=20)
+    runs, generations = (4, 10) if small else (32, 600)
+    stack_s, one_s = time_stack(device, runs, generations, settings, task)
+    print(f"GENREG on {'mnist' if mnist else 'digits'}: {runs} runs of {generations} generations stacked in "
+          f"{stack_s:.1f} s, one run in {one_s:.1f} s: {stack_s / one_s:.2f}x (target at most 2x)")
+    print(f"RESULT genreg_stack_runs={runs} generations={generations} stack_s={stack_s:.2f} one_s={one_s:.2f} "
+          f"stack_over_one={stack_s / one_s:.2f}")
 
 
 # ---- the suite ------------------------------------------------------------------------------------
@@ -104,10 +130,13 @@ def sections(args) -> list[Section]:
                            [py, str(BENCH / "grok_throughput.py"), "--device", d, "--population-only",
                             "--genomes", "16" if small else "1024", "--seeds", "2", "--steps",
                             steps, "--precision", precision], 90))
-    out.append(Section("generation", [*me, "--section", "generation", "--device", d]
-                       + (["--small"] if small else []), 120))
-    out.append(Section("genreg", [*me, "--section", "genreg", "--device", d, "--mnist", args.mnist or ""]
-                       + (["--small"] if small else []), 60))
+    for capacity in (0, 6 if small else args.capacity):   # small: 16 trials, 6 at once
+        out.append(Section(f"generation-{'cap' + str(capacity) if capacity else 'all'}",
+                           [*me, "--section", "generation", "--device", d, "--capacity", str(capacity)]
+                           + (["--small"] if small else []), 90))
+    for name in ("genreg", "genreg-stack"):
+        out.append(Section(name, [*me, "--section", name, "--device", d, "--mnist", args.mnist or ""]
+                           + (["--small"] if small else []), 60 if name == "genreg" else 90))
     passes = str(args.m2n2_passes if not small else 200)
     for where in dict.fromkeys((d, "cpu")):
         out.append(Section(f"m2n2-{where.split(':')[0]}",
@@ -131,20 +160,34 @@ def _short(outcome: str) -> str:
             f"best={best[0]} best_median={best[2]} best_success={best[3]}")
 
 
+def _generation_summary(results: list[tuple[str, float, str]]) -> None:
+    """Each generation's wall time against its member-steps at the trainer-2048 float32 rate."""
+    peak = next((float(m.group(1)) for name, _, o in results
+                 if name == "trainer-2048-float32" and (m := re.search(r"pop_steps_per_s=([0-9.]+)", o))), None)
+    for name, _, o in results:
+        m = re.search(r"generation_s=([0-9.]+) .*member_steps=([0-9]+)", o)
+        if name.startswith("generation-") and m and peak:
+            ideal = int(m.group(2)) / peak
+            print(f"{name}: {float(m.group(1)):.1f} s against {ideal:.1f} s at the 2,048-member rate "
+                  f"({float(m.group(1)) / ideal:.1f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--mnist", default="", help="a folder of MNIST IDX files for the GENREG section")
     ap.add_argument("--budget", type=float, default=360.0, help="seconds for the whole suite")
     ap.add_argument("--m2n2-passes", type=int, default=5000, help="passes per M2N2 run (device and CPU alike)")
+    ap.add_argument("--capacity", type=int, default=256,
+                    help="members training at once in the continuous-batching generation")
     ap.add_argument("--small", action="store_true", help="tiny sizes: a smoke run, not the benchmark")
-    ap.add_argument("--section", choices=("generation", "genreg"), help=argparse.SUPPRESS)
+    ap.add_argument("--section", choices=("generation", "genreg", "genreg-stack"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.section == "generation":
-        section_generation(args.device, args.small)
+        section_generation(args.device, args.small, args.capacity)
         return
-    if args.section == "genreg":
-        section_genreg(args.device, args.small, args.mnist)
+    if args.section in ("genreg", "genreg-stack"):
+        (section_genreg if args.section == "genreg" else section_genreg_stack)(args.device, args.small, args.mnist)
         return
     start = time.monotonic()
     results: list[tuple[str, float, str]] = []
@@ -175,7 +218,8 @@ def main() -> None:
         device_s = next(v for k, v in per_run.items() if k != "m2n2-cpu")
         print(f"M2N2: {device_s:.1f} s per run on the device, {per_run['m2n2-cpu']:.1f} s on the CPU: "
               f"{device_s / per_run['m2n2-cpu']:.2f}x the CPU's wall time (target at most 0.5x)")
-    print("not built yet, so not measured: GENREG stacked runs (32 runs vs one), continuous batching, CUDA graphs")
+    _generation_summary(results)
+    print("not built, so not measured: CUDA graphs of the training step")
     done = sum(1 for _, _, o in results if o.startswith("RESULT"))
     total = time.monotonic() - start
     print(f"RESULT suite_seconds={total:.0f} sections_measured={done} sections={len(results)} "
