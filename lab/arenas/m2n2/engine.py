@@ -153,16 +153,18 @@ def member_rng(seed: int) -> torch.Generator:
 
 def draw_block(gens: Sequence[torch.Generator], block: int, n_params: int, device: str
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The next ``block`` passes' randomness of every run: uniforms [block, R, UNIFORMS] (float64)
-    and mutation noise [block, R, n_params], each run's from its own generator in the published
-    order. The runs are drawn in parallel threads, at most torch's thread count (a generator is one
-    thread's, so the numbers are the same); the stacking stays on the calling thread, whose torch
-    threads do it. For CUDA the block is stacked in pinned memory and copied without waiting."""
+    """The next ``block`` passes' randomness: uniforms [block, R, UNIFORMS] (float64) and noise
+    [block, R, n_params], each run's from its own generator in the published order, runs in parallel
+    threads (one generator per thread: the same numbers). On CUDA: pinned, copied without waiting."""
     def draw(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.rand(block, UNIFORMS, generator=g, dtype=torch.float64), torch.randn(block, n_params, generator=g)
 
-    with ThreadPoolExecutor(min(len(gens), torch.get_num_threads())) as pool:
-        drawn = list(pool.map(draw, gens))
+    workers = min(len(gens), torch.get_num_threads())
+    if workers > 1:     # a lone run or thread draws here: a pool would only add its start-up
+        with ThreadPoolExecutor(workers) as pool:
+            drawn = list(pool.map(draw, gens))
+    else:
+        drawn = [draw(g) for g in gens]
     cuda = torch.device(device).type == "cuda"
     uniforms = torch.empty(block, len(gens), UNIFORMS, dtype=torch.float64, pin_memory=cuda)
     noise = torch.empty(block, len(gens), n_params, pin_memory=cuda)
@@ -249,10 +251,9 @@ class M2N2Engine:
         return (self._predict(params, self._x_train_t) == self.data.y_train).to(torch.float64)
 
     def _insert(self, child: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
-        """The child replaces the member of lowest fitness over archive plus child, unless it is
-        the lowest itself (ties go to the archive member first, as in the published code).
-        Returns the slot replaced in each run, -1 where the child did not enter. Not read to the
-        host (the fitness log aside): a run whose child stays out rewrites its last slot unchanged."""
+        """The child replaces the member of lowest fitness over archive plus child, unless it is the
+        lowest itself (ties: the archive member goes first, as published). Returns the slot replaced
+        per run, -1 where the child stayed out: then its run's last slot is rewritten unchanged."""
         self._ext[:, self.K] = score
         fit = competition_fitness(self._ext, self.alpha)
         fit[:, :self.K].masked_fill_(~self.valid, math.inf)
@@ -265,8 +266,7 @@ class M2N2Engine:
         self.filled[self.rows, slot] = self.filled[self.rows, slot] | enter
         self.replaced += enter
         if self.logging:
-            # test accuracy only of the children that entered (a quarter of a pass's forward work
-            # saved), for one read per pass: only logging (direct) runs pay it
+            # only entering children's test accuracy (saves forward work): one read per logged pass
             take = enter.nonzero().squeeze(1)
             if len(take):
                 self.slot_test[take, slot[take]] = self._test_accuracy(child[take])
