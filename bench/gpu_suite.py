@@ -10,13 +10,15 @@ figures are not the benchmark's.
 
 Sections (sizes without --small):
 1. trainer-64: the grokking population trainer and the reference trainer on 64 trials
-   (bench/grok_throughput.py; target on one H200: 20,000 member-steps/s).
-2. trainer-2048: the population trainer alone on 2,048 trials, float32 and tf32 (target 100,000).
+   (bench/grok_throughput.py; target on one H200: 20,000 member-steps/s), then the population
+   trainer alone with CUDA graphs.
+2. trainer-2048: the population trainer alone on 2,048 trials, float32 and tf32, and float32 with
+   CUDA graphs (target 100,000).
 3. generation: one Evolution Lab generation of 64 genomes x 8 seeds on the default task, racing off,
-   its wall time and member-steps/s: once with every trial in the batch from the start
-   (generation-all) and once with continuous batching at --capacity members (generation-capN: the
-   others join as members finish); the summary sets both against the member-steps / the
-   trainer-2048 rate.
+   its wall time and member-steps/s: before (generation-all-eager: every trial in the batch from
+   the start, eager steps) and after (generation-capN-graphs: continuous batching at --capacity
+   members, the others joining as members finish, and CUDA graphs); the summary sets both against
+   the member-steps at the trainer-2048 float32 rate.
 4. precision: every founder on 20 seeds under each precision (bench/grok_default.py), success and
    median steps per precision.
 5. genreg: seconds per GENREG generation on MNIST (784-64-10, population 200, 20 images per
@@ -26,9 +28,9 @@ Sections (sizes without --small):
 6. m2n2: 10 digits runs batched, --m2n2-passes passes each, on the device and on the CPU of the
    same machine (bench/m2n2_digits.py), seconds per run on each and their ratio.
 
-Not built, so not measured: CUDA graphs of the training step (the step no longer reads from the
-device between evaluations; whether launch overhead still dominates is what trainer-64 and
-trainer-2048 show). The CPU's shared-core behaviour has its own script, bench/threads_under_load.py.
+Sections named ...-graphs replay each training step from a CUDA graph (trainer step_mode
+"graphs"; with --small on the CPU, its eager stand-in "static"). The CPU's shared-core behaviour
+has its own script, bench/threads_under_load.py.
 """
 from __future__ import annotations
 
@@ -46,8 +48,9 @@ BENCH = ROOT / "bench"
 
 
 # ---- sections run in-process (invoked as `gpu_suite.py --section NAME`) ----------------------------
-def section_generation(device: str, small: bool, capacity: int) -> None:
-    """One generation; ``capacity`` > 0: at most that many members train at once (continuous batching)."""
+def section_generation(device: str, small: bool, capacity: int, step_mode: str) -> None:
+    """One generation; ``capacity`` > 0: at most that many members train at once (continuous batching);
+    ``step_mode``: the trainer's (eager, static or graphs)."""
     sys.path.insert(0, str(ROOT))
     import tempfile
 
@@ -57,8 +60,10 @@ def section_generation(device: str, small: bool, capacity: int) -> None:
     from lab.registry import Registry
 
     population, seeds = (8, 2) if small else (64, 8)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    grok_arena.STEP_MODE[kind] = step_mode
     if capacity > 0:
-        grok_arena.MAX_MEMBERS["cuda" if device.startswith("cuda") else "cpu"] = capacity
+        grok_arena.MAX_MEMBERS[kind] = capacity
     task = (("step_cap", 30),) if small else ()
     with tempfile.TemporaryDirectory() as folder:
         settings = EvolutionSettings(population=population, seeds_per_genome=seeds, generations=1, device=device,
@@ -74,7 +79,7 @@ def section_generation(device: str, small: bool, capacity: int) -> None:
     print(f"one generation of {population} genomes x {seeds} seeds: {len(trials)} trials, {steps:,} member-steps "
           f"(the longest trial {longest} steps) in {wall:.1f} s")
     print(f"RESULT generation_s={wall:.1f} trials={len(trials)} member_steps={steps} "
-          f"member_steps_per_s={steps / wall:.1f} longest_trial_steps={longest} capacity={capacity or 'all'}")
+          f"member_steps_per_s={steps / wall:.1f} longest_trial_steps={longest} capacity={capacity or 'all'} step_mode={step_mode}")
 
 
 def section_genreg(device: str, small: bool, mnist: str) -> None:
@@ -123,17 +128,22 @@ def sections(args) -> list[Section]:
     d, small, py = args.device, args.small, sys.executable
     me = [py, str(Path(__file__).resolve())]
     steps = "20" if small else "200"
+    fast = "static" if small and not d.startswith("cuda") else "graphs"   # CUDA graphs, or their CPU stand-in
     out = [Section("trainer-64", [py, str(BENCH / "grok_throughput.py"), "--device", d, "--genomes", "4" if small else "32",
-                                  "--seeds", "2", "--steps", "20" if small else "100"], 90)]
-    for precision in ("float32", "tf32"):
-        out.append(Section(f"trainer-2048-{precision}",
+                                  "--seeds", "2", "--steps", "20" if small else "100"], 90),
+           Section(f"trainer-64-{fast}", [py, str(BENCH / "grok_throughput.py"), "--device", d, "--population-only",
+                                          "--genomes", "4" if small else "32", "--seeds", "2", "--steps",
+                                          "20" if small else "200", "--step-mode", fast], 60)]
+    for precision, mode in (("float32", "eager"), ("tf32", "eager"), ("float32", fast)):
+        out.append(Section(f"trainer-2048-{precision}" + ("" if mode == "eager" else f"-{mode}"),
                            [py, str(BENCH / "grok_throughput.py"), "--device", d, "--population-only",
                             "--genomes", "16" if small else "1024", "--seeds", "2", "--steps",
-                            steps, "--precision", precision], 90))
-    for capacity in (0, 6 if small else args.capacity):   # small: 16 trials, 6 at once
-        out.append(Section(f"generation-{'cap' + str(capacity) if capacity else 'all'}",
-                           [*me, "--section", "generation", "--device", d, "--capacity", str(capacity)]
-                           + (["--small"] if small else []), 90))
+                            steps, "--precision", precision, "--step-mode", mode], 90))
+    # before: every trial in the batch from the start, eager steps; after: continuous batching and graphs
+    for capacity, mode in ((0, "eager"), (6 if small else args.capacity, fast)):   # small: 16 trials, 6 at once
+        out.append(Section(f"generation-{'cap' + str(capacity) if capacity else 'all'}-{mode}",
+                           [*me, "--section", "generation", "--device", d, "--capacity", str(capacity),
+                            "--step-mode", mode] + (["--small"] if small else []), 90))
     for name in ("genreg", "genreg-stack"):
         out.append(Section(name, [*me, "--section", name, "--device", d, "--mnist", args.mnist or ""]
                            + (["--small"] if small else []), 60 if name == "genreg" else 90))
@@ -180,11 +190,12 @@ def main() -> None:
     ap.add_argument("--m2n2-passes", type=int, default=5000, help="passes per M2N2 run (device and CPU alike)")
     ap.add_argument("--capacity", type=int, default=256,
                     help="members training at once in the continuous-batching generation")
+    ap.add_argument("--step-mode", default="eager", help=argparse.SUPPRESS)
     ap.add_argument("--small", action="store_true", help="tiny sizes: a smoke run, not the benchmark")
     ap.add_argument("--section", choices=("generation", "genreg", "genreg-stack"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.section == "generation":
-        section_generation(args.device, args.small, args.capacity)
+        section_generation(args.device, args.small, args.capacity, args.step_mode)
         return
     if args.section in ("genreg", "genreg-stack"):
         (section_genreg if args.section == "genreg" else section_genreg_stack)(args.device, args.small, args.mnist)
@@ -211,7 +222,7 @@ def main() -> None:
         results.append((s.name, time.monotonic() - t0, outcome))
     print("\n==== summary")
     for name, took, outcome in results:
-        print(f"{name:<22} {took:6.1f} s  {_short(outcome)}")
+        print(f"{name:<28} {took:6.1f} s  {_short(outcome)}")
     per_run = {name: float(m.group(1)) for name, _, o in results
                if (m := re.search(r"seconds_per_run=([0-9.]+)", o)) and name.startswith("m2n2-")}
     if len(per_run) == 2 and per_run.get("m2n2-cpu"):
@@ -219,7 +230,6 @@ def main() -> None:
         print(f"M2N2: {device_s:.1f} s per run on the device, {per_run['m2n2-cpu']:.1f} s on the CPU: "
               f"{device_s / per_run['m2n2-cpu']:.2f}x the CPU's wall time (target at most 0.5x)")
     _generation_summary(results)
-    print("not built, so not measured: CUDA graphs of the training step")
     done = sum(1 for _, _, o in results if o.startswith("RESULT"))
     total = time.monotonic() - start
     print(f"RESULT suite_seconds={total:.0f} sections_measured={done} sections={len(results)} "

@@ -3,6 +3,7 @@ trainer and all at once by the population trainer, in one run.
 
     python bench/grok_throughput.py [--device cpu|cuda] [--genomes 32] [--seeds 2] [--steps 200]
                                     [--population-only] [--precision float32|tf32|bf16]
+                                    [--step-mode eager|static|graphs]
 
 Trials are random genomes (fixed generator) x seeds on the default task with the step cap set to
 --steps, evaluation every 25 steps as in real runs. Member-steps are counted from the results
@@ -28,7 +29,7 @@ from lab.arenas import load_gene_specs  # noqa: E402
 from lab.arenas.base import PRECISIONS, device_label, resolve_device  # noqa: E402
 from lab.arenas.grokking.reference import train_reference  # noqa: E402
 from lab.arenas.grokking.task import GrokTask, make_dataset  # noqa: E402
-from lab.arenas.grokking.trainer import TRAIN_PROBE, train_population  # noqa: E402
+from lab.arenas.grokking.trainer import STEP_MODES, TRAIN_PROBE, train_population  # noqa: E402
 from lab.genome import get_spec, random_genome  # noqa: E402
 
 
@@ -59,6 +60,8 @@ def main() -> None:
     ap.add_argument("--population-only", action="store_true",
                     help="skip the reference trainer (for populations too large to run one model at a time)")
     ap.add_argument("--precision", choices=PRECISIONS, default="float32", help="the task's arithmetic")
+    ap.add_argument("--step-mode", choices=STEP_MODES, default="eager",
+                    help="the population trainer's steps: launched from Python, or replayed CUDA graphs")
     args = ap.parse_args()
     load_gene_specs()
     device = resolve_device(args.device)
@@ -76,7 +79,7 @@ def main() -> None:
     # warm up both paths (allocator, kernels) on a few steps
     warm = dataclasses.replace(task, step_cap=3)
     train_reference(trials[0][0], 0, warm, device=device, data=data)
-    train_population(trials[:4], warm, device=device, data=data)
+    train_population(trials[:4], warm, device=device, data=data, step_mode=args.step_mode)
 
     def sync() -> None:
         if device.startswith("cuda"):
@@ -84,7 +87,7 @@ def main() -> None:
 
     sync()
     t0 = time.perf_counter()
-    pop = train_population(trials, task, device=device, data=data)
+    pop = train_population(trials, task, device=device, data=data, step_mode=args.step_mode)
     sync()
     pop_time = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
@@ -96,7 +99,8 @@ def main() -> None:
         print(f"population: {pop_steps:>7} member-steps in {pop_time:7.1f} s = {rate:8.1f} member-steps/s, "
               f"{run_flops(task, pop_steps, pop_evals, n_val, n_probe) / pop_time / 1e9:6.1f} GFLOP/s "
               f"(plain-model equivalent){f', peak memory {peak:.1f} GiB' if peak else ''}")
-        print(f"RESULT device={kind} members={len(trials)} precision={task.precision} pop_steps_per_s={rate:.1f}")
+        print(f"RESULT device={kind} members={len(trials)} precision={task.precision} "
+              f"step_mode={args.step_mode} pop_steps_per_s={rate:.1f}")
         return
     t0 = time.perf_counter()
     ref = [train_reference(g, s, task, device=device, data=data) for g, s in trials]

@@ -13,6 +13,9 @@ from lab.progress import WorkTally
 
 # members per population: enough to amortise per-step overhead, bounded for memory
 MAX_MEMBERS = {"cpu": 512, "cuda": 2048}
+# how a training step runs (lab.arenas.grokking.trainer STEP_MODES): CUDA graphs stay off until
+# bench/gpu_suite.py has measured them on a device (the results are the same either way)
+STEP_MODE = {"cpu": "eager", "cuda": "eager"}
 
 
 class GrokkingArena(ArenaBase):
@@ -39,7 +42,8 @@ class GrokkingArena(ArenaBase):
         at most ``capacity`` at once, the others joining as members finish; with a ``race`` the
         trials it stops come back ``censored``."""
         return train_population(pairs, task, device=device, on_event=on_event, cancel=cancel, data=data,
-                                race=race, tally=tally, capacity=capacity)
+                                race=race, tally=tally, capacity=capacity,
+                                step_mode=STEP_MODE["cuda" if device.startswith("cuda") else "cpu"])
 
 
 ARENA = GrokkingArena()

@@ -37,12 +37,18 @@ class LiveBatch:
     ``life``, the per-member genes the forward needs, ``first_bad`` (the member's step of its first
     non-finite loss, 0: none yet)."""
 
-    def __init__(self, task: GrokTask, device: str, dtype: torch.dtype):
-        self.task, self.device, self.dtype = task, device, dtype
+    def __init__(self, task: GrokTask, device: str, dtype: torch.dtype, static: bool = False):
+        """``static``: the shapes and tensors of a step stay put between structural changes (counted
+        by ``version``), as a CUDA graph of the step needs: every member's step is a device tensor
+        updated in place, and members that leave stay as ghost rows (training on, read by nobody)
+        until no more than half the rows are real."""
+        self.task, self.device, self.dtype, self.static = task, device, dtype, static
+        self.version = 0
         self.shapes = param_shapes(task)
         self.sizes = {name: math.prod(shape) for name, shape in self.shapes.items()}
         self.members: list[Any] = []
         self.starts: list[int] = []
+        self.real: list[bool] = []      # False: a ghost row (its member left)
         self._clear()
 
     def _clear(self) -> None:
@@ -55,14 +61,25 @@ class LiveBatch:
         self.block: torch.Tensor | None = None
         self.block_pos = 0
         self._pinned: torch.Tensor | None = None
+        self.t_dev = self.idx_dev = None
 
     def __len__(self) -> int:
+        """Members training (ghost rows not counted)."""
+        return sum(self.real)
+
+    @property
+    def rows(self) -> int:
         return len(self.members)
 
     # ---- steps ------------------------------------------------------------------------------------
     def steps(self, g: int) -> int | torch.Tensor:
         """Every member's own step at global step ``g``: one int when all joined together (the
-        usual case, and the cheapest), else [M] int64 on the device."""
+        usual case, and the cheapest), else [M] int64 on the device; static: always the tensor
+        ``t_dev``, written in place."""
+        if self.static:
+            torch.sub(g, self.start_t, out=self.t_dev)   # g - start, written in place
+            torch.sub(g, self._groups[1], out=self._group_t)
+            return self.t_dev
         if all(s == self.starts[0] for s in self.starts):
             return g - self.starts[0]
         return g - self.start_t
@@ -71,13 +88,15 @@ class LiveBatch:
         return [g - s for s in self.starts]
 
     def indices(self, g: int) -> torch.Tensor:
-        """The training-example indices of every member's batch at global step ``g`` [M, B]."""
+        """The training-example indices of every member's batch at global step ``g`` [M, B] (static:
+        copied into ``idx_dev``; a ghost row's are zeros)."""
         if self.block is None or self.block_pos >= self.block.shape[1]:
             M, B = len(self.members), self.members[0].order.batch
             interval = self.task.eval_interval
             to_eval = interval - (g - self.starts[0] - 1) % interval   # steps up to the next evaluation
             steps = max(1, min(to_eval, BLOCK_ELEMENTS // (M * B)))
-            host = torch.from_numpy(np.stack([m.order.take(steps) for m in self.members]))
+            host = torch.from_numpy(np.stack([m.order.take(steps) if real else np.zeros((steps, B), np.int64)
+                                              for m, real in zip(self.members, self.real)]))
             if self.device.startswith("cuda"):
                 self._pinned = host.pin_memory()   # kept alive until the next block: the copy is asynchronous
                 self.block = self._pinned.to(self.device, non_blocking=True)
@@ -85,6 +104,8 @@ class LiveBatch:
                 self.block = host
             self.block_pos = 0
         self.block_pos += 1
+        if self.static:
+            return self.idx_dev.copy_(self.block[:, self.block_pos - 1])
         return self.block[:, self.block_pos - 1]
 
     # ---- joining and leaving ----------------------------------------------------------------------
@@ -125,18 +146,33 @@ class LiveBatch:
                 setattr(self, name, torch.cat([getattr(self, name), value]))
         self.members += list(members)
         self.starts += [start] * len(members)
+        self.real += [True] * len(members)
         self._members_changed()
         self.block = None
+
+    def retire(self, leaving: Sequence[int]) -> None:
+        """Members ``leaving`` (row positions) leave: their rows go at once, or, static, become ghost
+        rows until at most half the rows are real (then the real ones are kept)."""
+        for j in leaving:
+            self.real[j] = False
+        if not self.static or len(self) <= self.rows // 2:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the ghost rows."""
+        if len(self) < self.rows:
+            self.keep([j for j, real in enumerate(self.real) if real])
 
     def keep(self, keep: Sequence[int]) -> None:
         """Only members ``keep`` (positions in ``members``) stay."""
         if not keep:
-            self.members, self.starts = [], []
+            self.members, self.starts, self.real = [], [], []
             self._clear()
             return
         k = torch.tensor(list(keep), device=self.device)
         self.members = [self.members[j] for j in keep]
         self.starts = [self.starts[j] for j in keep]
+        self.real = [self.real[j] for j in keep]
         self._set_flat(self.flat.detach()[k])
         self.opt.keep(k, self.flat)
         self.life.keep(k)
@@ -163,16 +199,25 @@ class LiveBatch:
 
     def _members_changed(self) -> None:
         # read from the genes and seeds on the host, so no synchronisation with the device
+        self.version += 1
         self.dropout_on = any(float(m.genome.genes["dropout"]) > 0 for m in self.members)
         keys = sorted({(m.seed, s) for m, s in zip(self.members, self.starts)})
         where = {k: i for i, k in enumerate(keys)}
         as_tensor = lambda v: torch.tensor(v, dtype=torch.int64, device=self.device)  # noqa: E731
         self._groups = (as_tensor([k[0] for k in keys]), as_tensor([k[1] for k in keys]),
                         as_tensor([where[(m.seed, s)] for m, s in zip(self.members, self.starts)]))
+        if self.static:   # the step's inputs, written in place each step
+            self.t_dev = torch.zeros(self.rows, dtype=torch.int64, device=self.device)
+            self._group_t = torch.zeros(len(keys), dtype=torch.int64, device=self.device)
+            self.idx_dev = torch.zeros(self.rows, self.members[0].order.batch, dtype=torch.int64, device=self.device)
 
     def dropout(self, g: int) -> Dropout:
-        """The dropout of global step ``g``: members sharing seed and start share one mask table."""
+        """The dropout of global step ``g``: members sharing seed and start share one mask table
+        (static: of the step ``steps(g)`` last wrote)."""
         seeds, starts, inverse = self._groups
+        if self.static:   # the tensors ``steps(g)`` wrote
+            return Dropout(self.dropout_p, self.seeds, self.t_dev, active=self.dropout_on,
+                           groups=(seeds, self._group_t, inverse))
         steps = g - self.starts[0] if all(s == self.starts[0] for s in self.starts) else g - starts
         return Dropout(self.dropout_p, self.seeds, self.steps(g), active=self.dropout_on,
                        groups=(seeds, steps, inverse))

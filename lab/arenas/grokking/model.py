@@ -15,6 +15,7 @@ global RNG, so a trial's masks depend on its own seed only, whoever shares its b
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -118,11 +119,17 @@ def dropout_uniform(seeds: torch.Tensor, step: int | torch.Tensor, site: int, in
 
 
 def element_index(batch: int, positions: list[int], task: GrokTask, device: torch.device) -> torch.Tensor:
-    """The absolute element index ((b * T + pos) * D + d) of a residual tensor [batch, len(positions), D]."""
+    """The absolute element index ((b * T + pos) * D + d) of a residual tensor [batch, len(positions), D]
+    (made once per shape and device: a CUDA graph may not copy from the host while it records)."""
+    return _element_index(batch, tuple(positions), task.seq_len, task.d_model, str(device))
+
+
+@functools.lru_cache(maxsize=32)
+def _element_index(batch: int, positions: tuple[int, ...], seq_len: int, d_model: int, device: str) -> torch.Tensor:
     b = torch.arange(batch, device=device).view(-1, 1, 1)
     pos = torch.tensor(positions, device=device).view(1, -1, 1)
-    d = torch.arange(task.d_model, device=device).view(1, 1, -1)
-    return (b * task.seq_len + pos) * task.d_model + d
+    d = torch.arange(d_model, device=device).view(1, 1, -1)
+    return (b * seq_len + pos) * d_model + d
 
 
 class Dropout:

@@ -71,7 +71,7 @@ class LifeCycle:
         newly = (self.triggered_at < 0) & (var < self.trigger_var.to(torch.float64))
         if ready is not None:
             newly &= ready
-        self.triggered_at = torch.where(newly, t, self.triggered_at)
+        self.triggered_at.copy_(torch.where(newly, t, self.triggered_at))   # in place: a CUDA graph replays it
 
     _PER_MEMBER = ("lr", "warmup", "trigger_var", "decay_rate", "losses", "triggered_at")
 

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from lab.arenas.base import (Cancel, EventSink, TrialFinished, TrialProgress, TrialResult, device_label,
                              resolve_device)
 from lab.arenas.grokking.live import LiveBatch
-from lab.arenas.grokking.model import forward_population
+from lab.arenas.grokking.graphs import StepRunner
+from lab.arenas.grokking.model import Dropout, forward_population
 from lab.arenas.grokking.task import BatchOrder, Dataset, GrokTask, make_dataset
 from lab.arenas.racing import Race
 from lab.genome import Genome
@@ -31,6 +32,7 @@ from lab.threads import Governor
 
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
 EVAL_CHUNK = 2048    # evaluation examples per forward
+STEP_MODES = ("eager", "static", "graphs")
 
 
 _ALLOCATOR_TUNED = False
@@ -62,7 +64,9 @@ def precision_mode(precision: str, device: str) -> Iterator[None]:
     bfloat16 (weights, gradients and the optimiser stay float32); ``tf32`` lets CUDA matmuls use TF32
     (on the CPU it is float32); ``float32`` changes nothing."""
     if precision == "bf16":
-        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
+        # no cache of cast weights: a CUDA graph may not keep one between replays, and the weights
+        # change every step anyway
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, cache_enabled=False):
             yield
     elif precision == "tf32" and device.startswith("cuda"):
         before = torch.backends.cuda.matmul.allow_tf32
@@ -110,13 +114,17 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                      dtype: torch.dtype = torch.float32, on_event: EventSink | None = None,
                      cancel: Cancel | None = None, record_losses: bool = False,
                      data: Dataset | None = None, race: Race | None = None,
-                     tally: WorkTally | None = None, capacity: int | None = None) -> list[TrialResult]:
+                     tally: WorkTally | None = None, capacity: int | None = None,
+                     step_mode: str = "eager") -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
     ``capacity``: at most this many members train at once (None: all of them). The others wait in
     order and join the batch as members leave, at the batch's next evaluation step (continuous
     batching: the batch stays full until the queue is empty); a trial's result is the same whenever
     it joins (lab.arenas.grokking.live).
+    ``step_mode``: "eager" (each step's kernels launched from Python), "graphs" (CUDA devices: each
+    step replayed from a CUDA graph, lab.arenas.grokking.graphs) or "static" (the graphs' static
+    batch run eagerly, on any device: what the tests compare). The results are the same in all.
     ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
     With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
     still training at an evaluation step where it says stop leave as ``censored``.
@@ -136,7 +144,12 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     queue = deque(members)
     capacity = len(members) if capacity is None else max(1, int(capacity))
     t0 = time.perf_counter()
-    batch = LiveBatch(task, device, dtype)
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
+    if step_mode == "graphs" and not device.startswith("cuda"):
+        raise ValueError("step_mode 'graphs' needs a CUDA device")
+    batch = LiveBatch(task, device, dtype, static=step_mode != "eager")
+    runner = StepRunner(graphs=step_mode == "graphs")
     batch.add([queue.popleft() for _ in range(min(capacity, len(queue)))], start=0)
     probe_x, probe_y = data.train_x[:TRAIN_PROBE], data.train_y[:TRAIN_PROBE]
     label = device_label(device)
@@ -173,9 +186,11 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             g += 1
             if governor is not None:
                 governor.tick()
-            live, local = batch.members, batch.local(g)
+            live, local, real = batch.members, batch.local(g), list(batch.real)
             if cancel is not None and cancel.is_set():
-                for m, loc, at in zip(live, local, batch.first_bad.tolist()):
+                for m, loc, at, is_real in zip(live, local, batch.first_bad.tolist(), real):
+                    if not is_real:
+                        continue
                     if at:
                         diverged_by_loss(m, at)
                         finish(m, "diverged", at)
@@ -184,39 +199,25 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                 for m in queue:
                     finish(m, "cancelled", 0)
                 break
-            M = len(live)
-            t = batch.steps(g)
-            idx = batch.indices(g)
-            tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
-            lr_now = batch.life.lr_for_step(t)
-            with precision_mode(task.precision, device):
-                logits = forward_population(batch.P, tokens, task, batch.layer_scale,
-                                            batch.dropout(g),
-                                            equals_last=equals_last)
-            if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
-                logits = logits.float()
-            loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1),
-                                   reduction="none").view(M, -1).mean(1)
-            finite = torch.isfinite(loss)
-            batch.flat.grad = None
-            torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
-            batch.opt.step(lr_now, t)
-            batch.life.record(t, loss)
-            tally.advance(M)
-            batch.first_bad = torch.where(~finite & (batch.first_bad == 0), t, batch.first_bad)
+            M = batch.rows
+            t, idx, dropout = batch.steps(g), batch.indices(g), batch.dropout(g)
+            loss, lr_now = runner(lambda: _train_step(batch, data, task, device, t, idx, dropout, equals_last),
+                                  batch.version)
+            tally.advance(len(batch))
             if record_losses:
-                for m, value in zip(live, loss.detach().tolist()):
-                    m.losses.append(value)
+                for m, value, is_real in zip(live, loss.tolist(), real):
+                    if is_real:
+                        m.losses.append(value)
 
             leaving: set[int] = set()
             at_eval = local[0] % interval == 0          # members join in phase: all evaluate together
-            at_cap = [j for j, loc in enumerate(local) if loc == task.step_cap]
+            at_cap = [j for j, loc in enumerate(local) if loc == task.step_cap and real[j]]
             if at_eval or at_cap or record_losses:      # record_losses syncs every step anyway
                 for j, at in enumerate(batch.first_bad.tolist()):
-                    if at:
+                    if at and real[j]:
                         diverged_by_loss(live[j], at)
                         leaving.add(j)
-            rows = list(range(M)) if at_eval else at_cap
+            rows = [j for j in range(M) if real[j]] if at_eval else at_cap
             if rows:
                 _evaluate_rows(batch, rows, local, lr_now, leaving, data, probe_x, probe_y, task, device)
                 leaving.update(at_cap)
@@ -225,14 +226,15 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                 status = ("diverged" if m.diverged_step is not None else
                           "grokked" if m.steps_to_grok is not None else "capped")
                 finish(m, status, m.diverged_step if status == "diverged" else local[j])
-            if race is not None and at_eval and len(leaving) < M:
+            if race is not None and at_eval and len(leaving) < len(batch):
                 for j in range(M):
-                    if j not in leaving and race.should_stop(local[j]):
+                    if real[j] and j not in leaving and race.should_stop(local[j]):
                         finish(live[j], "censored", local[j])
                         leaving.add(j)
             if leaving:
-                batch.keep([j for j in range(M) if j not in leaving])
+                batch.retire(sorted(leaving))
             if queue and len(batch) < capacity and (at_eval or not len(batch)):
+                batch.compact()   # new members take the place of ghost rows
                 batch.add([queue.popleft() for _ in range(min(capacity - len(batch), len(queue)))], start=g)
             progress(max(batch.local(g), default=max(local)), force=not len(batch))
         return [m.result for m in members]
@@ -241,11 +243,33 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             governor.restore()
 
 
+def _train_step(batch: LiveBatch, data: Dataset, task: GrokTask, device: str, t: int | torch.Tensor,
+                idx: torch.Tensor, dropout: Dropout, equals_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training step of every row of the batch (forward, backward, AdamW, the lr life cycle,
+    each member's first non-finite step, all in place): the work a CUDA graph records. Returns the
+    losses [M] and the learning rates [M] of the step."""
+    M = batch.rows
+    tokens, labels = data.train_x[idx], data.train_y[idx]           # [M, B, 3], [M, B]
+    lr_now = batch.life.lr_for_step(t)
+    with precision_mode(task.precision, device):
+        logits = forward_population(batch.P, tokens, task, batch.layer_scale, dropout, equals_last=equals_last)
+    if logits.dtype in (torch.bfloat16, torch.float16):   # autocast's output: the loss in float32
+        logits = logits.float()
+    loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1), reduction="none").view(M, -1).mean(1)
+    finite = torch.isfinite(loss)
+    batch.flat.grad = None
+    torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
+    batch.opt.step(lr_now, t)
+    batch.life.record(t, loss)
+    batch.first_bad.copy_(torch.where(~finite & (batch.first_bad == 0), t, batch.first_bad))
+    return loss.detach(), lr_now
+
+
 def _evaluate_rows(batch: LiveBatch, rows: list[int], local: list[int], lr_now: torch.Tensor, leaving: set[int],
                    data: Dataset, probe_x: torch.Tensor, probe_y: torch.Tensor, task: GrokTask, device: str) -> None:
     """Evaluate live members ``rows`` (positions in the batch) at their own steps ``local``: record
     their curves, and add to ``leaving`` those that grokked or whose weights or loss turned non-finite."""
-    flat, P, scale = batch.weights_of(None if len(rows) == len(batch) else rows)
+    flat, P, scale = batch.weights_of(None if len(rows) == batch.rows else rows)
     with precision_mode(task.precision, device):
         val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, scale)
         tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, scale)
