@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-WARMUP = 2   # eager steps on a side stream before a step is recorded
+WARMUP = 3   # eager steps on a side stream before a step is recorded (as in CUDA's own example)
 
 
 class StepRunner:
