@@ -90,6 +90,7 @@ def _check_int32_wraps() -> bool:
 
 
 _INT32_WRAPS = _check_int32_wraps()
+_MIX1_I32, _MIX2_I32 = (int(_as_int32(torch.tensor(m)).item()) for m in (_MIX1, _MIX2))   # as int32 bit patterns
 
 
 def dropout_uniform(seeds: torch.Tensor, step: int | torch.Tensor, site: int, index: torch.Tensor) -> torch.Tensor:
@@ -104,9 +105,9 @@ def dropout_uniform(seeds: torch.Tensor, step: int | torch.Tensor, site: int, in
     if _INT32_WRAPS:  # same bits as the int64 branch, half the memory traffic
         x = _as_int32(member).view(shape) + _as_int32(element).unsqueeze(0)
         x = x ^ ((x >> 16) & 0xFFFF)
-        x = x * _as_int32(torch.tensor(_MIX1)).item()
+        x = x * _MIX1_I32
         x = x ^ ((x >> 15) & 0x1FFFF)
-        x = x * _as_int32(torch.tensor(_MIX2)).item()
+        x = x * _MIX2_I32
         x = x ^ ((x >> 16) & 0xFFFF)
         return ((x >> 8) & 0xFFFFFF).to(torch.float32) * (1.0 / (1 << 24))
     x = (member.view(shape) + element.unsqueeze(0)) & _MASK32
