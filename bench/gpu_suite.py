@@ -79,18 +79,24 @@ def section_generation(device: str, small: bool, capacity: int, step_mode: str) 
     print(f"one generation of {population} genomes x {seeds} seeds: {len(trials)} trials, {steps:,} member-steps "
           f"(the longest trial {longest} steps) in {wall:.1f} s")
     print(f"RESULT generation_s={wall:.1f} trials={len(trials)} member_steps={steps} "
-          f"member_steps_per_s={steps / wall:.1f} longest_trial_steps={longest} capacity={capacity or 'all'} step_mode={step_mode}")
+          f"member_steps_per_s={steps / wall:.1f} longest_trial_steps={longest} capacity={capacity or 'all'} "
+          f"step_mode={step_mode}")
 
 
-def section_genreg(device: str, small: bool, mnist: str) -> None:
+def _genreg_setup(small: bool, mnist: str):
+    """The GENREG sections' task and settings: MNIST 784-64-10, population 200 (digits without --mnist)."""
     sys.path.insert(0, str(ROOT))
-    from genreg_mnist import time_generations   # bench/ is this script's folder
-
     from lab.arenas.genreg.engine import GenregSettings
     from lab.arenas.genreg.task import GenregTask
 
     task = GenregTask(dataset="mnist", data_folder=mnist) if mnist else GenregTask()
-    settings = GenregSettings(population=20 if small else 200, hidden=8 if small else 64, images_per_class=20)
+    return task, GenregSettings(population=20 if small else 200, hidden=8 if small else 64, images_per_class=20)
+
+
+def section_genreg(device: str, small: bool, mnist: str) -> None:
+    from genreg_mnist import time_generations   # bench/ is this script's folder
+
+    task, settings = _genreg_setup(small, mnist)
     per = time_generations(task, settings, device, n=5 if small else 50)
     data = "mnist" if mnist else "digits (no --mnist folder given)"
     print(f"GENREG on {data}, population {settings.population}, hidden {settings.hidden}: {per * 1000:.1f} ms "
@@ -100,14 +106,9 @@ def section_genreg(device: str, small: bool, mnist: str) -> None:
 
 
 def section_genreg_stack(device: str, small: bool, mnist: str) -> None:
-    sys.path.insert(0, str(ROOT))
     from genreg_mnist import time_stack   # bench/ is this script's folder
 
-    from lab.arenas.genreg.engine import GenregSettings
-    from lab.arenas.genreg.task import GenregTask
-
-    task = GenregTask(dataset="mnist", data_folder=mnist) if mnist else GenregTask()
-    settings = GenregSettings(population=20 if small else 200, hidden=8 if small else 64, images_per_class=20)
+    task, settings = _genreg_setup(small, mnist)
     runs, generations = (4, 10) if small else (32, 600)
     stack_s, one_s = time_stack(device, runs, generations, settings, task)
     print(f"GENREG on {'mnist' if mnist else 'digits'}: {runs} runs of {generations} generations stacked in "
