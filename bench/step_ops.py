@@ -5,8 +5,10 @@ while Python launches kernels), counted with torch.profiler on the CPU.
 
 Trains the same population for 10 and for 30 steps (no evaluation in between) and counts the aten
 operations that do work (views, reshapes and empty allocations left out); the difference over 20
-steps is the count per step, free of set-up. ``--baseline`` counts the same with another checkout
-of the lab (for example an earlier commit in a git worktree) in a subprocess, and prints the ratio.
+steps is the count per step, free of set-up. The weights are held as on a CUDA device (one flat
+buffer: ``layout="flat"``, where the trainer has that choice), since the count stands for kernel
+launches. ``--baseline`` counts the same with another checkout of the lab (for example an earlier
+commit in a git worktree) in a subprocess, and prints the ratio.
 """
 from __future__ import annotations
 
@@ -39,10 +41,14 @@ def count_per_step(genomes: int, seeds: int) -> tuple[float, dict[str, float]]:
     spec = get_spec("grokking")
     trials = [(random_genome(spec, rng), s) for _ in range(genomes) for s in range(seeds)]
 
+    import inspect
+    # the device layout where the trainer offers the choice (an earlier checkout has one layout only)
+    kw = {"layout": "flat"} if "layout" in inspect.signature(train_population).parameters else {}
+
     def counts(steps: int) -> dict[str, int]:
         task = dataclasses.replace(GrokTask(), step_cap=steps, eval_interval=1000)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            train_population(trials, task, device="cpu")
+            train_population(trials, task, device="cpu", **kw)
         return {e.key: e.count for e in prof.key_averages()
                 if e.key.startswith("aten::") and e.key[6:] not in NOT_WORK}
 

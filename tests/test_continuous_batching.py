@@ -189,6 +189,20 @@ def test_members_that_leave_stay_as_ghost_rows_until_half_are_ghosts():
     assert len(set(versions)) <= 1 + len({n for n, _ in rows})
 
 
+@pytest.mark.parametrize("capacity", [None, 3])
+def test_the_flat_weights_give_the_results_of_one_leaf_per_parameter(capacity):
+    """The CUDA default layout (one flat buffer, grouped AdamW) against the CPU default."""
+    trials = _diverging_trials()
+    for mode in ("eager", "static"):
+        per_param = trainer.train_population(trials, TASK, device="cpu", record_losses=True, capacity=capacity,
+                                             step_mode=mode, layout="per_parameter")
+        flat = trainer.train_population(trials, TASK, device="cpu", record_losses=True, capacity=capacity,
+                                        step_mode=mode, layout="flat")
+        assert _outcome(flat) == _outcome(per_param)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        trainer.train_population(trials, TASK, device="cpu", layout="sparse")
+
+
 def test_step_modes_are_checked():
     with pytest.raises(ValueError, match="step_mode must be one of"):
         trainer.train_population(_trials(1), TASK, device="cpu", step_mode="fast")

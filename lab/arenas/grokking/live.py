@@ -31,18 +31,27 @@ BLOCK_ELEMENTS = 1 << 23   # batch indices drawn ahead per copy to the device (6
 
 class LiveBatch:
     """The stacked state of the live members (``members``, objects with ``genome``, ``seed`` and
-    ``order``, a BatchOrder): all weights in one leaf ``flat`` [M, N] and ``P``, its views by name
-    [M, ...] (one split, so the backward writes every gradient with one concatenation; made anew
-    for each step, since the optimiser updates the buffer in place), ``opt``,
-    ``life``, the per-member genes the forward needs, ``first_bad`` (the member's step of its first
-    non-finite loss, 0: none yet)."""
+    ``order``, a BatchOrder): the weights in ``leaves`` and ``P``, the weights by name [M, ...],
+    ``opt``, ``life``, the per-member genes the forward needs, ``first_bad`` (the member's step of
+    its first non-finite loss, 0: none yet).
 
-    def __init__(self, task: GrokTask, device: str, dtype: torch.dtype, static: bool = False):
+    Two layouts of the weights, with the same results: ``flat`` (the default on a CUDA device), one
+    leaf [M, N] holding every parameter side by side, so AdamW is a dozen kernels a step whatever the
+    depth; ``P`` is then its views made contiguous for each step (one split, so the backward writes
+    every gradient with one concatenation; contiguous, since CPU matrix products round differently
+    on a strided operand). Otherwise (the default on the CPU, where kernel launches cost little) one
+    leaf per parameter, which is ``P`` itself: no copies of the weights into the forward and of the
+    gradients out of the backward, which on a 2-core CPU made training steps 2-5% slower."""
+
+    def __init__(self, task: GrokTask, device: str, dtype: torch.dtype, static: bool = False,
+                 flat: bool | None = None):
         """``static``: the shapes and tensors of a step stay put between structural changes (counted
         by ``version``), as a CUDA graph of the step needs: every member's step is a device tensor
         updated in place, and members that leave stay as ghost rows (training on, read by nobody)
-        until no more than half the rows are real."""
+        until no more than half the rows are real. ``flat``: the layout of the weights (None: flat
+        on a CUDA device)."""
         self.task, self.device, self.dtype, self.static = task, device, dtype, static
+        self.flat_layout = device.startswith("cuda") if flat is None else flat
         self.version = 0
         self.shapes = param_shapes(task)
         self.sizes = {name: math.prod(shape) for name, shape in self.shapes.items()}
@@ -52,7 +61,7 @@ class LiveBatch:
         self._clear()
 
     def _clear(self) -> None:
-        self.flat: torch.Tensor | None = None
+        self.leaves: list[torch.Tensor] = []
         self.opt: PopulationAdamW | None = None
         self.life: LifeCycle | None = None
         self.layer_scale = self.dropout_p = self.seeds = self.first_bad = self.start_t = None
@@ -117,7 +126,10 @@ class LiveBatch:
             raise RuntimeError("members may join only where the batch's drawn-ahead batches end")
         task, device, dtype = self.task, self.device, self.dtype
         inits = [init_params(task, m.genome.genes, m.seed, dtype) for m in members]
-        flat_new = torch.stack([torch.cat([p[k].flatten() for k in self.shapes]) for p in inits]).to(device)
+        if self.flat_layout:
+            leaves_new = [torch.stack([torch.cat([p[k].flatten() for k in self.shapes]) for p in inits]).to(device)]
+        else:
+            leaves_new = [torch.stack([p[k] for p in inits]).to(device) for k in self.shapes]
         del inits
 
         def gt(key: str) -> torch.Tensor:
@@ -126,21 +138,21 @@ class LiveBatch:
         life = LifeCycle(gt("learning_rate"), gt("warmup_steps"), gt("decay_trigger_var"), gt("decay_rate"),
                          task.loss_window)
         embed_scale = 1.0 / gt("embed_ratio")
-        opt = PopulationAdamW(flat_new, self.sizes, gt("weight_decay"), gt("beta1"), gt("beta2"), gt("adam_eps"), gt("grad_clip"),
+        opt = PopulationAdamW(leaves_new, self.sizes, gt("weight_decay"), gt("beta1"), gt("beta2"), gt("adam_eps"), gt("grad_clip"),
                               {k: embed_scale for k in EMBED_PARAMS})
         new = {"layer_scale": gt("layer_scale"), "dropout_p": gt("dropout"),
                "seeds": torch.tensor([m.seed for m in members], dtype=torch.int64, device=device),
                "first_bad": torch.zeros(len(members), dtype=torch.int64, device=device),
                "start_t": torch.full((len(members),), start, dtype=torch.int64, device=device)}
         if not self.members:
-            self._set_flat(flat_new)
-            opt.flat = self.flat
+            self._set_leaves(leaves_new)
+            opt.leaves = self.leaves
             self.opt, self.life = opt, life
             for name, value in new.items():
                 setattr(self, name, value)
         else:
-            self._set_flat(torch.cat([self.flat.detach(), flat_new]))
-            self.opt.extend(opt, self.flat)
+            self._set_leaves([torch.cat([old.detach(), new]) for old, new in zip(self.leaves, leaves_new)])
+            self.opt.extend(opt, self.leaves)
             self.life.extend(life)
             for name, value in new.items():
                 setattr(self, name, torch.cat([getattr(self, name), value]))
@@ -173,8 +185,8 @@ class LiveBatch:
         self.members = [self.members[j] for j in keep]
         self.starts = [self.starts[j] for j in keep]
         self.real = [self.real[j] for j in keep]
-        self._set_flat(self.flat.detach()[k])
-        self.opt.keep(k, self.flat)
+        self._set_leaves([leaf.detach()[k] for leaf in self.leaves])
+        self.opt.keep(k, self.leaves)
         self.life.keep(k)
         for name in ("layer_scale", "dropout_p", "seeds", "first_bad", "start_t"):
             setattr(self, name, getattr(self, name)[k])
@@ -182,17 +194,22 @@ class LiveBatch:
             self.block = self.block[k]
         self._members_changed()
 
-    def _set_flat(self, flat: torch.Tensor) -> None:
-        self.flat = flat.requires_grad_()
+    def _set_leaves(self, leaves: list[torch.Tensor]) -> None:
+        self.leaves = [leaf.requires_grad_() for leaf in leaves]
+
+    def zero_grad(self) -> None:
+        for leaf in self.leaves:
+            leaf.grad = None
 
     @property
     def P(self) -> dict[str, torch.Tensor]:
-        return self.views(self.flat)
+        return self._by_name(self.leaves)
 
-    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Parameter name -> [M, *shape] of a flat buffer [M, N], each made contiguous: CPU matrix
-        products round differently on a strided operand, and a member's numbers stay those of
-        separate parameter tensors (the copies are small next to the products)."""
+    def _by_name(self, leaves: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Parameter name -> [M, *shape] of the weights in ``leaves``."""
+        if not self.flat_layout:
+            return dict(zip(self.shapes, leaves))
+        flat = leaves[0]
         parts = flat.split(list(self.sizes.values()), dim=1)
         return {name: part.view(len(flat), *shape).contiguous()
                 for part, (name, shape) in zip(parts, self.shapes.items())}
@@ -222,12 +239,16 @@ class LiveBatch:
         return Dropout(self.dropout_p, self.seeds, self.steps(g), active=self.dropout_on,
                        groups=(seeds, steps, inverse))
 
-    def weights_of(self, rows: Sequence[int] | None) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-        """The flat weights, their views and the layer scales of members ``rows`` (None: all), for
-        an evaluation."""
-        if rows is None:
-            flat = self.flat.detach()
-            return flat, self.views(flat), self.layer_scale
-        k = torch.tensor(list(rows), device=self.device)
-        flat = self.flat.detach()[k]
-        return flat, self.views(flat), self.layer_scale[k]
+    def weights_of(self, rows: Sequence[int] | None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The weights by name and the layer scales of members ``rows`` (None: all), for an
+        evaluation, and whether each one's weights are all finite [len(rows)] bool."""
+        leaves = [leaf.detach() for leaf in self.leaves]
+        scale = self.layer_scale
+        if rows is not None:
+            k = torch.tensor(list(rows), device=self.device)
+            leaves, scale = [leaf[k] for leaf in leaves], scale[k]
+        finite = None
+        for leaf in leaves:
+            ok = torch.isfinite(leaf.view(len(leaf), -1)).all(1)
+            finite = ok if finite is None else finite & ok
+        return self._by_name(leaves), scale, finite

@@ -12,7 +12,7 @@ each gene does in the trainer").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -86,44 +86,57 @@ class LifeCycle:
 
 
 class PopulationAdamW:
-    """AdamW over a population's parameters held in one flat buffer [M, N] (each member a row, its
-    parameters side by side), with per-member lr, betas, eps, weight decay and clip.
+    """AdamW over a population's parameters, with per-member lr, betas, eps, weight decay and clip.
 
-    The update runs once per column group of parameters sharing a learning-rate scale (two: the
-    embeddings and the rest) instead of once per parameter: a dozen elementwise kernels a step
-    whatever the model's depth, each element computed by the same operations in the same order as
-    a per-parameter update (so the same bits)."""
+    The parameters live in one or more leaves, each [M, ...] (each member a row) and read as
+    [M, columns]: on a CUDA device one flat leaf holding every parameter side by side, on the CPU one
+    leaf per parameter (lab.arenas.grokking.live says why). The update runs once per run of columns
+    in one leaf sharing a learning-rate scale: with the flat leaf two runs (the embeddings and the
+    rest), a dozen elementwise kernels a step whatever the model's depth; each element is computed
+    by the same operations in the same order either way (so the same bits)."""
 
-    def __init__(self, flat: torch.Tensor, sizes: Mapping[str, int], weight_decay: torch.Tensor,
+    def __init__(self, leaves: Sequence[torch.Tensor], sizes: Mapping[str, int], weight_decay: torch.Tensor,
                  beta1: torch.Tensor, beta2: torch.Tensor, eps: torch.Tensor, clip: torch.Tensor,
                  lr_scale: Mapping[str, torch.Tensor]):
-        """``flat``: the parameter leaf [M, N]; ``sizes``: parameter name -> elements, in the
-        buffer's column order; ``lr_scale``: parameter name -> [M] multiplier of the lr (1 /
-        embed_ratio for embeddings; consecutive parameters with one scale share one tensor)."""
-        self.flat = flat
+        """``leaves``: the parameter leaves, each [M, ...]; ``sizes``: parameter name -> elements, in
+        the leaves' order (their columns, leaf after leaf; no parameter spans two leaves);
+        ``lr_scale``: parameter name -> [M] multiplier of the lr (1 / embed_ratio for embeddings;
+        consecutive parameters with one scale share one tensor)."""
+        self.leaves = list(leaves)
         self.weight_decay, self.beta1, self.beta2, self.eps, self.clip = weight_decay, beta1, beta2, eps, clip
-        self.exp_avg = torch.zeros_like(flat, requires_grad=False)
-        self.exp_avg_sq = torch.zeros_like(flat, requires_grad=False)
-        self.columns: list[tuple[int, int]] = []      # each parameter's columns, for the gradient norm
-        self.groups: list[tuple[int, int]] = []       # runs of columns with one lr scale
+        self.exp_avg = [torch.zeros_like(self._2d(leaf), requires_grad=False) for leaf in self.leaves]
+        self.exp_avg_sq = [torch.zeros_like(self._2d(leaf), requires_grad=False) for leaf in self.leaves]
+        self.columns: list[tuple[int, int, int]] = []   # each parameter's (leaf, columns), for the gradient norm
+        self.groups: list[tuple[int, int, int]] = []    # runs of columns in one leaf with one lr scale
         self.scales: list[torch.Tensor | None] = []
-        col = 0
+        leaf, col = 0, 0
         for name, n in sizes.items():
+            if col == self._2d(self.leaves[leaf]).shape[1]:
+                leaf, col = leaf + 1, 0
             scale = lr_scale.get(name)
-            self.columns.append((col, col + n))
-            if self.groups and self.scales[-1] is scale:
-                self.groups[-1] = (self.groups[-1][0], col + n)
+            self.columns.append((leaf, col, col + n))
+            if self.groups and self.groups[-1][0] == leaf and self.scales[-1] is scale:
+                self.groups[-1] = (leaf, self.groups[-1][1], col + n)
             else:
-                self.groups.append((col, col + n))
+                self.groups.append((leaf, col, col + n))
                 self.scales.append(scale)
             col += n
+        if leaf != len(self.leaves) - 1 or col != self._2d(self.leaves[-1]).shape[1]:
+            raise ValueError("the parameter sizes do not match the leaves")
+
+    @staticmethod
+    def _2d(t: torch.Tensor) -> torch.Tensor:
+        return t.view(t.shape[0], -1)
+
+    def _grads(self) -> list[torch.Tensor]:
+        return [leaf.grad.reshape(leaf.shape[0], -1) for leaf in self.leaves]
 
     def grad_norm(self) -> torch.Tensor:
         """Each member's global gradient norm [M] (summed parameter by parameter, in order)."""
-        grad = self.flat.grad
+        grads = self._grads()
         total = None
-        for a, b in self.columns:
-            sq = grad[:, a:b].pow(2).sum(1)
+        for i, a, b in self.columns:
+            sq = grads[i][:, a:b].pow(2).sum(1)
             total = sq if total is None else total + sq
         return total.sqrt()
 
@@ -132,38 +145,43 @@ class PopulationAdamW:
         """The AdamW step number ``t`` (1-based; one int for all, or [M] int64: members that joined
         later are at earlier steps) at per-member learning rates ``lr`` [M]; returns the pre-clip
         grad norms."""
+        grads = self._grads()
         norm = self.grad_norm()
         coef = (self.clip / (norm + CLIP_EPS)).clamp(max=1.0).unsqueeze(1)
-        dtype = self.flat.dtype
+        dtype = self.leaves[0].dtype
         bc1 = (1.0 - member_pow(self.beta1.to(torch.float64), t)).to(dtype)
         bc2_sqrt = (1.0 - member_pow(self.beta2.to(torch.float64), t)).sqrt().to(dtype).unsqueeze(1)
         one_minus_b1 = (1.0 - self.beta1).unsqueeze(1)
         b2, one_minus_b2 = self.beta2.unsqueeze(1), (1.0 - self.beta2).unsqueeze(1)
         eps = self.eps.unsqueeze(1)
-        for (a, b), scale in zip(self.groups, self.scales):
-            p, g = self.flat[:, a:b], self.flat.grad[:, a:b] * coef
+        for (i, a, b), scale in zip(self.groups, self.scales):
+            p, g = self._2d(self.leaves[i])[:, a:b], grads[i][:, a:b] * coef
             lr_p = lr * scale if scale is not None else lr
             p.mul_((1.0 - lr_p * self.weight_decay).unsqueeze(1))
-            m, v = self.exp_avg[:, a:b], self.exp_avg_sq[:, a:b]
+            m, v = self.exp_avg[i][:, a:b], self.exp_avg_sq[i][:, a:b]
             m.lerp_(g, one_minus_b1)
             v.mul_(b2).addcmul_(g, g * one_minus_b2)
             denom = (v.sqrt() / bc2_sqrt).add_(eps)
             p.sub_((lr_p / bc1).unsqueeze(1) * m / denom)
         return norm
 
-    _PER_MEMBER = ("weight_decay", "beta1", "beta2", "eps", "clip", "exp_avg", "exp_avg_sq")
+    _PER_MEMBER = ("weight_decay", "beta1", "beta2", "eps", "clip")
 
-    def keep(self, idx: torch.Tensor, flat: torch.Tensor) -> None:
-        """Keep only members ``idx``; ``flat`` is the new (already selected) parameter leaf."""
-        self.flat = flat
+    def keep(self, idx: torch.Tensor, leaves: Sequence[torch.Tensor]) -> None:
+        """Keep only members ``idx``; ``leaves`` are the new (already selected) parameter leaves."""
+        self.leaves = list(leaves)
         for name in self._PER_MEMBER:
             setattr(self, name, getattr(self, name)[idx])
+        self.exp_avg = [m[idx] for m in self.exp_avg]
+        self.exp_avg_sq = [v[idx] for v in self.exp_avg_sq]
         self.scales = [None if s is None else s[idx] for s in self.scales]
 
-    def extend(self, other: PopulationAdamW, flat: torch.Tensor) -> None:
-        """Append the members of ``other`` (new members joining, with fresh moments); ``flat`` is the
-        new parameter leaf of the whole batch."""
-        self.flat = flat
+    def extend(self, other: PopulationAdamW, leaves: Sequence[torch.Tensor]) -> None:
+        """Append the members of ``other`` (new members joining, with fresh moments); ``leaves`` are
+        the new parameter leaves of the whole batch."""
+        self.leaves = list(leaves)
         for name in self._PER_MEMBER:
             setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.exp_avg = [torch.cat([m, o]) for m, o in zip(self.exp_avg, other.exp_avg)]
+        self.exp_avg_sq = [torch.cat([v, o]) for v, o in zip(self.exp_avg_sq, other.exp_avg_sq)]
         self.scales = [None if s is None else torch.cat([s, o]) for s, o in zip(self.scales, other.scales)]

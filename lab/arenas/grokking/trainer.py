@@ -33,6 +33,7 @@ from lab.threads import Governor
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
 EVAL_CHUNK = 2048    # evaluation examples per forward
 STEP_MODES = ("eager", "static", "graphs")
+LAYOUTS = (None, "flat", "per_parameter")
 
 
 _ALLOCATOR_TUNED = False
@@ -115,7 +116,7 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                      cancel: Cancel | None = None, record_losses: bool = False,
                      data: Dataset | None = None, race: Race | None = None,
                      tally: WorkTally | None = None, capacity: int | None = None,
-                     step_mode: str = "eager") -> list[TrialResult]:
+                     step_mode: str = "eager", layout: str | None = None) -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
     ``capacity``: at most this many members train at once (None: all of them). The others wait in
@@ -125,6 +126,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     ``step_mode``: "eager" (each step's kernels launched from Python), "graphs" (CUDA devices: each
     step replayed from a CUDA graph, lab.arenas.grokking.graphs) or "static" (the graphs' static
     batch run eagerly, on any device: what the tests compare). The results are the same in all.
+    ``layout``: how the weights are held, "flat" (one buffer; the default on a CUDA device) or
+    "per_parameter" (the default on the CPU); lab.arenas.grokking.live. The results are the same.
     ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
     With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
     still training at an evaluation step where it says stop leave as ``censored``.
@@ -148,7 +151,9 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
         raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
     if step_mode == "graphs" and not device.startswith("cuda"):
         raise ValueError("step_mode 'graphs' needs a CUDA device")
-    batch = LiveBatch(task, device, dtype, static=step_mode != "eager")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(map(str, LAYOUTS))}, got {layout!r}")
+    batch = LiveBatch(task, device, dtype, static=step_mode != "eager", flat=None if layout is None else layout == "flat")
     runner = StepRunner(graphs=step_mode == "graphs")
     batch.add([queue.popleft() for _ in range(min(capacity, len(queue)))], start=0)
     probe_x, probe_y = data.train_x[:TRAIN_PROBE], data.train_y[:TRAIN_PROBE]
@@ -257,7 +262,7 @@ def _train_step(batch: LiveBatch, data: Dataset, task: GrokTask, device: str, t:
         logits = logits.float()
     loss = F.cross_entropy(logits.reshape(-1, task.modulus), labels.reshape(-1), reduction="none").view(M, -1).mean(1)
     finite = torch.isfinite(loss)
-    batch.flat.grad = None
+    batch.zero_grad()
     torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
     batch.opt.step(lr_now, t)
     batch.life.record(t, loss)
@@ -269,11 +274,10 @@ def _evaluate_rows(batch: LiveBatch, rows: list[int], local: list[int], lr_now: 
                    data: Dataset, probe_x: torch.Tensor, probe_y: torch.Tensor, task: GrokTask, device: str) -> None:
     """Evaluate live members ``rows`` (positions in the batch) at their own steps ``local``: record
     their curves, and add to ``leaving`` those that grokked or whose weights or loss turned non-finite."""
-    flat, P, scale = batch.weights_of(None if len(rows) == batch.rows else rows)
+    P, scale, weights_ok = batch.weights_of(None if len(rows) == batch.rows else rows)
     with precision_mode(task.precision, device):
         val_loss, val_acc = evaluate(P, data.val_x, data.val_y, task, scale)
         tr_loss, tr_acc = evaluate(P, probe_x, probe_y, task, scale)
-    weights_ok = torch.isfinite(flat).all(1)
     lrs = lr_now.tolist()
     values = zip(rows, val_loss.tolist(), val_acc.tolist(), tr_loss.tolist(), tr_acc.tolist(), weights_ok.tolist())
     for j, vl, va, tl, ta, ok in values:
