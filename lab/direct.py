@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -45,6 +46,69 @@ class EngineKept:
 
 
 @dataclasses.dataclass(frozen=True)
+class SettingsApplied:
+    """New settings took effect in a running direct run after ``at`` passes (generations);
+    ``changes``: {field: [old, new]} (empty: the form held the run's settings already)."""
+
+    at: int
+    changes: dict[str, list]
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingsRefused:
+    """New settings a running direct run could not take (nothing changed): the reason."""
+
+    message: str
+
+
+class SettingsInbox:
+    """What a view hands its running direct run. Engine settings: the view ``put``s the form's gene
+    values and options; the job takes them between steps (so they take effect at the next generation
+    or pass) and reports SettingsApplied or SettingsRefused. Only the latest put counts. And
+    ``map_wanted``: while the view shows the hidden-layer map, reports carry its data
+    (``snapshot["hidden_map"]``, lab.analysis.hidden_map)."""
+
+    def __init__(self, arena: Any):
+        self.arena = arena
+        self.map_wanted = False
+        self._lock = threading.Lock()
+        self._pending: tuple[dict[str, Any], dict[str, str]] | None = None
+
+    def put(self, genes: Mapping[str, Any], options: Mapping[str, str] | None = None) -> None:
+        with self._lock:
+            self._pending = dict(genes), dict(options or {})
+
+    def take(self) -> tuple[dict[str, Any], dict[str, str]] | None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        return pending
+
+    def settings_for(self, current: Any, genes: Mapping[str, Any], options: Mapping[str, str]) -> Any:
+        """``current`` with what the form sets (gene fields, the fields genes stand for, options);
+        settings no form field holds stay as they are. ValueError names every problem."""
+        fresh = engine_settings(self.arena, genes, options)
+        cls = type(current)
+        if not isinstance(fresh, cls):   # a Genome: an arena without options
+            fresh = cls.from_genes(fresh.genes)
+        held = {g.key for g in cls.gene_fields()} | set(options)
+        held |= set(cls.replaced_from_genes(self.arena.gene_spec.defaults()))
+        return dataclasses.replace(current, **{name: getattr(fresh, name) for name in held})
+
+    def deliver(self, job: Any, engine: Any) -> bool:
+        """Apply what was put since the last call, if anything; True when settings changed."""
+        pending = self.take()
+        if pending is None:
+            return False
+        try:
+            changes = engine.change_settings(self.settings_for(engine.current_settings, *pending))
+        except (ValueError, TypeError) as exc:
+            job.emit(SettingsRefused(" ".join(str(exc).split())))
+            return False
+        job.emit(SettingsApplied(int(engine.passes), changes))
+        return bool(changes)
+
+
+@dataclasses.dataclass(frozen=True)
 class DirectOption:
     """A choice the direct run offers beyond the gene table (an ablation no gene can express); it
     replaces the gene ``replaces`` in the form, takes its default from that gene's value and is
@@ -70,7 +134,8 @@ class DirectOption:
 class DirectPanel:
     """What an arena declares about its direct run (class attribute ``direct_panel``): its charts as
     "module:function" names, imported when first drawn so that the core needs no matplotlib;
-    what its budget counts; the options its form offers beyond the gene table.
+    what its budget counts; the options its form offers beyond the gene table; the settings that
+    cannot change while a run runs.
 
     ``draw(fig, snapshot, history, target_acc)`` draws on a given figure (the live window);
     :meth:`export` draws the same on a fresh figure under paper settings and writes the files."""
@@ -78,6 +143,8 @@ class DirectPanel:
     draw_at: str
     unit: str = DEFAULT_UNIT
     options: tuple[DirectOption, ...] = ()
+    fixed: tuple[str, ...] = ()   # settings a running run keeps (its engine's FIXED_SETTINGS)
+    hidden_map: bool = False      # its engine's models have a hidden layer to map (engine.hidden_layer)
 
     @property
     def draw(self) -> Callable[..., Any]:
@@ -139,13 +206,27 @@ def add_fitness_point(history: dict[str, list[float]], snapshot: Mapping[str, An
     return True
 
 
+def look(engine: Any, inbox: SettingsInbox | None = None) -> dict[str, Any]:
+    """The engine's snapshot, with its settings changes so far (``settings_log``) for the charts and,
+    when the view wants it, the hidden-layer map's data."""
+    snapshot = engine.snapshot()
+    log = getattr(engine, "settings_log", None)
+    if log:
+        snapshot = {**snapshot, "settings_log": [dict(e) for e in log]}
+    if inbox is not None and inbox.map_wanted and callable(getattr(engine, "hidden_layer", None)):
+        from lab.analysis.hidden_map import map_data
+        snapshot = {**snapshot, "hidden_map": map_data(engine)}
+    return snapshot
+
+
 def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", unit: str = DEFAULT_UNIT,
-               min_interval_s: float = MIN_REPORT_S) -> dict[str, Any]:
+               min_interval_s: float = MIN_REPORT_S, inbox: SettingsInbox | None = None) -> dict[str, Any]:
     """The job: ``engine.step(every)`` until ``engine.done`` or a cancel, emitting an
     :class:`EngineReport` at the start, then at most once per ``min_interval_s``, and at the end.
     ``every`` is the most passes per step; fewer are taken while a pass is slower than
     ``CHUNK_S / every`` (a big data set), so the cancel token is seen within about CHUNK_S.
-    ``unit`` is what the budget counts where a snapshot does not say. Returns the last snapshot."""
+    ``unit`` is what the budget counts where a snapshot does not say. Settings put in ``inbox``
+    take effect before the next step (and a report follows at once). Returns the last snapshot."""
     every = max(1, int(every))
     chunk = 1  # the first step measures how long a pass takes
     history = empty_history()
@@ -158,25 +239,25 @@ def run_direct(job: Any, engine: Any, every: int, *, arena: str = "", unit: str 
             job.report(snapshot["passes"] / budget,
                        f"{snapshot['passes']:,} of {budget:,} {snapshot_unit(snapshot, unit)}")
 
-    snapshot = engine.snapshot()
+    snapshot = look(engine, inbox)
     report(snapshot)
     last = time.monotonic()
     while not engine.done and not job.cancel_token.is_set():
+        if inbox is not None and inbox.deliver(job, engine):
+            snapshot = look(engine, inbox)
+            report(snapshot)
         started = time.monotonic()
         ran = engine.step(chunk)
         ran = ran if isinstance(ran, int) and ran > 0 else chunk  # an engine whose step returns a report
         per_pass = (time.monotonic() - started) / ran
         chunk = max(1, min(every, int(CHUNK_S / per_pass) if per_pass > 0 else every))
         if time.monotonic() - last >= min_interval_s or engine.done:
-            snapshot = engine.snapshot()
+            snapshot = look(engine, inbox)
             report(snapshot)
             last = time.monotonic()
     if snapshot["passes"] != engine.passes:  # cancelled between reports: show where it stopped
-        snapshot = engine.snapshot()
+        snapshot = look(engine, inbox)
         report(snapshot)
-    if getattr(engine, "logging", False):   # an engine's per-pass fitness log, for the window's export
-        snapshot = {**snapshot, "fitness_log": engine.fitness_log_csv(0)}
-        job.emit(EngineReport(arena, snapshot, {k: list(v) for k, v in history.items()}))
     return snapshot
 
 
@@ -200,8 +281,8 @@ def engine_settings(arena: Any, genes: Mapping[str, Any], options: Mapping[str, 
 
 
 def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every: int, device: str = "auto",
-               reserve_threads: int = 1, *, resume_from: Any = None,
-               keep_engine: bool = False) -> dict[str, Any] | EngineUnavailable:
+               reserve_threads: int = 1, *, resume_from: Any = None, keep_engine: bool = False,
+               inbox: SettingsInbox | None = None) -> dict[str, Any] | EngineUnavailable:
     """The job the direct-run view submits: build the engine (reading the data set belongs off the
     Tk thread), then :func:`run_direct`. A data or settings problem comes back as EngineUnavailable.
     ``resume_from``: a folder written by ``arena.save_run``; the engine is rebuilt from it (task,
@@ -226,7 +307,7 @@ def direct_job(job: Any, arena: Any, task: Any, settings: Any, seed: int, every:
         kept = False
         try:
             unit = getattr(direct_panel_of(arena), "unit", DEFAULT_UNIT)
-            result = run_direct(job, engine, every, arena=arena.name, unit=unit)
+            result = run_direct(job, engine, every, arena=arena.name, unit=unit, inbox=inbox)
             if keep_engine:
                 job.emit(EngineKept(engine))
                 kept = True

@@ -4,7 +4,7 @@ object (each arena declares its own charts, ``lab/arenas/<name>/charts.py``, as 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -28,6 +28,20 @@ def colorbar(ax: Axes, image: Any, label: str, extend: str = "neither") -> None:
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend=extend)
     bar.ax.tick_params(labelsize=7)
     bar.set_label(label, fontsize=7)
+
+
+def mark_settings_changes(ax: Axes, snapshot: Mapping[str, Any] | None) -> None:
+    """A dashed line on a chart over generations (passes) where the run's settings changed
+    (``snapshot["settings_log"]``, lab.arenas.live_settings), labelled with what changed."""
+    for entry in (snapshot or {}).get("settings_log") or ():
+        at = entry.get("at")
+        if not isinstance(at, (int, float)):
+            continue
+        ax.axvline(at, color=COLOURS["target"], lw=0.9, ls=(0, (4, 2)), zorder=1)
+        names = ", ".join(entry.get("changes") or ())
+        ax.annotate(names if len(names) <= 28 else names[:26] + "...", (at, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(2, -2), textcoords="offset points", ha="left", va="top", fontsize=6,
+                    color=COLOURS["target"], rotation=90)
 
 
 def draw_grid(fig: Figure, draws: Sequence[Callable[[Axes], object]]) -> Figure:

@@ -263,8 +263,16 @@ class ArenaBase:
     checkpoint_module: str = ""   # the module with save_engine, load_engine and read_meta ("": none)
 
     def save_run(self, engine: Any, folder: Any) -> list[str]:
-        """Write a direct run's whole state to ``folder`` (npz + JSON); returns the paths."""
-        return self._checkpoint().save_engine(engine, folder)
+        """Write a direct run's whole state to ``folder`` (npz + JSON) and, beside it, its history as
+        ``history.csv`` (lab.arenas.live_settings; what resuming reads is the JSON); returns the paths."""
+        paths = self._checkpoint().save_engine(engine, folder)
+        if callable(getattr(engine, "history_table", None)):
+            from pathlib import Path
+
+            from lab.arenas.live_settings import engine_history_csv
+            from lab.files import atomic_write_text
+            paths.append(str(atomic_write_text(Path(folder) / "history.csv", engine_history_csv(engine))))
+        return paths
 
     def resume_run(self, folder: Any, *, device: str = "auto") -> Any:
         """The engine of a run saved by :meth:`save_run`, continuing exactly where it stopped; a

@@ -32,6 +32,28 @@ class DirectRun:
     finished: Callable[[float], None]
     initial: int = 0
     context: ContextManager[Any] | None = None
+    history: str | None = None   # --history: the run's per-generation history written there as CSV
+
+
+def add_history_option(p: Any) -> None:
+    p.add_argument("--history", metavar="FILE.csv", help="write the run's history there at the end (or on "
+                   "Ctrl-C): a row per generation (pass) with the numbers the direct-run charts show")
+
+
+def write_history(run: DirectRun) -> None:
+    """The run's history table as CSV at ``run.history`` (replaced whole); a problem is one line."""
+    if not run.history:
+        return
+    from pathlib import Path
+
+    from lab.arenas.live_settings import engine_history_csv
+    from lab.files import atomic_write_text
+    try:
+        atomic_write_text(Path(run.history), engine_history_csv(run.engine))
+    except OSError as exc:
+        print(f"error: the history was not written to {run.history}: {exc}", file=sys.stderr)
+        return
+    print(f"history ({run.unit}) written to {run.history}", file=sys.stderr)
 
 
 def run_direct(run: DirectRun) -> int:
@@ -48,9 +70,11 @@ def run_direct(run: DirectRun) -> int:
         except KeyboardInterrupt:
             bar.close()
             run.interrupted()
+            write_history(run)
             return EXIT_INTERRUPTED
         bar.close()
         run.finished(time.perf_counter() - t0)
+        write_history(run)
     return 0
 
 

@@ -18,8 +18,10 @@ from typing import Any
 from lab.analysis.direct_panels import panel_for
 from lab.arenas import get_arena
 from lab.arenas.base import resolve_device
-from lab.direct import (EngineKept, EngineReport, EngineUnavailable, arenas_with_panels, direct_job,
-                        engine_settings, snapshot_unit)
+from lab.direct import (EngineKept, EngineReport, EngineUnavailable, SettingsApplied, SettingsRefused,
+                        arenas_with_panels, direct_job, engine_settings, snapshot_unit)
+from lab.gui.direct_live import (build_apply, build_map_button, close_map, export_charts, new_inbox, on_report,
+                                 on_settings_event, set_running)
 from lab.gui.direct_forms import RUN_FIELDS, engine_fields, has_direct_run
 from lab.gui.direct_save import resume_engine, save_engine
 from lab.gui.widgets.chart_panel import ChartPanel
@@ -109,6 +111,7 @@ class DirectRunWindow:
         self.resume_button = ttk.Button(files, text="Resume...", command=self.resume_run)
         for b in (self.save_button, self.resume_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
+        build_map_button(self, files)
         Tooltip(self.save_button, "Save the stopped or finished run's engine to a folder, to resume it exactly later.")
         Tooltip(self.resume_button, "Continue a run saved in a folder, to its budget, with that folder's settings.")
         Tooltip(self.close_button, "Close this window (Esc or Ctrl+W); a run under way is stopped after you agree.")
@@ -139,6 +142,7 @@ class DirectRunWindow:
         box.pack(fill="x", pady=(4, 0))
         self.engine_form = Form(box, engine_fields(self.arena, genes))
         self.engine_form.pack(fill="x")
+        build_apply(self, box)
 
     @property
     def forms(self) -> tuple[Form, ...]:
@@ -149,8 +153,7 @@ class DirectRunWindow:
         self.stop_button.configure(state="normal" if running else "disabled")
         self.resume_button.configure(state="disabled" if running else "normal")
         self.save_button.configure(state="normal" if self.engine is not None and not running else "disabled")
-        for form in self.forms:
-            form.set_enabled(not running)
+        set_running(self, running)
         if hasattr(self, "folder_button"):
             self.folder_button.configure(state="disabled" if running else "normal")
 
@@ -217,7 +220,8 @@ class DirectRunWindow:
         self.task, self.snapshot, self.history, self.outcome = task, None, {}, ""
         self._keep(None)   # a new run: the last one's engine (and a NEAT engine's workers) goes
         every = max(1, min(MAX_CHUNK, getattr(task, "eval_interval", MAX_CHUNK)))
-        self.job = self.app.submit(functools.partial(direct_job, keep_engine=True), self.arena, task, settings, seed, every, device,
+        self.job = self.app.submit(functools.partial(direct_job, keep_engine=True, inbox=new_inbox(self)),
+                                   self.arena, task, settings, seed, every, device,
                                    title=f"Direct run of {self.arena.name} (seed {seed})", on_event=self._on_event)
         self._set_running(True)
         self.progress.configure(value=0.0)
@@ -261,8 +265,11 @@ class DirectRunWindow:
             self._keep(event.engine)
         if isinstance(event, EngineReport):
             self.snapshot, self.history = event.snapshot, event.history
+            on_report(self, event.snapshot)
             self._show_status()
             self._schedule_draw()
+        elif isinstance(event, (SettingsApplied, SettingsRefused)):
+            on_settings_event(self, event)
         elif isinstance(event, JobEnded):
             self._ended(event)
 
@@ -298,7 +305,7 @@ class DirectRunWindow:
         if "replaced" in s:
             parts.append(f"children kept {s['replaced']:,}")
         words = {"finished": "Finished. ", "stopped": "Stopped. ", "failed": "Failed (see the log). "}
-        self.status.configure(text=words.get(self.outcome, "") + ", ".join(parts))
+        self.status.configure(text=words.get(self.outcome, "") + ", ".join(parts) + self.settings_note)
 
     # ---- charts ------------------------------------------------------------------------------
     def redraw_interval(self) -> float:
@@ -323,22 +330,7 @@ class DirectRunWindow:
         self._draw_cost = self._last_draw - started
 
     def export_charts(self) -> list[Path]:
-        if self.snapshot is None:
-            self.app.show_error("Export charts", "Start a run first: there is nothing to draw yet.")
-            return []
-        folder = self.app.ask_export_folder("Export the direct run's charts to folder")
-        if not folder:
-            return []
-        s = self.snapshot
-        stem = f"{self.arena.name}-direct-seed{s.get('seed', 0)}-{s['passes']}{snapshot_unit(s, self.panel.unit)}"
-        paths = self.panel.export(folder, stem, s, self.history, getattr(self.task, "target_acc", None))
-        if s.get("fitness_log"):   # an engine's per-pass log, once the run has ended or stopped
-            from lab.files import atomic_write_text
-            log = Path(folder) / f"{stem}-fitness_log.csv"
-            atomic_write_text(log, s["fitness_log"])
-            paths.append(log)
-        self.status.configure(text=f"Wrote {len(paths)} file(s) to {folder}")
-        return paths
+        return export_charts(self)
 
     # ---- closing -----------------------------------------------------------------------------
     def lift(self) -> None:
@@ -363,6 +355,7 @@ class DirectRunWindow:
         if self.running:
             self.job.cancel()
         self.closed = True
+        close_map(self)
         self._keep(None)
         if self._draw_after is not None:
             self.top.after_cancel(self._draw_after)

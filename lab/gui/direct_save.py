@@ -9,6 +9,7 @@ import functools
 from typing import Any
 
 from lab.direct import EngineReport, direct_job
+from lab.gui.direct_live import form_values, new_inbox
 
 
 def saved_run(arena: Any, folder: str) -> tuple[Any, dict[str, Any]]:
@@ -67,12 +68,13 @@ def resume_engine(window: Any, folder: str | None = None) -> bool:
             window.task, window.history, window.outcome = task, {}, ""
             window.task_form.set_values(meta["task"])
             window.run_form.set_values({"seed": meta["seed"]})
+            window.engine_form.set_values(form_values(window.arena, meta["settings"]))   # what Apply starts from
             window.source_label.configure(text=f"Resumed from {folder} (seed {meta['seed']}, "
                                                f"{meta.get('passes', 0):,} {window.unit({})} done)")
         window._on_event(event)
 
     every = max(1, min(window.max_chunk, getattr(task, "eval_interval", window.max_chunk)))
-    resumed = functools.partial(direct_job, resume_from=str(folder), keep_engine=True)
+    resumed = functools.partial(direct_job, resume_from=str(folder), keep_engine=True, inbox=new_inbox(window))
     window.job = window.app.submit(resumed, window.arena, task, None, meta["seed"], every, device,
                                    title=f"Direct run of {window.arena.name} (resumed, seed {meta['seed']})",
                                    on_event=on_event)

@@ -3,12 +3,18 @@
     DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/m2n2_direct.png --arena m2n2
     DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/genreg_direct.png --arena genreg
     DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/neat_direct.png --arena neat
+    DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/genreg_apply.png --arena genreg \
+        --apply-at 60 --apply child_mutation_rate=0.01 --apply base_mutation_rate=0.01
+    DISPLAY=:99 python -m tests.gui.take_direct_screenshot assets/genreg_hidden_map.png --arena genreg --map tsne
 
 Starts the app on a fresh registry, picks the arena in the Evolution Lab, opens the direct-run window,
 runs a budget of ``--budget`` (m2n2: 5,000 forward passes; genreg: 150 generations on scikit-learn's
 8x8 digits with crossover; neat: 40 generations on the two spirals with backprop fitness and the
 adaptive species controller) and grabs the screen once ``--at`` are done, while the run goes on; the
-status lines are held at that report so the picture is consistent. Then it stops the run.
+status lines are held at that report so the picture is consistent. Then it stops the run. With
+``--apply-at N``, the ``--apply GENE=VALUE`` settings are typed into the engine form and applied to
+the run once N are done (the dashed line on the charts). With ``--map METHOD``, the hidden-layer map
+window is opened at the grab point and projected by METHOD (pca, tsne or umap) before the grab.
 """
 from __future__ import annotations
 
@@ -37,6 +43,9 @@ def main() -> None:
     ap.add_argument("--budget", type=int, help="the task's budget (passes or generations)")
     ap.add_argument("--at", type=int, help="grab once this much of the budget is done")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--apply-at", type=int, help="apply the --apply settings once this much is done")
+    ap.add_argument("--apply", action="append", default=[], metavar="GENE=VALUE")
+    ap.add_argument("--map", choices=("pca", "tsne", "umap"), help="open the hidden-layer map, projected so")
     args = ap.parse_args()
     values, engine_values, budget, at = ARENAS[args.arena]
     root = tk.Tk(className="SpeciationLab")
@@ -55,6 +64,11 @@ def main() -> None:
     if not window.start():
         raise SystemExit(f"the run did not start: {app.dialogs.shown}")
     at = args.at or at
+    if args.apply_at:
+        wait_until(root, lambda: (window.snapshot or {}).get("passes", 0) >= args.apply_at, timeout=1800)
+        window.engine_form.set_values(dict(item.split("=", 1) for item in args.apply))
+        window.apply_button.invoke()
+        wait_until(root, lambda: (window.snapshot or {}).get("settings_log"), timeout=120)
     wait_until(root, lambda: not window.running or (window.snapshot or {}).get("passes", 0) >= at, timeout=1800)
     # hold the picture at this report while the run goes on: the status lines would otherwise run ahead
     # of the charts, whose redraws are throttled
@@ -63,6 +77,16 @@ def main() -> None:
     app.status.show_jobs(app.runner.active_jobs())
     app.status.show_jobs = lambda jobs: None
     window.draw()
+    if args.map:
+        from lab.analysis.hidden_map import METHOD_LABELS
+        from lab.gui.direct_live import open_map
+        maps = open_map(window)
+        maps.top.geometry("700x640+560+60")
+        wait_until(root, lambda: maps.points is not None, timeout=120)
+        maps.update_from = lambda snapshot: None   # hold the map at this report too
+        maps.method.set(METHOD_LABELS[args.map])
+        maps.recompute()
+        wait_until(root, lambda: maps.job is None, timeout=600)
     grab(root, args.out, settle_s=0.4)
     print(f"wrote {args.out}: {window.status.cget('text')}")
     del window._show_status, window._schedule_draw, app.status.show_jobs

@@ -5,11 +5,14 @@ run counted in generations with its own four charts, and NEAT runs (XOR, a backp
 the form, bad task values)."""
 from __future__ import annotations
 
+import csv
+
 import time
 
 import pytest
 
 from lab.genome import Genome, get_spec
+from lab.gui.direct_live import open_map
 from tests.gui.conftest import wait_until
 
 # a real M2N2 run small enough for a test: a 64-32-10 MLP on digits
@@ -135,9 +138,10 @@ def test_a_small_run_fills_status_progress_and_the_four_charts(lab_app, window, 
     assert all(p.stat().st_size > 1000 for p in paths)
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in paths)   # readable like any file the user makes
     (log,) = [p for p in paths if p.suffix == ".csv"]
-    assert log.name.endswith("-fitness_log.csv")
+    assert log.name.endswith("-history.csv")   # M2N2's history: the per-pass fitness log
     lines = log.read_text().splitlines()
-    assert lines[0].startswith("pass,replaced_slot,children_accepted") and len(lines) == 302   # passes 0..300
+    assert lines[0] == "pass,replaced_slot,children_accepted,best_train_acc,mean_train_acc,test_acc,settings_change"
+    assert len(lines) == 302   # passes 0..300
     assert float(lines[-1].split(",")[5]) == pytest.approx(window.snapshot["test_acc"], abs=1e-6)
 
 
@@ -245,8 +249,54 @@ def test_a_small_genreg_run_counts_generations_and_draws_its_four_charts(lab_app
     assert sum(p.get_height() for p in trust.patches) == 20, "every genome in the trust histogram"
     assert weights.images[-1].get_array().shape == (3 * 9 - 1, 3 * 9 - 1)  # 8 hidden units as 8x8 tiles
     paths = _export(lab_app, win, tmp_path)
-    assert sorted(p.name for p in paths) == [f"genreg-direct-seed4-20generations.{x}" for x in ("pdf", "png", "svg")]
-    assert all(p.stat().st_size > 1000 for p in paths)
+    stem = "genreg-direct-seed4-20generations"
+    assert sorted(p.name for p in paths) == [f"{stem}-history.csv"] + [f"{stem}.{x}" for x in ("pdf", "png", "svg")]
+    assert all(p.stat().st_size > 1000 for p in paths if p.suffix != ".csv")
+    lines = (tmp_path / f"{stem}-history.csv").read_text().splitlines()
+    assert lines[0].startswith("generation,best_train_acc,mean_train_acc,trust_max") and len(lines) == 21
+
+
+def test_settings_applied_mid_run_take_effect_and_show_on_the_charts_and_in_the_history(lab_app, genreg_lab, tmp_path):
+    win = lab_app.invoke("direct_run")
+    win.task_form.set_values({**SMALL_GENREG_TASK, "generations": 100_000})
+    win.engine_form.set_values(SMALL_GENREG_ENGINE)
+    win.run_form.set_values({"seed": 4, "device": "cpu"})
+    assert str(win.apply_button.cget("state")) == "disabled", "nothing to apply to before Start"
+    assert win.start()
+    wait_until(lab_app.root, lambda: win.snapshot is not None and win.snapshot["passes"] >= 2, timeout=60)
+    # the engine settings stay editable, but for the population's shape; run and task are locked
+    assert str(win.engine_form.widgets["child_mutation_rate"].cget("state")) == "normal"
+    assert {str(win.engine_form.widgets[k].cget("state")) for k in ("population", "hidden")} == {"disabled"}
+    assert str(win.task_form.widgets["generations"].cget("state")) == "disabled"
+    # a bad value: one message, nothing changes
+    win.engine_form.set_values({"reward": "lots"})
+    win.apply_button.invoke()
+    assert "Nothing was changed" in lab_app.dialogs.errors()[-1][2] and "Reward" in lab_app.dialogs.errors()[-1][2]
+    lab_app.dialogs.shown.clear()
+    win.engine_form.set_values({"reward": 4.0, "child_mutation_rate": 0.2})
+    win.top.focus_force()
+    lab_app.root.update()
+    win.top.event_generate("<Control-Return>")   # the key does what Apply does
+    wait_until(lab_app.root, lambda: "Settings changed after" in win.status.cget("text"), timeout=30)
+    status = win.status.cget("text")
+    assert "reward 10 -> 4" in status and "child_mutation_rate 0.07 -> 0.2" in status, status
+    wait_until(lab_app.root, lambda: (win.snapshot or {}).get("settings_log"), timeout=30)
+    (change,) = win.snapshot["settings_log"]
+    assert change["changes"] == {"child_mutation_rate": [0.07, 0.2], "reward": [10.0, 4.0]}
+    win.stop_button.invoke()
+    wait_until(lab_app.root, lambda: not win.running, timeout=30)
+    win.draw()
+    accuracy = win.charts.figure.axes[0]
+    dashed = [line for line in accuracy.lines if list(line.get_xdata()) == [change["at"], change["at"]]]
+    assert dashed, "the change is marked on the accuracy chart"
+    assert not lab_app.dialogs.errors()
+    paths = _export(lab_app, win, tmp_path)
+    (history,) = [p for p in paths if p.suffix == ".csv"]
+    rows = list(csv.DictReader(history.open()))
+    assert len(rows) == win.snapshot["passes"]
+    (marked,) = [r for r in rows if r["settings_change"]]
+    assert int(marked["generation"]) == change["at"] + 1
+    assert marked["settings_change"] == "child_mutation_rate=0.2; reward=4.0"
 
 
 def _neat_charts_drawn(window) -> None:
@@ -296,8 +346,12 @@ def test_a_small_neat_run_on_xor_draws_its_four_charts_and_exports_them(lab_app,
     assert win.charts.draws >= draws + 1
     _neat_charts_drawn(win)
     paths = _export(lab_app, win, tmp_path)
-    assert sorted(p.name for p in paths) == [f"neat-direct-seed{seed}-{s['passes']}generations.{x}" for x in ("pdf", "png", "svg")]
-    assert all(p.stat().st_size > 1000 for p in paths)
+    stem = f"neat-direct-seed{seed}-{s['passes']}generations"
+    assert sorted(p.name for p in paths) == [f"{stem}-history.csv"] + [f"{stem}.{x}" for x in ("pdf", "png", "svg")]
+    assert all(p.stat().st_size > 1000 for p in paths if p.suffix != ".csv")
+    table = list(csv.DictReader((tmp_path / f"{stem}-history.csv").open()))
+    assert [int(r["generation"]) for r in table] == list(range(1, s["passes"] + 1))
+    assert table[-1]["champion_val_acc"] and not table[-1]["champion_test_acc"], "XOR has no test split: blank"
 
 
 def test_the_neat_task_form_shows_real_values_and_offers_choices_only(lab_app, neat_window):
@@ -366,3 +420,48 @@ def test_close_esc_and_ctrl_w_close_the_window_and_a_run_is_stopped_only_after_a
     idle.close_button.invoke()
     assert idle.closed, "an idle window closes without a question"
     lab_app.dialogs.answers.clear()
+
+
+def test_the_hidden_layer_map_follows_the_run_and_projects_by_tsne_in_the_background(lab_app, genreg_lab, tmp_path):
+    win = lab_app.invoke("direct_run")
+    win.task_form.set_values({**SMALL_GENREG_TASK, "generations": 100_000})
+    win.engine_form.set_values(SMALL_GENREG_ENGINE)
+    win.run_form.set_values({"seed": 4, "device": "cpu"})
+    assert win.start()
+    win.top.focus_force()
+    lab_app.root.update()
+    win.top.event_generate("<Control-m>")
+    lab_app.root.update()
+    maps = win.map_window
+    assert maps is not None and maps.top.winfo_exists() and win.inbox.map_wanted
+    wait_until(lab_app.root, lambda: maps.points is not None and maps.points_at >= 2, timeout=60)
+    first = maps.points_at
+    (ax,) = maps.charts.figure.axes
+    n, classes = len(maps.data["labels"]), maps.data["classes"]
+    assert 0 < n <= 1000 and len(maps.data["acts"]) == len(maps.data["pred"]) == n
+    assert sum(len(c.get_offsets()) for c in ax.collections[:len(classes)]) == n, "a point per held-out image"
+    assert maps.data["acts"].shape[1] == SMALL_GENREG_ENGINE["hidden"]
+    assert "(live)" in maps.status.cget("text")
+    wait_until(lab_app.root, lambda: maps.points_at > first, timeout=60)   # PCA follows the run
+    maps.method.set("t-SNE")
+    maps.recompute()
+    assert "Computing t-SNE" in maps.status.cget("text")
+    wait_until(lab_app.root, lambda: maps.job is None, timeout=120)        # while the run goes on
+    assert win.running and maps.points.shape == (len(maps.data["labels"]), 2)
+    assert "t-SNE after" in maps.status.cget("text")
+    win.stop_button.invoke()
+    wait_until(lab_app.root, lambda: not win.running, timeout=30)
+    lab_app.dialogs.answers["directory"] = str(tmp_path)
+    try:
+        paths = maps.export()
+    finally:
+        lab_app.dialogs.answers.pop("directory")
+    assert sorted(p.suffix for p in paths) == [".csv", ".pdf", ".png", ".svg"]
+    rows = (tmp_path / [p.name for p in paths if p.suffix == ".csv"][0]).read_text().splitlines()
+    assert rows[0] == "x,y,label,predicted" and len(rows) == len(maps.data["labels"]) + 1
+    maps.close()
+    assert not win.inbox.map_wanted and not lab_app.dialogs.errors()
+    # after the run, the map comes from the engine it left
+    again = open_map(win)
+    assert again.data is not None and again.points is not None
+    again.close()

@@ -130,8 +130,11 @@ def test_every_arena_saves_and_resumes_from_the_window(lab_app, arena_lab, reque
     whole = _numbers(win.snapshot)
     assert _in_folder(lab_app, tmp_path / "saved", win.save_run)
     win.close()
+    assert (tmp_path / "saved" / "history.csv").read_text().startswith("generation,")   # beside the state
     win = lab_app.invoke("direct_run")
     assert _in_folder(lab_app, tmp_path / "saved", win.resume_run)
     wait_until(lab_app.root, lambda: not win.running, timeout=120)
     assert win.outcome == "finished" and _numbers(win.snapshot)["passes"] == whole["passes"]
+    # the form shows the resumed run's engine settings (what Apply would start from), not the defaults
+    assert {k: win.engine_form.values()[k] for k in engine} == engine
     win.close()

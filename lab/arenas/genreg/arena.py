@@ -57,7 +57,8 @@ class GenregArena(ArenaBase):
     settings_class = GenregSettings
     checkpoint_module = "lab.arenas.genreg.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
-    direct_panel = DirectPanel("lab.arenas.genreg.charts:draw_genreg_panel", unit="generations")
+    direct_panel = DirectPanel("lab.arenas.genreg.charts:draw_genreg_panel", unit="generations",
+                               fixed=GenregEngine.FIXED_SETTINGS, hidden_map=True)
 
     def tiny_task(self) -> GenregTask:
         return GenregTask(generations=4, eval_interval=2)

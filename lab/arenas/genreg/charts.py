@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
+from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart, mark_settings_changes
 
 CHARTS = {
     "accuracy": "Best genome's accuracy and the population's trust",
@@ -186,7 +186,11 @@ def draw_genreg_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
     """The four charts on a 2 x 2 grid: accuracy and trust, per-class accuracy, trust histogram,
     first-layer weights."""
     budget = (snapshot or {}).get("budget")
-    return draw_grid(fig, [lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), history, target_acc, budget),
+    def accuracy(ax: Axes) -> None:
+        draw_accuracy(ax, (snapshot or {}).get("curve"), history, target_acc, budget)
+        mark_settings_changes(ax, snapshot)
+
+    return draw_grid(fig, [accuracy,
                            lambda ax: draw_per_class(ax, snapshot),
                            lambda ax: draw_trust(ax, snapshot),
                            lambda ax: draw_weights(ax, snapshot)])

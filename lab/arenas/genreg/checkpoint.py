@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lab.arenas.genreg.stack import HISTORY_COLUMNS
+from lab.arenas.live_settings import read_history, read_settings_log
 from lab.arenas.weights_io import read_json, read_weight_archive, replace_together, weight_archive
 
 SCHEMA_VERSION = 1
@@ -59,7 +61,8 @@ def save_population(engine, folder: str | os.PathLike[str]) -> list[str]:
             "seed": engine.seed, "settings": dataclasses.asdict(engine.settings), "task": engine.task.to_dict(),
             "inputs": engine.data.n_inputs, "classes": list(engine.data.classes), "test_acc": engine.test_acc,
             "test_per_class": engine.test_per_class, "generations_to_target": engine.generations_to_target,
-            "curve": engine.curve, "npz_sha256": hashlib.sha256(payload).hexdigest()}
+            "curve": engine.curve, "history": engine.history, "settings_log": engine.settings_log,
+            "npz_sha256": hashlib.sha256(payload).hexdigest()}
     npz, js = folder / POPULATION_NPZ, folder / POPULATION_JSON
     replace_together({npz: payload, js: (json.dumps(meta, indent=1) + "\n").encode("utf-8")})
     return [str(npz), str(js)]
@@ -109,6 +112,8 @@ def load_population(engine, folder: str | os.PathLike[str]) -> None:
         problems.append(f"{POPULATION_NPZ} is not the file {POPULATION_JSON} was saved with (an interrupted save?)")
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems))
+    settings_log = read_settings_log(meta.get("settings_log"), where)
+    history = read_history(meta.get("history"), len(HISTORY_COLUMNS), where)
     engine.params = {k: torch.from_numpy(arrays[k].copy()).to(engine.device) for k in engine.params}
     engine.trust = torch.from_numpy(trust.astype(np.float64)).to(engine.device)
     engine.gen.set_state(torch.from_numpy(rng.copy()))
@@ -118,6 +123,7 @@ def load_population(engine, folder: str | os.PathLike[str]) -> None:
     engine.test_acc = float(meta.get("test_acc") or 0.0)
     engine.test_per_class = list(meta.get("test_per_class") or engine.test_per_class)
     engine.generations_to_target = meta.get("generations_to_target")
+    engine.settings_log, engine.history = settings_log, history
     best = int(engine.trust.argmax())
     from lab.arenas.genreg.engine import pick
     engine.best = pick(engine.params, best)

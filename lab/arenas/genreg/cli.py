@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab.arenas.genreg.genes import GENREG_SPEC
 from lab.cli.common import LazyChoices, UsageError, add_gene_options, gene_values, load_arena_genome
-from lab.cli.direct import DirectRun, run_direct, task_overrides
+from lab.cli.direct import DirectRun, add_history_option, run_direct, task_overrides
 
 TASK_OPTIONS = ("generations", "dataset", "data_folder", "target_acc", "eval_interval", "sampling", "crossover")
 
@@ -84,7 +84,7 @@ def cmd_genreg(args: argparse.Namespace) -> int:
         engine, task.generations, "gen", initial=engine.generation,
         step=lambda: engine.step(min(task.eval_interval, 10)),
         postfix=lambda: {"train": f"{engine.last['best_train_acc']:.3f}", "test": f"{engine.test_acc:.3f}"},
-        interrupted=interrupted, finished=finished))
+        interrupted=interrupted, finished=finished, history=args.history))
 
 
 def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -109,6 +109,7 @@ def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--target-acc", type=float, help="held-out accuracy that counts as success (default 0.8)")
     p.add_argument("--eval-interval", type=int, help="generations between held-out evaluations (default 10)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_history_option(p)
     p.add_argument("--save", metavar="DIR", help="write the population (npz + JSON) there at the end")
     p.add_argument("--resume", metavar="DIR", help="carry on from a saved population")
     p.add_argument("--save-model", metavar="FILE", help="write the best genome (FILE.npz + FILE.json)")

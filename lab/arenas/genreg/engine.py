@@ -34,12 +34,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from lab.arenas.genreg.population import (GENOME_AXIS, PARAMS, GenregSettings, draw_parents, mutation_draws,
                                           mutation_positions, pick, population_logits, trust_after)
-from lab.arenas.genreg.stack import GenregStack
+from lab.arenas.genreg.stack import HISTORY_COLUMNS, GenregStack
 from lab.arenas.genreg.task import GenregTask
+from lab.arenas.live_settings import LiveSettings
 from lab.arenas.task_data import TaskData
 
 __all__ = ["GENOME_AXIS", "PARAMS", "GenregEngine", "GenregSettings", "mutation_positions", "pick",
@@ -52,16 +54,34 @@ def _record(name: str) -> property:
                     doc=f"The run's {name.replace('_', ' ')}.")
 
 
-class GenregEngine(GenregStack):
-    """One GENREG run. ``step(n)`` runs n generations; ``last`` is the latest generation's report."""
+class GenregEngine(GenregStack, LiveSettings):
+    """One GENREG run. ``step(n)`` runs n generations; ``last`` is the latest generation's report.
+    Its settings may change between generations (lab.arenas.live_settings), all but the shape of
+    its population."""
+
+    FIXED_SETTINGS, TITLE = ("population", "hidden"), "GENREG"
 
     curve, test_acc, test_per_class = _record("curve"), _record("test_acc"), _record("test_per_class")
     generations_to_target, last, best = _record("generations_to_target"), _record("last"), _record("best")
+    history = _record("history")
 
     def __init__(self, task: GenregTask, settings: GenregSettings, seed: int, *, device: str = "cpu",
                  data: TaskData | None = None):
         super().__init__(task, [settings], [seed], device=device, data=data)
         self.settings, self.seed, self.gen = settings, self.seeds[0], self.gens[0]
+
+    @property
+    def current_settings(self) -> GenregSettings:
+        return self.settings
+
+    def apply_settings(self, settings: GenregSettings) -> None:
+        self._use_settings([settings])
+        self.settings = settings
+
+    def history_table(self) -> tuple[tuple[str, ...], list[list[Any]]]:
+        """A row per generation: the best and mean training accuracy of its images, the trust range,
+        the test accuracy where the generation was evaluated."""
+        return HISTORY_COLUMNS, [list(row) for row in self.history]
 
     @property
     def params(self) -> dict[str, torch.Tensor]:
@@ -117,6 +137,13 @@ class GenregEngine(GenregStack):
     def evaluate(self, train_acc: float = 0.0) -> float:
         """Test accuracy of the generation's best genome (by trust); adds a point to the curve."""
         return self.evaluate_run(0, train_acc)
+
+    @torch.no_grad()
+    def hidden_layer(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The best genome's hidden units [N, H] (tanh) and logits [N, C] on images ``x`` [N, D]."""
+        w = self.best
+        h = torch.tanh(x @ w["w1"][:, 0] + w["b1"][0])
+        return h.cpu().numpy(), (h @ w["w2"][0] + w["b2"][0]).cpu().numpy()
 
     def first_layer_images(self, most: int = 64) -> torch.Tensor | None:
         """The best genome's first-layer weights as images [H, rows, cols] (None when the inputs are

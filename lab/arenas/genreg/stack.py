@@ -31,6 +31,10 @@ from lab.arenas.genreg.task import GenregTask, load_genreg_data
 from lab.arenas.task_data import TaskData
 
 
+HISTORY_COLUMNS = ("generation", "best_train_acc", "mean_train_acc", "trust_max", "trust_mean", "trust_min",
+                   "test_acc")
+
+
 def shape_key(settings: GenregSettings) -> tuple[int, int, int]:
     """The genes that set a run's tensor shapes: runs with equal keys can share a stack."""
     return settings.population, settings.hidden, settings.images_per_class
@@ -47,6 +51,7 @@ class RunRecord:
     generations_to_target: int | None
     last: dict[str, Any]
     best: dict[str, torch.Tensor]
+    history: list[list[Any]] = dataclasses.field(default_factory=list)   # a row per generation (HISTORY_COLUMNS)
 
 
 def stack_logits(weights: Mapping[str, torch.Tensor], x: torch.Tensor, rows: torch.Tensor | None = None
@@ -88,9 +93,7 @@ class GenregStack:
                  for gen in self.gens]
         self.weights = {k: torch.stack([run[k] for run in drawn]).to(device) for k in PARAMS}
         self.trusts = torch.zeros(R, G, dtype=torch.float64, device=device)
-        # a generation's rewards are float32 numbers, as torch.where with Python numbers makes them
-        self._reward = torch.tensor([s.reward for s in settings], dtype=torch.float32, device=device).view(R, 1, 1)
-        self._penalty = torch.tensor([-s.penalty for s in settings], dtype=torch.float32, device=device).view(R, 1, 1)
+        self._use_settings(self.run_settings)
         self.by_class = [torch.nonzero(d.y_train == c).flatten().cpu() for c in range(C)]
         missing = [d.classes[c] for c, idx in enumerate(self.by_class) if len(idx) == 0]
         if missing:
@@ -101,6 +104,14 @@ class GenregStack:
         self.generation = 0
         self.runs = [RunRecord({"step": [], "train_acc": [], "val_acc": []}, 0.0, [0.0] * C, None, {},
                                pick(self.run_params(r), 0)) for r in range(R)]
+
+    def _use_settings(self, settings: Sequence[GenregSettings]) -> None:
+        """Run the next generations with ``settings`` (one per run, of the stack's shape)."""
+        self.run_settings = list(settings)
+        # a generation's rewards are float32 numbers, as torch.where with Python numbers makes them
+        f32 = dict(dtype=torch.float32, device=self.device)
+        self._reward = torch.tensor([s.reward for s in settings], **f32).view(self.R, 1, 1)
+        self._penalty = torch.tensor([-s.penalty for s in settings], **f32).view(self.R, 1, 1)
 
     def run_params(self, r: int) -> dict[str, torch.Tensor]:
         """Run r's population in the single run's layout (views into the stack)."""
@@ -148,6 +159,8 @@ class GenregStack:
             run.last = {"generation": generation, "best": best[r], "best_train_acc": float(train_acc[r, best[r]]),
                         "mean_train_acc": float(accuracy[r].mean()), "test_acc": run.test_acc,
                         "trust": trust[r].copy(), "train_acc": train_acc[r].copy()}
+            run.history.append([generation, run.last["best_train_acc"], run.last["mean_train_acc"], float(trust[r].max()),
+                                float(trust[r].mean()), float(trust[r].min()), run.test_acc if tests is not None else None])
 
     def draw_stack_images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Each run's images [R, B, D] and labels [R, B]: ``images_per_class`` of each class."""

@@ -40,7 +40,8 @@ class M2N2Arena(ArenaBase):
     checkpoint_module = "lab.arenas.m2n2.checkpoint"   # direct runs saved and resumed exactly
     batch_caps = MAX_RUNS
     direct_panel = DirectPanel("lab.arenas.m2n2.charts:draw_m2n2_panel",
-                               unit="passes", options=(PARTNER,))   # the budget counts forward passes
+                               unit="passes", options=(PARTNER,),   # the budget counts forward passes
+                               fixed=M2N2Engine.FIXED_SETTINGS, hidden_map=True)
 
     def tiny_task(self) -> M2N2Task:
         return M2N2Task(hidden=32, passes=200, eval_interval=100, target_acc=0.2)

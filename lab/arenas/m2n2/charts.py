@@ -13,7 +13,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart
+from lab.analysis.direct_panels import COLOURS, colorbar, draw_grid, empty_chart, mark_settings_changes
 
 CHARTS = {
     "fitness": "Archive fitness over forward passes",
@@ -145,7 +145,10 @@ def draw_m2n2_panel(fig: Figure, snapshot: Mapping[str, Any] | None,
                     history: Mapping[str, Sequence[float]] | None, target_acc: float | None = None) -> Figure:
     """The four charts on a 2 x 2 grid: archive fitness, accuracy, per-class heatmap, attraction."""
     budget = (snapshot or {}).get("budget")
-    return draw_grid(fig, [lambda ax: draw_archive_fitness(ax, history, budget),
-                           lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), target_acc, budget),
+    def marked(draw: Any) -> Any:
+        return lambda ax: (draw(ax), mark_settings_changes(ax, snapshot))
+
+    return draw_grid(fig, [marked(lambda ax: draw_archive_fitness(ax, history, budget)),
+                           marked(lambda ax: draw_accuracy(ax, (snapshot or {}).get("curve"), target_acc, budget)),
                            lambda ax: draw_per_class(ax, snapshot),
                            lambda ax: draw_attraction(ax, snapshot)])

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from lab.arenas.engine_files import read_state, read_state_meta, save_state
+from lab.arenas.live_settings import read_settings_log
 from lab.arenas.m2n2.engine import UNIFORMS
 
 KIND = "m2n2-run"
@@ -36,7 +37,8 @@ def save_engine(engine, folder: str | os.PathLike[str]) -> list[str]:
             "all_settings": [dataclasses.asdict(s) for s in engine.settings],
             "task": engine.task.to_dict(), "seed": engine.seeds[0], "seeds": engine.seeds,
             "passes": engine.passes, "at": engine._at, "drawn": engine._uniforms is not None,
-            "logging": engine.logging, "curve": engine.curve, "passes_to_target": engine.passes_to_target}
+            "logging": engine.logging, "curve": engine.curve, "passes_to_target": engine.passes_to_target,
+            "settings_log": engine.settings_log}
     return save_state(folder, KIND, arrays, meta)
 
 
@@ -64,6 +66,7 @@ def load_engine(engine, folder: str | os.PathLike[str]) -> None:
     if meta.get("seeds") != engine.seeds or not isinstance(meta.get("passes"), int) \
             or not 0 <= meta["passes"] <= engine.task.passes or not isinstance(meta.get("at"), int):
         raise ValueError(f"{where}: state.json does not describe this run (seeds, passes or position)")
+    settings_log = read_settings_log(meta.get("settings_log"), where)
     dev = engine.device
     with torch.no_grad():
         engine.archive.copy_(torch.from_numpy(arrays["archive"]))
@@ -84,6 +87,7 @@ def load_engine(engine, folder: str | os.PathLike[str]) -> None:
     engine.passes = meta["passes"]
     engine.curve = [{k: list(v) for k, v in c.items()} for c in meta["curve"]]
     engine.passes_to_target = list(meta["passes_to_target"])
+    engine.settings_log = settings_log
     if engine.logging:
         log = arrays.get("log")
         engine._log = [torch.from_numpy(row.copy()).to(dev) for row in log] if log is not None else []

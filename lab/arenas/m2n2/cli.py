@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.arenas.m2n2.genes import M2N2_SPEC
 from lab.cli.common import EXIT_INTERRUPTED, LazyChoices, add_gene_options, gene_values, load_arena_genome
-from lab.cli.direct import DirectRun, run_direct, task_overrides
+from lab.cli.direct import DirectRun, add_history_option, run_direct, task_overrides
 
 GENE_OPTIONS = ("archive_size", "alpha", "crossover_rate", "mutation_sigma", "init_sigma")
 TASK_OPTIONS = ("passes", "dataset", "data_folder", "hidden", "target_acc", "eval_interval")
@@ -89,7 +89,7 @@ def cmd_m2n2(args: argparse.Namespace) -> int:
     return run_direct(DirectRun(
         engine, task.passes, "pass", step=lambda: engine.step(task.eval_interval),
         postfix=lambda: {"train": f"{float(engine.train_acc().max()):.3f}", "test": f"{float(engine.test_acc[0]):.3f}"},
-        interrupted=interrupted, finished=finished, initial=engine.passes))
+        interrupted=interrupted, finished=finished, initial=engine.passes, history=args.history))
 
 
 def cmd_m2n2_specialists(args: argparse.Namespace) -> int:
@@ -163,6 +163,7 @@ def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--eval-interval", type=int, help="passes between test evaluations (default 250)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--save-model", metavar="FILE.npz", help="write the reported model (npz + JSON)")
+    add_history_option(p)
     p.add_argument("--save", metavar="DIR", help="write the run's whole state (npz + JSON) there at the end or on "
                    "Ctrl-C")
     p.add_argument("--resume", metavar="DIR", help="carry on a saved run exactly (its own settings and task; "

@@ -17,58 +17,14 @@ from typing import Any
 
 import torch
 
-from lab.arenas.m2n2.genes import M2N2_SPEC
+from lab.arenas.live_settings import LiveSettings
+from lab.arenas.m2n2.settings import GA_BASELINE, PARTNERS, ZERO_ATTRACTION, M2N2Settings
 from lab.arenas.m2n2.task import M2N2Task, TaskData, load_task_data, n_params
-from lab.arenas.settings import GeneSettings, gene_settings
 
-PARTNERS = ("attraction", "fitness", "uniform")
-ZERO_ATTRACTION = ("slot0", "fitness")
+__all__ = ["GA_BASELINE", "PARTNERS", "SLERP_EPS", "UNIFORMS", "ZERO_ATTRACTION", "M2N2Engine", "M2N2Settings"]
+
 SLERP_EPS = 1e-6        # below this sin(omega) the parents are (anti)parallel: interpolate linearly
 UNIFORMS = 5            # per pass and run: parent A, partner B, crossover?, mixing ratio w, split point
-
-
-@gene_settings(M2N2_SPEC, title="M2N2", flags=("split_point", "slerp"), replaced=("attraction",))
-class M2N2Settings(GeneSettings):
-    """One run's engine settings: a field per gene of genes.py (name, kind and the published default
-    from there; ``split_point`` and ``slerp`` held as bool), ``partner`` for the ``attraction`` gene,
-    and an option no gene carries.
-
-    ``partner``: "attraction" (the paper's matchmaker), "fitness" (B drawn like A, the published
-    no-matchmaker ablation and, with alpha 0, the GA baseline) or "uniform" (B uniform over the
-    archive: attraction removed without favouring fit partners)."""
-
-    partner: str = "attraction"         # the `attraction` gene: 1 -> "attraction", 0 -> "fitness"
-    zero_attraction: str = "slot0"      # not a gene: what a pass does when no partner attracts
-
-    def problems(self) -> list[str]:
-        """What the engine cannot run: it accepts more than the gene table's ranges (an archive of 2,
-        alpha up to 10), as tests and ablations use."""
-        problems = []
-        if isinstance(self.archive_size, bool) or not isinstance(self.archive_size, int) or self.archive_size < 2:
-            problems.append(f"archive_size must be a whole number >= 2, got {self.archive_size!r}")
-        if self.partner not in PARTNERS:
-            problems.append(f"partner {self.partner!r} is not one of {', '.join(PARTNERS)}")
-        if self.zero_attraction not in ZERO_ATTRACTION:
-            problems.append(f"zero_attraction {self.zero_attraction!r} is not one of {', '.join(ZERO_ATTRACTION)}")
-        for name, low, high in (("alpha", 0.0, 10.0), ("crossover_rate", 0.0, 1.0),
-                                ("mutation_sigma", 0.0, 10.0), ("init_sigma", 0.0, 10.0)):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or not low <= v <= high:
-                problems.append(f"{name} must be a number in [{low:g}, {high:g}], got {v!r}")
-        return problems
-
-    @classmethod
-    def replaced_from_genes(cls, genes: Mapping[str, Any]) -> dict[str, Any]:
-        return {"partner": "attraction" if int(genes["attraction"]) else "fitness"}
-
-    def replaced_to_genes(self) -> dict[str, float | int]:
-        if self.partner == "uniform":
-            raise ValueError("partner 'uniform' is an ablation of the direct run; the m2n2 genes hold "
-                             "attraction (1) or fitness (0)")
-        return {"attraction": int(self.partner == "attraction")}
-
-
-GA_BASELINE = M2N2Settings(alpha=0.0, partner="fitness")
 
 
 # ---- the pure parts ---------------------------------------------------------------------------
@@ -174,7 +130,7 @@ def draw_block(gens: Sequence[torch.Generator], block: int, n_params: int, devic
 
 
 # ---- the engine -------------------------------------------------------------------------------
-class M2N2Engine:
+class M2N2Engine(LiveSettings):
     """R independent M2N2 runs (one per (settings, seed)) on one task, advanced pass by pass.
 
     ``step(n)`` runs n passes of every run; ``evaluate()`` records the reported model's test
@@ -194,14 +150,7 @@ class M2N2Engine:
         self.K = K = max(s.archive_size for s in settings)
         self.P = P = n_params(d.n_inputs, task.hidden, d.n_classes)
         self.N = len(d.y_train)
-        f64 = dict(dtype=torch.float64, device=device)
-        self.alpha = torch.tensor([s.alpha for s in settings], **f64)
-        self.sigma = torch.tensor([s.mutation_sigma for s in settings], dtype=torch.float32, device=device)
-        self.xrate = torch.tensor([s.crossover_rate for s in settings], **f64)
-        self.use_split = torch.tensor([s.split_point for s in settings], device=device)
-        self.spherical = torch.tensor([s.slerp for s in settings], device=device)
-        self.partner = torch.tensor([PARTNERS.index(s.partner) for s in settings], device=device)
-        self.slot0 = torch.tensor([s.zero_attraction == "slot0" for s in settings], device=device)
+        self._use_settings(self.settings)
         self.zero_attraction_passes = torch.zeros(R, dtype=torch.int64, device=device)
         self.valid = torch.arange(K, device=device).unsqueeze(0) < torch.tensor(
             [s.archive_size for s in settings], device=device).unsqueeze(1)
@@ -234,6 +183,36 @@ class M2N2Engine:
         if self.logging:
             self._log_pass(torch.full((R,), -1, dtype=torch.int64, device=device))
         self.evaluate()
+
+    FIXED_SETTINGS, TITLE = ("archive_size", "init_sigma"), "M2N2"
+
+    @property
+    def current_settings(self) -> M2N2Settings:
+        return self.settings[0]
+
+    def apply_settings(self, settings: M2N2Settings) -> None:
+        """A direct run's new settings (lab.arenas.live_settings): one run only."""
+        if self.R != 1:
+            raise ValueError("settings change mid-run for an engine of one run only")
+        self._use_settings([settings])
+
+    def history_table(self) -> tuple[tuple[str, ...], list[list[Any]]]:
+        """The fitness log of the one run (a row per pass, pass 0: the two initial models in);
+        empty when the engine keeps no log."""
+        rows = torch.stack([row[0] for row in self._log]).cpu().tolist() if self._log else []
+        return self.FITNESS_LOG_COLUMNS, [[i, int(slot), int(accepted), best, mean, test]
+                                          for i, (slot, accepted, best, mean, test) in enumerate(rows)]
+
+    def _use_settings(self, settings: Sequence[M2N2Settings]) -> None:
+        """Run the next passes with ``settings`` (one per run; archive sizes as they were)."""
+        self.settings, device, f64 = list(settings), self.device, dict(dtype=torch.float64, device=self.device)
+        self.alpha = torch.tensor([s.alpha for s in settings], **f64)
+        self.sigma = torch.tensor([s.mutation_sigma for s in settings], dtype=torch.float32, device=device)
+        self.xrate = torch.tensor([s.crossover_rate for s in settings], **f64)
+        self.use_split = torch.tensor([s.split_point for s in settings], device=device)
+        self.spherical = torch.tensor([s.slerp for s in settings], device=device)
+        self.partner = torch.tensor([PARTNERS.index(s.partner) for s in settings], device=device)
+        self.slot0 = torch.tensor([s.zero_attraction == "slot0" for s in settings], device=device)
 
     # -- one pass -------------------------------------------------------------------------------
     def _draw(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -394,6 +373,13 @@ class M2N2Engine:
                 "per_class": self.per_class_accuracy(r)[:k].cpu().tolist(), "classes": list(self.data.classes),
                 "attraction": attraction_matrix(scores, self.settings[r].alpha).cpu().tolist(),
                 "curve": {key: list(v) for key, v in self.curve[r].items()}}
+
+    @torch.no_grad()
+    def hidden_layer(self, x: torch.Tensor, r: int = 0) -> tuple[Any, Any]:
+        """Run r's reported model's hidden units [N, H] (ReLU) and logits [N, C] on inputs ``x`` [N, D]."""
+        p, D, H = self.reported_params(r), self.data.n_inputs, self.task.hidden
+        h = (x @ p[:D * H].view(D, H) + p[D * H:D * H + H]).relu_()
+        return h.cpu().numpy(), (h @ p[D * H + H:-self.data.n_classes].view(H, -1) + p[-self.data.n_classes:]).cpu().numpy()
 
     def reported_params(self, r: int = 0) -> torch.Tensor:
         """The reported model of run r: flattened parameters of its best-training-accuracy member."""

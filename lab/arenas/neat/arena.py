@@ -34,7 +34,7 @@ class NeatArena(ArenaBase):
     settings_class = NeatSettings
     checkpoint_module = "lab.arenas.neat.checkpoint"   # direct runs saved and resumed exactly
     direct_panel = DirectPanel("lab.arenas.neat.charts:draw_neat_panel",
-                               unit="generations")
+                               unit="generations", fixed=NeatEngine.FIXED_SETTINGS, hidden_map=True)
 
     def tiny_task(self) -> NeatTask:
         return NeatTask(task="xor", generations=3)

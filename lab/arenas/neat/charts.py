@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from lab.analysis.direct_panels import COLOURS, draw_grid, empty_chart
+from lab.analysis.direct_panels import COLOURS, draw_grid, empty_chart, mark_settings_changes
 from lab.arenas.neat.charts_topology import TITLE as CHAMPION_TITLE
 from lab.arenas.neat.charts_topology import missing_text
 # the champion's graph and its layout are the panel's too: one import for callers
@@ -224,7 +224,10 @@ def draw_controller(ax: Axes, snapshot: Mapping[str, Any] | None) -> Axes:
 def draw_neat_panel(fig: Figure, snapshot: Mapping | None, history: Mapping[str, Sequence[float]] | None,
                     target_acc: float | None = None) -> Figure:
     """The four charts on a 2 x 2 grid: fitness, species sizes, champion network, species controller."""
-    return draw_grid(fig, [lambda ax: draw_fitness(ax, snapshot, history, target_acc),
-                           lambda ax: draw_species(ax, snapshot),
+    def marked(draw: Any) -> Any:
+        return lambda ax: (draw(ax, snapshot), mark_settings_changes(ax, snapshot))
+
+    return draw_grid(fig, [marked(lambda ax, s: draw_fitness(ax, s, history, target_acc)),
+                           marked(draw_species),
                            lambda ax: draw_champion(ax, snapshot),
                            lambda ax: draw_controller(ax, snapshot)])

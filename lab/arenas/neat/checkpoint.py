@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lab.arenas.engine_files import read_state, read_state_meta, save_state
+from lab.arenas.live_settings import read_settings_log
 from lab.arenas.neat.engine import Species
 from lab.arenas.neat.genome import InnovationTracker, NeatGenome, NeatGenomeError
 from lab.arenas.neat.network import Score
@@ -58,7 +59,8 @@ def save_engine(engine, folder: str | os.PathLike[str]) -> list[str]:
             "champion": _genome(engine.champion), "champion_score": _score(engine.champion_score),
             "scores": [_score(s) for s in engine.scores],
             "curve": {k: [(x) for x in v] for k, v in engine.curve.items()},
-            "species_history": engine.species_history, "last_fitness": [(x) for x in engine.last_fitness]}
+            "species_history": engine.species_history, "last_fitness": [(x) for x in engine.last_fitness],
+            "settings_log": engine.settings_log}
     return save_state(folder, KIND, {"generation": np.array([engine.generation], dtype=np.int64)}, meta)
 
 
@@ -104,6 +106,7 @@ def load_engine(engine, folder: str | os.PathLike[str]) -> None:
                       generation=int(meta["generation"]), evaluations=int(meta["evaluations"]),
                       solved_at=meta["solved_at"])
         controller = dict(meta["controller"])
+        settings_log = read_settings_log(meta.get("settings_log"), where)
     except (KeyError, TypeError, ValueError, NeatGenomeError) as exc:
         raise ValueError(f"{where}: state.json is damaged ({type(exc).__name__}: {exc})") from None
     if len(population) != engine.settings.population or any(g.n_inputs != engine.data.n_inputs for g in population):
@@ -114,3 +117,4 @@ def load_engine(engine, folder: str | os.PathLike[str]) -> None:
         setattr(engine.controller, k, v)
     for k, v in fields.items():
         setattr(engine, k, v)
+    engine.settings_log = settings_log

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.arenas.neat.genes import NEAT_SPEC
 from lab.cli.common import UsageError, add_gene_options, gene_values, load_arena_genome
-from lab.cli.direct import DirectRun, run_direct, task_overrides
+from lab.cli.direct import DirectRun, add_history_option, run_direct, task_overrides
 
 
 def _parallel(args: argparse.Namespace):
@@ -103,7 +103,7 @@ def cmd_neat(args: argparse.Namespace) -> int:
         engine, task.generations, "gen", step=lambda: engine.step(1), context=engine,
         postfix=lambda: {"species": len(engine.species), "best": f"{engine.curve['best'][-1]:.3f}",
                          "acc": f"{engine.champion_score.accuracy:.3f}"},
-        interrupted=interrupted, finished=finished, initial=engine.generation))
+        interrupted=interrupted, finished=finished, initial=engine.generation, history=args.history))
 
 
 def _evaluate(path: str, task) -> int:
@@ -155,6 +155,7 @@ def add_parser(top: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--start-method", help="process start method (spawn, forkserver, fork)")
     p.add_argument("--restart-every", type=int, help="rolling restart of process workers every N generations")
     p.add_argument("--save-champion", metavar="FILE.json", help="write the best network as JSON")
+    add_history_option(p)
     p.add_argument("--save", metavar="DIR", help="write the run's whole state (JSON + npz) there at the end or on "
                    "Ctrl-C")
     p.add_argument("--resume", metavar="DIR", help="carry on a saved run exactly (its own settings and task; "

@@ -36,6 +36,7 @@ from lab.arenas.neat.controller import ControllerSettings, SpeciesController
 from lab.arenas.neat.genes import NEAT_SPEC
 from lab.arenas.neat.genome import (Compatibility, InnovationTracker, MutationRates, NeatGenome, crossover,
                                     fitter_first)
+from lab.arenas.neat.live import NeatLive
 from lab.arenas.neat.network import EvalSpec, Score, accuracy, apply_trained, evaluate_chunk
 from lab.arenas.neat.parallel import Evaluator, ParallelConfig
 from lab.arenas.neat.task import NeatTask
@@ -128,7 +129,7 @@ class Species:
         return max((g.fitness for g in self.members), default=-math.inf)
 
 
-class NeatEngine:
+class NeatEngine(NeatLive):
     """A NEAT run you can step (the arena's trials, the direct-run view, ``python main.py neat``).
 
     ``parallel`` (default: from the NEAT_* environment variables) says how chunks are evaluated;

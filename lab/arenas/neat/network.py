@@ -185,6 +185,14 @@ def _level(lv: Level, x: torch.Tensor, v: torch.Tensor, w: torch.Tensor, b: torc
 def forward(net: Compiled, x: torch.Tensor, weights: torch.Tensor | None = None,
             biases: torch.Tensor | None = None) -> torch.Tensor:
     """Outputs [batch, genomes, n_outputs] of every network on inputs ``x`` [batch, n_inputs]."""
+    v = node_values(net, x, weights, biases)
+    return v.index_select(1, net.out_cols).view(x.shape[0], net.n_genomes, net.n_outputs)
+
+
+def node_values(net: Compiled, x: torch.Tensor, weights: torch.Tensor | None = None,
+                biases: torch.Tensor | None = None) -> torch.Tensor:
+    """Every node's value [batch, n_inputs + nodes]: the inputs, then the nodes of ``net.node_keys``
+    in that order (a recurrent network's after its last tick)."""
     w = net.weights if weights is None else weights
     b = net.biases if biases is None else biases
     if net.recurrent:
@@ -194,12 +202,11 @@ def forward(net: Compiled, x: torch.Tensor, weights: torch.Tensor | None = None,
         state = torch.zeros(x.shape[0], lv.n_nodes, dtype=x.dtype)
         for _ in range(net.ticks):
             state = _level(lv, x, torch.cat([x, state], 1), w, b)
-        v = torch.cat([x, state], 1)
-    else:
-        v = x
-        for lv in net.levels:
-            v = torch.cat([v, _level(lv, x, v, w, b)], 1)
-    return v.index_select(1, net.out_cols).view(x.shape[0], net.n_genomes, net.n_outputs)
+        return torch.cat([x, state], 1)
+    v = x
+    for lv in net.levels:
+        v = torch.cat([v, _level(lv, x, v, w, b)], 1)
+    return v
 
 
 # ---- fitness -----------------------------------------------------------------------------------
@@ -327,6 +334,18 @@ def predict(genome: NeatGenome, x: np.ndarray, feed_forward: bool = True, ticks:
     net = compile_networks([genome], feed_forward, ticks)
     with torch.no_grad():
         return forward(net, _tensor(x))[:, 0, :].numpy()
+
+
+def hidden_values(genome: NeatGenome, x: np.ndarray, feed_forward: bool = True, ticks: int = 4
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One genome's hidden nodes' values [N, hidden] (in node id order) and outputs [N, n_outputs]."""
+    net = compile_networks([genome], feed_forward, ticks)
+    with torch.no_grad():
+        v = node_values(net, _tensor(x))
+        out = v.index_select(1, net.out_cols).numpy()
+    hidden = [net.n_inputs + i for i, (_, nid) in sorted(enumerate(net.node_keys), key=lambda item: item[1][1])
+              if genome.nodes[nid].kind == "hidden"]
+    return v[:, hidden].numpy(), out
 
 
 def accuracy(genome: NeatGenome, x: np.ndarray, y: np.ndarray, feed_forward: bool = True, ticks: int = 4) -> float:
