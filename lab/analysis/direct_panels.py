@@ -41,7 +41,8 @@ def mark_settings_changes(ax: Axes, snapshot: Mapping[str, Any] | None) -> None:
         names = ", ".join(entry.get("changes") or ())
         ax.annotate(names if len(names) <= 28 else names[:26] + "...", (at, 1.0), xycoords=("data", "axes fraction"),
                     xytext=(2, -2), textcoords="offset points", ha="left", va="top", fontsize=6,
-                    color=COLOURS["target"], rotation=90)
+                    color=COLOURS["target"], rotation=90,
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
 def draw_grid(fig: Figure, draws: Sequence[Callable[[Axes], object]]) -> Figure:

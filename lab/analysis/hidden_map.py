@@ -138,5 +138,6 @@ def draw_hidden_map(fig: Any, data: Mapping[str, Any] | None, points: np.ndarray
                           f"(accuracy {acc:.1%})", fontsize="small")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize=6, markerscale=1.5, ncol=1, loc="upper right", framealpha=0.8)
+    ax.legend(fontsize=6, markerscale=1.5, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              borderaxespad=0.0)
     return fig

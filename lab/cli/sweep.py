@@ -84,10 +84,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     table = sweep_table(reg, genomes, gene.key, task.task_id, plan.seeds, metric)
-    print(f"{gene.key:>12}  {'runs':>4}  {metric + ' mean [95% CI]':>28}  {'success [95% CI]':>22}")
+    width = max(12, len(gene.key))
+    print(f"{gene.key:>{width}}  {'runs':>4}  {metric + ' mean [95% CI]':>28}  {'success [95% CI]':>22}")
     for row in table.itertuples():
         acc = "-" if row.metric_n == 0 else f"{row.metric_mean:.3f} [{row.metric_low:.3f}, {row.metric_high:.3f}]"
-        print(f"{row.value:>12g}  {row.runs:>4}  {acc:>28}  "
+        print(f"{row.value:>{width}g}  {row.runs:>4}  {acc:>28}  "
               f"{row.success_rate:>6.0%} [{row.success_low:.2f}, {row.success_high:.2f}]")
     if args.out:
         _write(Path(args.out), formats, table, gene, metric)

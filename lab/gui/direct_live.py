@@ -16,16 +16,15 @@ from lab.gui.widgets.form import FormError
 from lab.gui.widgets.tooltip import Tooltip
 
 APPLY_HELP = ("Hand the engine settings above to the run under way (Ctrl+Return): they take effect at its "
-              "next generation and are kept in its history. Greyed-out settings shape the population and "
-              "stay as the run started.")
+              "next generation, are marked on the charts and kept in its history. Greyed-out settings shape "
+              "the population and stay as the run started.")
 
 
-def build_apply(window: Any, box: ttk.Frame) -> None:
-    """The Apply button under the engine settings, and its key."""
+def build_apply(window: Any, row: ttk.Frame) -> None:
+    """The Apply button (in the row under Start, always in view), and its key."""
     window.inbox, window.settings_note = None, ""   # the note: the run's last settings change, after its status
-    window.apply_button = ttk.Button(box, text="Apply to the run", command=lambda: apply_settings(window),
-                                     state="disabled")
-    window.apply_button.pack(anchor="e", pady=(4, 2))
+    window.apply_button = ttk.Button(row, text="Apply", command=lambda: apply_settings(window), state="disabled")
+    window.apply_button.pack(side="left", expand=True, fill="x", padx=1)
     Tooltip(window.apply_button, APPLY_HELP)
     window.top.bind("<Control-Return>", lambda _e: (apply_settings(window) if window.running else window.start(),
                                                      "break")[1])
@@ -97,7 +96,7 @@ def on_settings_event(window: Any, event: SettingsApplied | SettingsRefused) -> 
 
 def _note(window: Any, text: str) -> None:
     """``text`` after the status line until the next note (the status itself follows the reports)."""
-    window.settings_note = f" {text}"
+    window.settings_note = f". {text}"
     window._show_status()
 
 

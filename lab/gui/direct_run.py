@@ -109,6 +109,7 @@ class DirectRunWindow:
         files.pack(fill="x", pady=(2, 2))
         self.save_button = ttk.Button(files, text="Save...", command=self.save_run, state="disabled")
         self.resume_button = ttk.Button(files, text="Resume...", command=self.resume_run)
+        build_apply(self, files)
         for b in (self.save_button, self.resume_button):
             b.pack(side="left", expand=True, fill="x", padx=1)
         build_map_button(self, files)
@@ -142,7 +143,6 @@ class DirectRunWindow:
         box.pack(fill="x", pady=(4, 0))
         self.engine_form = Form(box, engine_fields(self.arena, genes))
         self.engine_form.pack(fill="x")
-        build_apply(self, box)
 
     @property
     def forms(self) -> tuple[Form, ...]:
