@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from lab.threads import Governor
 TRAIN_PROBE = 1024   # training examples (the first of the split) used for the train-accuracy curve
 EVAL_CHUNK = 2048    # evaluation examples per forward
 STEP_MODES = ("eager", "static", "graphs")
+SnapshotSink = Callable[[int, int, dict[str, np.ndarray]], None]   # (trial index, step, weights)
 LAYOUTS = (None, "flat", "per_parameter")
 
 
@@ -116,7 +117,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                      cancel: Cancel | None = None, record_losses: bool = False,
                      data: Dataset | None = None, race: Race | None = None,
                      tally: WorkTally | None = None, capacity: int | None = None,
-                     step_mode: str = "eager", layout: str | None = None) -> list[TrialResult]:
+                     step_mode: str = "eager", layout: str | None = None,
+                     snapshot_every: int = 0, on_snapshot: SnapshotSink | None = None) -> list[TrialResult]:
     """Train every (genome, seed) trial as one population; one TrialResult per trial, in order.
 
     ``capacity``: at most this many members train at once (None: all of them). The others wait in
@@ -129,6 +131,9 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
     ``layout``: how the weights are held, "flat" (one buffer; the default on a CUDA device) or
     "per_parameter" (the default on the CPU); lab.arenas.grokking.live. The results are the same.
     ``record_losses`` keeps each member's per-step training loss in ``curve["loss"]`` (for tests).
+    ``on_snapshot(trial, step, weights)`` (with ``snapshot_every`` N > 0) receives each trial's
+    weights (name -> array, float32 on the host) at its step 0, every N steps and at its last step:
+    reading them synchronises with the device, so only a re-run asked for them does it.
     With a ``race`` (lab.arenas.racing), every finished trial is reported to it, and the members
     still training at an evaluation step where it says stop leave as ``censored``.
     Progress (TrialProgress, a few a second) counts member-steps in ``tally``: a caller that
@@ -205,6 +210,8 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
                     finish(m, "cancelled", 0)
                 break
             M = batch.rows
+            if on_snapshot is not None and snapshot_every > 0:
+                _snapshot(batch, [j for j in range(M) if real[j] and local[j] == 1], 0, on_snapshot)
             t, idx, dropout = batch.steps(g), batch.indices(g), batch.dropout(g)
             loss, lr_now = runner(lambda: _train_step(batch, data, task, device, t, idx, dropout, equals_last),
                                   batch.version)
@@ -226,6 +233,10 @@ def train_population(trials: Sequence[tuple[Genome, int]], task: GrokTask, *, de
             if rows:
                 _evaluate_rows(batch, rows, local, lr_now, leaving, data, probe_x, probe_y, task, device)
                 leaving.update(at_cap)
+            if on_snapshot is not None and snapshot_every > 0:
+                for j in range(M):
+                    if real[j] and (local[j] % snapshot_every == 0 or j in leaving or local[j] == task.step_cap):
+                        _snapshot(batch, [j], local[j], on_snapshot)
             for j in sorted(leaving):
                 m = live[j]
                 status = ("diverged" if m.diverged_step is not None else
@@ -268,6 +279,16 @@ def _train_step(batch: LiveBatch, data: Dataset, task: GrokTask, device: str, t:
     batch.life.record(t, loss)
     batch.first_bad.copy_(torch.where(~finite & (batch.first_bad == 0), t, batch.first_bad))
     return loss.detach(), lr_now
+
+
+def _snapshot(batch: LiveBatch, rows: list[int], step: int, sink: SnapshotSink) -> None:
+    """Hand the weights of rows ``rows`` at (their own) ``step`` to ``sink``."""
+    if not rows:
+        return
+    P, _, _ = batch.weights_of(rows)
+    host = {name: w.detach().float().cpu().numpy() for name, w in P.items()}
+    for i, j in enumerate(rows):
+        sink(batch.members[j].index, step, {name: w[i].copy() for name, w in host.items()})
 
 
 def _evaluate_rows(batch: LiveBatch, rows: list[int], local: list[int], lr_now: torch.Tensor, leaving: set[int],
