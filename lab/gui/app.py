@@ -67,6 +67,7 @@ APP_COMMANDS = [
     Command("toggle_theme", "View", "Switch between light and dark theme", "Ctrl+T"),
 ]
 APP_COMMANDS_LAST = [
+    Command("mechanism", "Run", "Mechanism of the selected genome...", "Ctrl+Shift+M"),
     Command("backend_settings", "Run", "Where trials run (threads, processes, Dask)...", "Ctrl+B"),
     Command("shortcuts", "Help", "Keyboard shortcuts", "F1"),
     Command("about", "Help", "About Speciation Lab"),
@@ -169,6 +170,7 @@ class App(FileMenu, Jobs, Keeping):
             "toggle_log": self.toggle_log, "toggle_theme": self.toggle_theme, "shortcuts": self.show_shortcuts,
             "reset_settings": self.reset_settings,
             "about": self.show_about, "backend_settings": self.show_backend_dialog,
+            "mechanism": lambda: importlib.import_module("lab.gui.mechanism_window").open_mechanism(self),
             **{f"show_tab_{i + 1}": (lambda t=title: self.show_tab(t)) for i, title in enumerate(TABS)},
         }
         self.add_commands(APP_COMMANDS, own)

@@ -25,7 +25,7 @@ def test_menus_and_shortcuts_come_from_the_one_command_table(lab_app):
     COMMANDS = lab_app.commands.commands
     assert COMMANDS == command_table(), "the tabs add the commands their modules declare, in tab order"
     assert [c.name for c in COMMANDS if c.menu == "Run"] == ["start_run", "pause_run", "stop_run", "resume_run",
-                                                            "direct_run", "backend_settings"]
+                                                            "direct_run", "mechanism", "backend_settings"]
     for name in MENUS:
         menu = lab_app.menus[name]
         labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1)]
