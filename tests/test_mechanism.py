@@ -3,6 +3,7 @@ models whose frequencies are known, the model's own forward on every input, and 
 re-run that is the same trial, saved and read back (npz + JSON, checked)."""
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -167,3 +168,19 @@ def test_the_mechanism_command_writes_the_four_charts_and_reuses_its_snapshots(r
     assert code == 0 and "4 snapshots of high-lr" in again and "re-ran" not in again
     code, _, err = run("mechanism", "genomes/high-lr.json", "--task", "operation=*", "--out", str(tmp_path / "x"))
     assert code == 2 and "a + b mod p" in err
+
+
+def test_several_genomes_and_seeds_are_compared_side_by_side(run, tmp_path):
+    args = ("mechanism", "genomes/high-lr.json", "genomes/classic-adamw.json", "--seeds", "0-1", "--every", "30",
+            "--task", "modulus=31", "--task", "train_fraction=0.5", "--step-cap", "60", "--out", str(tmp_path),
+            "--format", "png")
+    code, out, err = run(*args)
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "mechanism-compare.csv").open()))
+    assert [(r["genome"], r["seed"]) for r in rows] == [("high-lr", "0"), ("high-lr", "1"), ("classic-adamw", "0"),
+                                                       ("classic-adamw", "1")]
+    assert list(rows[0]) == ["genome", "genome_id", "seed", "status", "steps", "keys", "n_keys", "neurons_explained",
+                             "circuit", "cleanup", "clean"]
+    assert all(int(r["steps"]) == 60 and int(r["n_keys"]) == len(r["keys"].split()) for r in rows)
+    assert (tmp_path / "mechanism-compare.png").stat().st_size > 10_000
+    assert out.count("key frequencies") == 4
