@@ -184,3 +184,31 @@ def test_several_genomes_and_seeds_are_compared_side_by_side(run, tmp_path):
     assert all(int(r["steps"]) == 60 and int(r["n_keys"]) == len(r["keys"].split()) for r in rows)
     assert (tmp_path / "mechanism-compare.png").stat().st_size > 10_000
     assert out.count("key frequencies") == 4
+
+
+def test_the_scaling_study_runs_each_size_with_smart_fill_and_charts_it(run, tmp_path):
+    from lab.analysis.scaling import median_interval, size_tasks
+
+    tasks = size_tasks(GrokTask(), [64, 128], [1, 2])
+    assert [(t.d_model, t.d_ff, t.layers) for t in tasks] == [(64, 256, 1), (128, 512, 1), (64, 256, 2), (128, 512, 2)]
+    assert len({t.task_id for t in tasks}) == 4 and tasks[0].task_id == GrokTask().task_id
+    with pytest.raises(ValueError, match="not divisible by heads"):
+        size_tasks(GrokTask(), [66], [1])
+    assert all(math.isnan(v) for v in median_interval([])), "no values: no median, no interval"
+    med, lo, hi = median_interval(list(range(1, 21)))
+    assert med == 10.5 and lo <= med <= hi
+    args = ("scale", "genomes/high-lr.json", "--d-model", "16,32", "--layers", "1", "--seeds", "2", "--task",
+            "modulus=23", "--task", "train_fraction=0.6", "--task", "step_cap=40", "--task", "eval_interval=10",
+            "--out", str(tmp_path), "--format", "png")
+    code, out, err = run(*args)
+    assert code == 0, err
+    assert out.count("0 trials exist, 2 will run") == 2
+    rows = list(csv.DictReader((tmp_path / "scaling.csv").open()))
+    assert [(r["d_model"], r["runs"]) for r in rows] == [("16", "2"), ("32", "2")]
+    assert int(rows[1]["params"]) > int(rows[0]["params"])
+    code, again, _ = run(*args)
+    assert code == 0 and again.count("2 trials exist, 0 will run") == 2
+    code, _, err = run("scale", "genomes/high-lr.json", "--d-model", "65", "--out", str(tmp_path))
+    assert code == 2 and "not divisible by heads" in err
+    code, _, err = run("scale", "genomes/high-lr.json", "--seeds", "1,5")
+    assert code == 2 and "consecutive" in err
