@@ -157,7 +157,7 @@ def test_the_mechanism_command_writes_the_four_charts_and_reuses_its_snapshots(r
             "--task", "train_fraction=0.5", "--step-cap", "60", "--out", str(tmp_path / "out"), "--format", "png")
     code, out, err = run(*args)
     assert code == 0, err
-    assert "re-ran high-lr" in out and "key frequencies (step 60)" in out and "phases:" in out
+    assert "re-ran high-lr" in out and "key frequencies (step 60, read from the" in out and "phases:" in out
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert [n.rsplit("-", 1)[1] for n in names] == ["attention.csv", "attention.png", "fourier.csv", "fourier.png",
                                                     "neurons.csv", "neurons.png", "progress.csv", "progress.png"]
@@ -179,8 +179,8 @@ def test_several_genomes_and_seeds_are_compared_side_by_side(run, tmp_path):
     rows = list(csv.DictReader((tmp_path / "mechanism-compare.csv").open()))
     assert [(r["genome"], r["seed"]) for r in rows] == [("high-lr", "0"), ("high-lr", "1"), ("classic-adamw", "0"),
                                                        ("classic-adamw", "1")]
-    assert list(rows[0]) == ["genome", "genome_id", "seed", "status", "steps", "keys", "n_keys", "neurons_explained",
-                             "circuit", "cleanup", "clean"]
+    assert list(rows[0]) == ["genome", "genome_id", "seed", "status", "steps", "keys", "keys_from", "n_keys",
+                             "neurons_explained", "circuit", "cleanup", "clean"]
     assert all(int(r["steps"]) == 60 and int(r["n_keys"]) == len(r["keys"].split()) for r in rows)
     assert (tmp_path / "mechanism-compare.png").stat().st_size > 10_000
     assert out.count("key frequencies") == 4
@@ -212,3 +212,15 @@ def test_the_scaling_study_runs_each_size_with_smart_fill_and_charts_it(run, tmp
     assert code == 2 and "not divisible by heads" in err
     code, _, err = run("scale", "genomes/high-lr.json", "--seeds", "1,5")
     assert code == 2 and "consecutive" in err
+
+
+def test_key_frequencies_come_from_the_neurons_where_the_embedding_has_none():
+    from lab.arenas.grokking.mechanism import model_key_frequencies
+    flat = np.ones(15)                                   # an embedding with no frequency standing out
+    best = np.array([4] * 30 + [9] * 12 + [2] * 2 + [0] * 5)
+    share = np.array([0.9] * 30 + [0.7] * 12 + [0.6] * 2 + [np.nan] * 5)
+    assert model_key_frequencies(flat, best, share) == ([4, 9], "neurons")   # 2 of 44: under a tenth
+    sparse = np.zeros(15)
+    sparse[[2, 6]] = 1.0
+    assert model_key_frequencies(sparse, best, share) == ([3, 7], "embedding")
+    assert model_key_frequencies(flat, np.zeros(5, dtype=int), np.full(5, np.nan)) == ([], "none")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.arenas.grokking.mechanism import fourier_norms, inspect, key_frequencies, neuron_frequencies
+from lab.arenas.grokking.mechanism import fourier_norms, inspect, model_key_frequencies, neuron_frequencies
 
 CHARTS = ("fourier", "neurons", "attention", "progress")
 PHASE_COLOURS = {"memorisation": "#fde0dd", "circuit formation": "#e0ecf4", "cleanup": "#e5f5e0"}
@@ -23,7 +23,8 @@ def final_measures(weights: Mapping[str, Any], task: Any, layer_scale: float) ->
     embed = fourier_norms(np.asarray(weights["W_E"])[:p])
     unembed = fourier_norms(np.asarray(weights["W_U"]).T)
     best, share = neuron_frequencies(seen["neurons"], p)
-    return {"embed_norms": embed, "unembed_norms": unembed, "keys": key_frequencies(embed),
+    keys, source = model_key_frequencies(embed, best, share)
+    return {"embed_norms": embed, "unembed_norms": unembed, "keys": keys, "keys_from": source,
             "neuron_freq": best, "neuron_share": share, "attn_a": seen["attn_a"], "attn_b": seen["attn_b"]}
 
 
@@ -54,13 +55,14 @@ def draw_fourier(fig: Any, final: Mapping[str, Any], title: str = "") -> Any:
     k = np.arange(1, len(final["embed_norms"]) + 1)
     ax.bar(k - 0.2, final["embed_norms"], width=0.4, color="#2166ac", label="embedding W_E")
     ax.bar(k + 0.2, final["unembed_norms"], width=0.4, color="#b2182b", label="unembedding W_U")
-    for key in final["keys"]:
+    for key in final["keys"] if final.get("keys_from") == "embedding" else ():
         ax.annotate(str(key), (key, final["embed_norms"][key - 1]), xytext=(0, 3), textcoords="offset points",
                     ha="center", fontsize=7, weight="bold")
     ax.set_xlabel("frequency k (cos/sin 2πkx/p)")
     ax.set_ylabel("norm of the component")
     keys = ", ".join(map(str, final["keys"])) or "none"
-    ax.set_title(title or f"Fourier components; key frequencies: {keys}", fontsize="medium")
+    source = {"neurons": " (read from the neurons: the embedding has none)"}.get(final.get("keys_from", ""), "")
+    ax.set_title(title or f"Fourier components; key frequencies: {keys}{source}", fontsize="medium")
     ax.legend(fontsize="small")
     return fig
 

@@ -15,8 +15,8 @@ import numpy as np
 from lab.analysis.mechanism_charts import final_measures
 from lab.arenas.grokking.mechanism import phases, progress_measures
 
-COLUMNS = ("genome", "genome_id", "seed", "status", "steps", "keys", "n_keys", "neurons_explained", "circuit",
-           "cleanup", "clean")
+COLUMNS = ("genome", "genome_id", "seed", "status", "steps", "keys", "keys_from", "n_keys", "neurons_explained",
+           "circuit", "cleanup", "clean")
 MARKERS = {"circuit": "o", "cleanup": "s", "clean": "*"}
 
 
@@ -31,10 +31,11 @@ def compare_rows(trials: Sequence[tuple[Any, int, Any]], task: Any) -> list[dict
         marks = phases(measures)
         alive = final["neuron_freq"] > 0
         explained = float((alive & (np.nan_to_num(final["neuron_share"]) >= 0.5)).mean())
-        test_acc_done = measures["test_loss"][-1] < 0.1
+        grokked = measures["test_acc"][-1] >= task.grok_threshold
         rows.append({"genome": genome.name or genome.id[:8], "genome_id": genome.id, "seed": int(seed),
-                     "status": "generalised" if test_acc_done else "not generalised", "steps": snaps.steps[-1],
-                     "keys": " ".join(map(str, final["keys"])), "n_keys": len(final["keys"]),
+                     "status": "grokked" if grokked else "not grokked", "steps": snaps.steps[-1],
+                     "keys": " ".join(map(str, final["keys"])), "keys_from": final["keys_from"],
+                     "n_keys": len(final["keys"]),
                      "neurons_explained": explained, **marks, "_measures": measures})
     return rows
 

@@ -75,7 +75,7 @@ def cmd_mechanism(args: argparse.Namespace) -> int:
     rows = compare_rows(trials, task)
     for r in rows:
         print(f"{r['genome']} seed {r['seed']}: {r['status']} at step {r['steps']}; key frequencies "
-              f"{r['keys'] or 'none'}; {r['neurons_explained']:.0%} of neurons in one frequency; circuit "
+              f"{r['keys'] or 'none'} ({r['keys_from']}); {r['neurons_explained']:.0%} of neurons in one frequency; circuit "
               f"{r['circuit'] if r['circuit'] is not None else '-'}, cleanup "
               f"{r['cleanup'] if r['cleanup'] is not None else '-'}, clean {r['clean'] if r['clean'] is not None else '-'}")
     paths = write_comparison(rows, trials, task, out, formats)
@@ -96,7 +96,8 @@ def _one(trial: tuple, task: Any, out: Path, formats: tuple[str, ...]) -> None:
     measures = progress_measures(snaps.steps, snaps.weights, task, scale, keys=final["keys"])
     marks = phases(measures)
     explained = int(((final["neuron_freq"] > 0) & (final["neuron_share"] >= 0.5)).sum())
-    print(f"key frequencies (step {snaps.steps[-1]}): {', '.join(map(str, final['keys'])) or 'none'}; "
+    print(f"key frequencies (step {snaps.steps[-1]}, read from the {final['keys_from']}): "
+          f"{', '.join(map(str, final['keys'])) or 'none'}; "
           f"{explained} of {len(final['neuron_freq'])} neurons have half or more of their variance in one frequency")
     words = {"circuit": "circuit formation begins", "cleanup": "cleanup begins", "clean": "clean (test loss < 0.1)"}
     print("phases: " + "; ".join(f"{words[k]} at step {v}" if v is not None else f"{words[k]}: not seen"

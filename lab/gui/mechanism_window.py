@@ -179,7 +179,8 @@ class MechanismWindow:
         if self.latest is None:
             return ""
         u = self.latest
-        keys = ", ".join(map(str, u.final["keys"])) or "none"
+        keys = (", ".join(map(str, u.final["keys"])) or "none") + (
+            " (read from the neurons)" if u.final.get("keys_from") == "neurons" else "")
         marks = "; ".join(f"{k} at {v}" for k, v in u.marks.items() if v is not None) or "no phase boundary yet"
         return f"Step {u.step:,}: key frequencies {keys}; {marks}."
 

@@ -60,6 +60,25 @@ def key_frequencies(norms: np.ndarray, ratio: float = KEY_RATIO) -> list[int]:
     return [int(k) + 1 for k in np.flatnonzero(energy >= threshold)]
 
 
+NEURON_KEY_SHARE = 0.1  # from the neurons: frequencies explaining at least this share of the explained neurons
+
+
+def model_key_frequencies(embed_norms: np.ndarray, neuron_freq: np.ndarray, neuron_share: np.ndarray
+                          ) -> tuple[list[int], str]:
+    """The model's key frequencies and where they were read: from the embedding's Fourier norms
+    (:func:`key_frequencies`), or, where the embedding has none (a recipe that trains it slowly
+    leaves it near its random start), from the neurons: the frequencies that best explain at least
+    ``NEURON_KEY_SHARE`` of the neurons half or more explained by one frequency."""
+    keys = key_frequencies(embed_norms)
+    if keys:
+        return keys, "embedding"
+    explained = neuron_freq[(neuron_freq > 0) & (np.nan_to_num(neuron_share) >= 0.5)]
+    if len(explained) == 0:
+        return [], "none"
+    counts = np.bincount(explained, minlength=len(embed_norms) + 1)
+    return [int(k) for k in np.flatnonzero(counts >= NEURON_KEY_SHARE * len(explained)) if k > 0], "neurons"
+
+
 def neuron_frequencies(acts: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """For activations [p * p, n] over (a, b) (a-major), each neuron's best frequency (0: a neuron
     with no variance) and the share of its variance its frequency's terms explain (cos/sin of
@@ -167,7 +186,7 @@ def progress_measures(steps: Sequence[int], weights: Sequence[Mapping[str, Any]]
                       layer_scale: float, keys: Sequence[int] | None = None) -> dict[str, Any]:
     """The progress measures at each snapshot, with the key frequencies ``keys`` (default: those of
     the last snapshot's embedding): columns step, train_loss, test_loss, restricted_loss,
-    excluded_loss, weight_norm (sum of squared weights), n_key."""
+    excluded_loss, weight_norm (sum of squared weights), test_acc (on the pairs not trained on)."""
     if task.operation != "+":
         raise ValueError(f"the Fourier measures are those of a + b mod p; this task computes a {task.operation} b")
     p = task.modulus
@@ -176,7 +195,7 @@ def progress_measures(steps: Sequence[int], weights: Sequence[Mapping[str, Any]]
     train = train_mask(task)
     labels = (np.arange(p * p) // p + np.arange(p * p) % p) % p
     out: dict[str, Any] = {k: [] for k in ("step", "train_loss", "test_loss", "restricted_loss", "excluded_loss",
-                                           "weight_norm")}
+                                           "weight_norm", "test_acc")}
     out["keys"] = list(keys)
     for step, w in zip(steps, weights):
         logits = inspect(w, task, layer_scale)["logits"]
@@ -187,6 +206,7 @@ def progress_measures(steps: Sequence[int], weights: Sequence[Mapping[str, Any]]
         out["restricted_loss"].append(restricted)
         out["excluded_loss"].append(excluded)
         out["weight_norm"].append(float(sum((np.asarray(v, dtype=np.float64) ** 2).sum() for v in w.values())))
+        out["test_acc"].append(float((logits[~train].argmax(1) == labels[~train]).mean()))
     return out
 
 
