@@ -3,6 +3,7 @@ seeds, the table with 95% intervals and its chart; bad input is one line and exi
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,6 @@ def test_bad_input_is_one_line_and_runs_nothing(run, extra, words):
     code, out, err = run(*ARGS, *extra)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
     assert "will run" not in out
+    genomes = Path(run.registry) / "genomes"
+    assert not genomes.exists() or not any(genomes.iterdir()), "nothing was stored"
+    assert not (Path(run.registry) / "trials.jsonl").exists()

@@ -86,6 +86,28 @@ def _first_ctrl_c_cancels(stop: threading.Event, say) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def smart_fill(reg: Registry, arena, plan, device: str, args: argparse.Namespace) -> bool:
+    """Run ``plan``'s missing trials on the backend the options name, under a bar; the first Ctrl-C
+    stops between steps (finished trials are kept). True when stopped before the end."""
+    from tqdm import tqdm
+
+    from lab.analysis.stress import run_stress
+    from lab.progress import TqdmWork
+
+    # the bar counts work (member-steps, passes, generations), so it moves while a population trains
+    # and tqdm's time left comes from the rate of work; the trials finished stand beside it
+    bar = TqdmWork(plan.task, plan.to_run)
+    stop = threading.Event()
+    try:
+        with _first_ctrl_c_cancels(stop, tqdm.write), open_backend(args) as backend:
+            run_stress(reg, arena, plan, device=device, on_event=bar.update, cancel=stop, backend=backend)
+    except KeyboardInterrupt:
+        return True
+    finally:
+        bar.close()
+    return stop.is_set()
+
+
 def cmd_stress(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -101,19 +123,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     reg.add_genomes(from_files)  # so the Stress Chamber and `charts` find them by name later
     print(f"{len(plan.genomes)} genome(s) x seeds {plan.seeds[0]}-{plan.seeds[-1]} on task {task.task_id} "
           f"({device_label(device)}): {plan.existing} trials exist, {plan.to_run} will run")
-    # the bar counts work (member-steps, passes, generations), so it moves while a population trains
-    # and tqdm's time left comes from the rate of work; the trials finished stand beside it
-    bar = TqdmWork(plan.task, plan.to_run)
-    stop = threading.Event()
-    interrupted = False
-    try:
-        with _first_ctrl_c_cancels(stop, tqdm.write), open_backend(args) as backend:
-            run_stress(reg, arena, plan, device=device, on_event=bar.update, cancel=stop, backend=backend)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    interrupted = interrupted or stop.is_set()
+    interrupted = smart_fill(reg, arena, plan, device, args)
     summary = stress_summary(stress_frame(reg, plan.genomes, task.task_id, plan.seeds))
     width = max([len("genome"), *(len(x) for x in summary["label"])])
     print(f"{'genome':<{width}}  {'runs':>5}  {'success rate':>12}  {'median steps_to_grok':>20}")

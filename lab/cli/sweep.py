@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from lab.cli.common import UsageError, add_backend_options, add_task_options, open_backend, open_registry
+from lab.cli.common import UsageError, add_backend_options, add_task_options, open_registry
 
 
 def task_with(task: Any, items: list[str]) -> Any:
@@ -39,15 +38,11 @@ def task_with(task: Any, items: list[str]) -> Any:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from lab.analysis.stress import run_stress
     from lab.analysis.sweep import default_metric, parse_values, plan_sweep, sweep_genomes, sweep_table
     from lab.arenas import get_arena
     from lab.arenas.base import device_label
-    from lab.cli.analysis import _first_ctrl_c_cancels, _genomes
+    from lab.cli.analysis import _genomes, smart_fill
     from lab.cli.common import apply_task_options
-    from lab.progress import TqdmWork
 
     if args.runs < 1:
         raise UsageError(f"--runs must be >= 1, got {args.runs}")
@@ -73,16 +68,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{gene.key} = {', '.join(f'{g.genes[gene.key]:g}' for g in genomes)} of {base.label}, seeds "
           f"{plan.seeds[0]}-{plan.seeds[-1]} on task {task.task_id} ({device_label(device)}): "
           f"{plan.existing} trials exist, {plan.to_run} will run")
-    bar = TqdmWork(plan.task, plan.to_run)
-    stop = threading.Event()
-    interrupted = False
-    try:
-        with _first_ctrl_c_cancels(stop, tqdm.write), open_backend(args) as backend:
-            run_stress(reg, arena, plan, device=device, on_event=bar.update, cancel=stop, backend=backend)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
+    interrupted = smart_fill(reg, arena, plan, device, args)
     table = sweep_table(reg, genomes, gene.key, task.task_id, plan.seeds, metric)
     width = max(12, len(gene.key))
     print(f"{gene.key:>{width}}  {'runs':>4}  {metric + ' mean [95% CI]':>28}  {'success [95% CI]':>22}")
@@ -92,7 +78,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"{row.success_rate:>6.0%} [{row.success_low:.2f}, {row.success_high:.2f}]")
     if args.out:
         _write(Path(args.out), formats, table, gene, metric)
-    if interrupted or stop.is_set():
+    if interrupted:
         print("stopped: the trials that finished are recorded; run the same command again to fill in the rest",
               file=sys.stderr)
         return 130

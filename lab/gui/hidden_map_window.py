@@ -15,6 +15,7 @@ from typing import Any
 from lab.analysis.hidden_map import METHOD_LABELS, available_methods, draw_hidden_map, map_data, project
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.tooltip import Tooltip
+from lab.gui.widgets.window import tool_window
 from lab.jobs import JobEnded
 
 LIVE_REDRAW_S = 0.5     # the live PCA map redraws at most twice a second
@@ -33,12 +34,7 @@ class HiddenMapWindow:
         self._last_draw = 0.0
         self._latest: dict[str, Any] | None = None
         self._due: str | None = None
-        self.top = tk.Toplevel(owner.top)
-        self.top.title(f"Hidden-layer map: {owner.arena.title}")
-        self.top.geometry(f"760x700+{owner.top.winfo_rootx() + 60}+{owner.top.winfo_rooty() + 40}")
-        self.top.protocol("WM_DELETE_WINDOW", self.close)
-        for key in ("<Escape>", "<Control-w>"):
-            self.top.bind(key, lambda _e: (self.close(), "break")[1])
+        self.top = tool_window(owner.top, f"Hidden-layer map: {owner.arena.title}", (760, 700), (60, 40), self.close)
         bar = ttk.Frame(self.top, padding=(6, 4))
         bar.pack(fill="x")
         ttk.Label(bar, text="Projection").pack(side="left")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 from typing import Any
@@ -18,6 +17,7 @@ from lab.analysis.mechanism_charts import (CHARTS, draw_attention, draw_fourier,
                                            final_measures, tables)
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.form import Field, Form, FormError
+from lab.gui.widgets.window import tool_window
 from lab.jobs import JobEnded
 from lab.registry import RegistryError
 
@@ -26,6 +26,7 @@ FIELDS = [Field("seed", "Seed", "int", 0, 0, 2**31 - 1, help="The trial's seed: 
                                                            "is the same trial."),
           Field("every", "Snapshot every (steps)", "int", 50, 1, 100_000,
                 help="Steps between the weights kept for the progress measures.")]
+PREFS_SECTION = "mechanism"
 TITLES = {"fourier": "Fourier", "neurons": "Neurons", "attention": "Attention", "progress": "Progress"}
 
 
@@ -97,12 +98,7 @@ class MechanismWindow:
         self.closed = False
         self._last_draw = 0.0
         self._due: str | None = None
-        self.top = tk.Toplevel(app.root)
-        self.top.title(f"Mechanism: {genome.label}")
-        self.top.geometry(f"980x720+{app.root.winfo_rootx() + 40}+{app.root.winfo_rooty() + 30}")
-        self.top.protocol("WM_DELETE_WINDOW", self.close)
-        for key in ("<Escape>", "<Control-w>"):
-            self.top.bind(key, lambda _e: (self.close(), "break")[1])
+        self.top = tool_window(app.root, f"Mechanism: {genome.label}", (980, 720), (40, 30), self.close)
         self.top.bind("<Control-Return>", lambda _e: (self.run(), "break")[1])
         bar = ttk.Frame(self.top, padding=(6, 4))
         bar.pack(fill="x")
@@ -116,6 +112,7 @@ class MechanismWindow:
         self.run_button = ttk.Button(bar, text="Run", command=self.run)
         self.run_button.pack(side="right", padx=2)
         self.form = Form(self.top, FIELDS)
+        self.form.set_values(app.prefs.section("grokking", PREFS_SECTION))   # the last run's seed and interval
         self.form.pack(anchor="w", padx=6)
         self.progress = ttk.Progressbar(self.top, maximum=1.0)
         self.progress.pack(fill="x", padx=6, pady=(4, 0))
@@ -144,6 +141,7 @@ class MechanismWindow:
             self.app.show_error("Mechanism", "Nothing was started:\n" + "\n".join(exc.problems))
             return False
         self.latest = None
+        self.app.prefs.set_section("grokking", PREFS_SECTION, values)   # kept with the settings (the job saves them)
         self.job = self.app.submit(mechanism_job, self.app.registry.root, self.genome, self.task, values["seed"],
                                    values["every"], title=f"Mechanism of {self.genome.label} (seed {values['seed']})",
                                    on_event=self._on_event)

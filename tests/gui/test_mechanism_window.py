@@ -4,6 +4,7 @@ reads the snapshots back the second time, and exports the charts with their CSV.
 from __future__ import annotations
 
 from lab.arenas.grokking.task import GrokTask
+from lab.gui.prefs import VERSION, Prefs
 from lab.registry_base import read_genome_file
 from tests.gui.conftest import wait_until
 
@@ -42,3 +43,12 @@ def test_the_mechanism_window_runs_draws_reads_back_and_exports(lab_app, tmp_pat
         lab_app.dialogs.answers.pop("directory")
     assert len(paths) == 4 * 4 and sorted({p.suffix for p in paths}) == [".csv", ".pdf", ".png", ".svg"]
     win.close()
+    # seed and interval are kept with the settings: a restart (the settings read back) offers them again
+    stored = Prefs.from_dict(lab_app.collect_settings().to_dict()).section("grokking", "mechanism")
+    assert stored == {"seed": 3, "every": 20}
+    lab_app.prefs.set_section("grokking", "mechanism", stored)
+    again = lab_app.invoke("mechanism")
+    assert again.form.values() == {"seed": 3, "every": 20}
+    again.close()
+    bad = Prefs.from_dict({"version": VERSION, "arenas": {"grokking": {"mechanism": {"seed": -4, "every": "x"}}}})
+    assert bad.section("grokking", "mechanism") == {}, "values a field refuses are dropped, not offered"
