@@ -27,7 +27,7 @@ from lab.gene_spec import (KINDS, SCALES, SIGNIFICANT_DIGITS, Gene, GenomeError,
 
 SCHEMA_VERSION = 1
 MAX_GENOME_BYTES = 4 * 2**20   # one genome's file; bundles of many are read by registry_base
-ORIGINS = ("founder", "alien", "crossover", "clone", "mutation", "forge")
+ORIGINS = ("founder", "alien", "crossover", "clone", "mutation", "forge", "proposed")
 GENOME_FIELDS = ("schema_version", "kind", "spec", "id", "genes", "name", "origin", "parents",
                  "generation", "created", "notes", "tags")
 

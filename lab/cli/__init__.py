@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from lab import __version__
-from lab.cli import analysis, cluster, genome, mechanism, registry, runs, scale, sweep
+from lab.cli import analysis, cluster, genome, insights, mechanism, registry, run_history, runs, scale, sweep
 from lab.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UsageError, add_backend_options
 
-COMMAND_GROUPS = (genome, registry, runs, analysis, sweep, mechanism, scale, cluster)
+COMMAND_GROUPS = (genome, registry, runs, run_history, analysis, insights, sweep, mechanism, scale, cluster)
 __all__ = ["main", "build_parser", "command_summary", "UsageError"]
 
 

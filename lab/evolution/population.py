@@ -144,6 +144,11 @@ class Evolution:
         kind, _, value = source.partition(":")
         if kind == "tag":
             return reg.list_genomes(spec=self.spec.name, tag=value)
+        if kind == "proposed":   # the Insights' model of every trial on this task (lab.analysis.insight_model)
+            from lab.analysis.insight_model import proposals_from_registry
+            proposals = proposals_from_registry(reg, self.spec, self.task, int(value), seed=self.settings.run_seed,
+                                                generation=1, tags=("proposed",))
+            return [p.genome for p in proposals]
         return [reg.get_genome(reg.resolve(value))]
 
     # ---- one generation ------------------------------------------------------------------------
@@ -211,7 +216,9 @@ class Evolution:
             steps = landscapes.trial_steps(trials, cap)
             ok = [t.metrics["steps_to_grok"] for t in trials if t.status in landscapes.SUCCESS]
             censored = sum(t.status == CENSORED for t in trials)
-            rows.append({"id": g.id, "origin": g.origin, "elite": g.id in self.elite_ids,
+            # parents as bred in this run: the registry keeps only a genome's first-written parents
+            rows.append({"id": g.id, "origin": g.origin, "parents": list(g.parents),
+                         "elite": g.id in self.elite_ids,
                          "fitness": landscapes.fitness(self.settings.landscape, trials, cap),
                          "success": landscapes.success_rate(trials),
                          "median_steps": float(np.median(steps)), "steps_to_grok": ok,

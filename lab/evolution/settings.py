@@ -12,7 +12,7 @@ SELECTIONS = {
     "tournament3": "3-way tournament: the fittest of 3 random survivors is a parent",
     "spartan": "Spartan: the bottom 50% are culled every generation, parents drawn from the rest",
 }
-SEED_SOURCES = "hall-of-fame, founders, custom, tag:NAME, id:GENOME_ID"
+SEED_SOURCES = "hall-of-fame, founders, custom, tag:NAME, id:GENOME_ID, proposed:N"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +70,11 @@ class EvolutionSettings:
                             f"in a population of {self.population}")
         for source in self.seed_from:
             kind = source.split(":", 1)[0]
-            if source not in ("hall-of-fame", "founders", "custom") and kind not in ("tag", "id"):
+            if source not in ("hall-of-fame", "founders", "custom") and kind not in ("tag", "id", "proposed"):
                 problems.append(f"seed source {source!r} is not one of {SEED_SOURCES}")
+            elif kind == "proposed" and not (source[9:].isdigit() and 1 <= int(source[9:]) <= (self.population if isinstance(self.population, int) else 1 << 30)):
+                problems.append(f"seed source {source!r}: N in proposed:N must be a whole number from 1 to the "
+                                f"population ({self.population})")
         if problems:
             raise ValueError("invalid evolution settings: " + "; ".join(problems))
 
