@@ -47,9 +47,9 @@ TABS = {
     "Evolution Lab": ("lab.gui.evolution_lab", "Evolve populations of genomes in a chosen arena: selection, "
                       "crossover, cloning, mutation, aliens, elites with senescence and a Hall of Fame, watched live."),
     "Gene Forge": ("lab.gui.gene_forge", "Edit and splice genomes by hand: radar view, per-gene editor, horizontal gene transfer."),
-    "Stress Chamber": ("lab.gui.stress_chamber", "Peer review: Monte Carlo over seeds with Smart Fill, and seven analysis charts "
-                             "exported for papers."),
+    "Stress Chamber": ("lab.gui.stress_chamber", "Peer review: Monte Carlo over seeds with Smart Fill, and seven charts."),
     "Phylogeny": ("lab.gui.phylogeny", "Genomes mapped to 3D by PCA and clustered into named species at seven taxonomy levels."),
+    "Insights": ("lab.gui.insights", "Which genes matter over the whole registry, a run's genealogy, runs compared, proposals."),
 }
 
 

@@ -198,6 +198,7 @@ class Prefs:
         prefs.stress_arena = data.get("stress_arena") if data.get("stress_arena") in names else None
         prefs.forge_arena = data.get("forge_arena") if data.get("forge_arena") in names else None
         from lab.gui.evolution_settings import SETTING_FIELDS
+        from lab.gui.insights import FIELDS as INSIGHT_FIELDS
         from lab.gui.mechanism_window import FIELDS as MECHANISM_FIELDS
         from lab.gui.stress_chamber import run_fields
         for name, sections in data.get("arenas", {}).items():
@@ -209,7 +210,8 @@ class Prefs:
                       "task": lambda v, w: clean_task(task, v, w),
                       "stress": lambda v, w: clean_values(run_fields(task), v, w),
                       "stress_task": lambda v, w: clean_task(task, v, w),
-                      "mechanism": lambda v, w: clean_values(MECHANISM_FIELDS, v, w)}
+                      "mechanism": lambda v, w: clean_values(MECHANISM_FIELDS, v, w),
+                      "insights": lambda v, w: clean_values(INSIGHT_FIELDS, v, w)}
             for section, check in checks.items():
                 if section in sections:
                     prefs.set_section(name, section, check(sections[section], f"{name} {section}"))

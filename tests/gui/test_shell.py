@@ -11,10 +11,10 @@ from lab.gui.app import MENUS, TABS, command_table
 from tests.gui.conftest import wait_until
 
 
-def test_window_has_the_four_tabs_status_bar_and_minimum_size(lab_app):
+def test_window_has_the_five_tabs_status_bar_and_minimum_size(lab_app):
     nb = lab_app.notebook
     assert [nb.tab(t, "text") for t in nb.tabs()] == list(TABS) == ["Evolution Lab", "Gene Forge",
-                                                                    "Stress Chamber", "Phylogeny"]
+                                                                    "Stress Chamber", "Phylogeny", "Insights"]
     assert lab_app.registry_tip.text == str(lab_app.registry.root)
     assert lab_app.device_label.cget("text") == "Device: cpu"
     assert lab_app.root.minsize() == (1100, 700)
@@ -25,7 +25,8 @@ def test_menus_and_shortcuts_come_from_the_one_command_table(lab_app):
     COMMANDS = lab_app.commands.commands
     assert COMMANDS == command_table(), "the tabs add the commands their modules declare, in tab order"
     assert [c.name for c in COMMANDS if c.menu == "Run"] == ["start_run", "pause_run", "stop_run", "resume_run",
-                                                            "direct_run", "mechanism", "backend_settings"]
+                                                            "direct_run", "fit_insights", "propose_genomes",
+                                                            "mechanism", "backend_settings"]
     for name in MENUS:
         menu = lab_app.menus[name]
         labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1)]
