@@ -49,6 +49,15 @@ COMMANDS = [
 ]
 
 
+def _new_evolution(job, settings, registry, backend) -> Evolution | str:
+    """A new run (its generation 1 chosen, the proposals' model fitted where it asks for one), or the
+    message that says why not."""
+    try:
+        return Evolution(settings, registry, backend=backend)
+    except (RegistryError, ValueError) as exc:
+        return str(exc)
+
+
 class EvolutionLabTab(EvolutionLayout, PopulationViews):
     """The tab; its panels are built in lab.gui.evolution_layout, the population table and Hall of Fame
     are shown by lab.gui.evolution_population."""
@@ -133,13 +142,27 @@ class EvolutionLabTab(EvolutionLayout, PopulationViews):
         except FormError as exc:
             self.app.show_error("Evolution settings", "Nothing was started:\n" + "\n".join(exc.problems))
             return False
-        try:
-            evo = Evolution(settings, self.app.registry, backend=self.app.backend)
-        except (RegistryError, ValueError) as exc:
-            self.app.show_error("Evolution", str(exc))
+        if any(s.startswith("proposed:") for s in settings.seed_from):   # a model fit: seconds, so a job
+            self.app.status_message.set("proposing generation 1's genomes from the registry's trials...")
+            self.app.submit(_new_evolution, settings, self.app.registry, self.app.backend, quick=True,
+                            title="Proposals for generation 1", on_event=self._on_created)
+            return True
+        evo = _new_evolution(None, settings, self.app.registry, self.app.backend)
+        if isinstance(evo, str):
+            self.app.show_error("Evolution", evo)
             return False
         self._launch(evo)
         return True
+
+    def _on_created(self, event) -> None:
+        if not isinstance(event, JobEnded) or event.state != "done":
+            return
+        if isinstance(event.result, str):
+            self.app.show_error("Evolution", event.result)
+        elif self.running:   # another run started meanwhile: this one's folder stays, resumable
+            self.app.status_message.set(f"run {event.result.run_id} was created; resume it when this run ends")
+        else:
+            self._launch(event.result)
 
     def resume(self) -> bool:
         run_id = self.run_choice.get().split(":")[0]

@@ -102,12 +102,13 @@ class SettingsPanel(ttk.Frame):
         self.seed_vars = {key: tk.BooleanVar(self, value=(key in D.seed_from)) for key, _ in SEED_SOURCES}
         for key, label in SEED_SOURCES:
             ttk.Checkbutton(seed_page, text=label, variable=self.seed_vars[key]).pack(anchor="w")
-        ttk.Label(seed_page, text="Registry genomes (id:GENOME_ID or tag:NAME, comma separated):",
+        ttk.Label(seed_page, text="Registry genomes (id:GENOME_ID or tag:NAME) and proposed:N, comma separated:",
                   wraplength=280, justify="left").pack(anchor="w", pady=(8, 0))
         self.seed_extra = tk.StringVar(self, value="")
         entry = ttk.Entry(seed_page, textvariable=self.seed_extra)
         entry.pack(fill="x")
-        Tooltip(entry, "Genomes sent here from other tabs appear in this list.")
+        Tooltip(entry, "Genomes sent here from other tabs appear in this list. proposed:N adds N new genomes "
+                       "that the Insights' model of this task's recorded trials predicts to do best.")
         self.pages.add(seed_page, text="Seeding")
         # arena -> {"evolution": {...}, "task": {...}}: the values that differ from the defaults
         self.memory: dict[str, dict[str, dict[str, Any]]] = {}

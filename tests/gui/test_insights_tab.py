@@ -146,3 +146,20 @@ def test_bad_input_is_one_message_and_nothing_runs(lab_app, insights):
     wait_until(lab_app.root, lambda: tab.job is None, timeout=60)
     assert "no grokking genome" in tab.summary.cget("text") and tab.data is None
     tab.form.set("tag", "")
+
+
+def test_the_evolution_lab_starts_from_proposals_in_a_job(lab_app, insights):
+    evolution = lab_app.tabs["Evolution Lab"]
+    panel = evolution.settings_panel
+    launched = []
+    evolution._launch = launched.append     # the run itself (grokking trials) is not trained here
+    panel.seed_extra.set("proposed:3")
+    try:
+        assert evolution.start()
+        wait_until(lab_app.root, lambda: launched or lab_app.dialogs.errors(), timeout=120)
+    finally:
+        del evolution._launch
+        panel.seed_extra.set("")
+    proposed = [g for g in launched[0].population if g.origin == "proposed"]
+    assert len(proposed) == 3 and all("proposed" in g.tags for g in proposed)
+    assert lab_app.registry.run_dir(launched[0].run_id).exists()
