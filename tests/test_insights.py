@@ -141,3 +141,42 @@ def test_proposals_on_an_empty_registry_write_no_run(registry):
 def test_proposed_genome_round_trips():
     g = Genome(SPEC, SPEC.defaults(), origin="proposed")
     assert Genome.from_json(g.to_json()).origin == "proposed"
+
+
+def test_the_insights_commands_end_to_end(run, tmp_path):
+    from lab.registry import Registry
+    synthetic_registry(Registry(run.registry), n=40, seeds=3)
+    out = tmp_path / "out"
+    code, text, err = run("insights", "importance", "--out", str(out), "--format", "png")
+    assert code == 0, err
+    assert "held-out R²" in text and "Learning rate" in text
+    assert {p.name for p in out.iterdir()} == {"insights-importance.csv", "insights-interactions.csv",
+                                              "insights-importance.png"}
+    code, text, err = run("insights", "parallel", "--brush", "learning_rate=0.01:0.1", "--top-k", "20")
+    assert code == 0 and "inside the brushes" in text
+    code, text, err = run("insights", "propose", "--n", "2", "--save")
+    assert code == 0 and text.count("predicted success") == 2
+    assert len(Registry(run.registry).list_genomes(tag="proposed")) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["slice", "--gene", "nope"], "no gene 'nope'"),
+    (["parallel", "--brush", "learning_rate=a:b"], "must be numbers"),
+    (["parallel", "--brush", "learning_rate"], "GENE=LOW:HIGH"),
+    (["contour", "--genes", "dropout", "dropout"], "two different genes"),
+    (["importance", "--tag", "nothing"], "no grokking genome"),
+    (["importance", "--top-k", "-1"], "top-k"),
+    (["propose", "--n", "0"], "--n must be at least 1"),
+])
+def test_bad_insights_input_is_one_line_and_writes_nothing(run, tmp_path, argv, message):
+    from lab.registry import Registry
+    synthetic_registry(Registry(run.registry), n=12, seeds=2)
+    out = tmp_path / "out"
+    code, text, err = run("insights", *argv, "--out", str(out))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_insights_on_an_empty_registry(run):
+    code, _, err = run("insights", "importance")
+    assert code == 2 and "run trials first" in err
