@@ -9,6 +9,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
+from lab.gui.insights_views import page_with_bar
 from lab.gui.widgets.chart_panel import ChartPanel
 from lab.gui.widgets.table import fit_columns, scroll_both
 from lab.gui.widgets.tooltip import Tooltip
@@ -42,10 +43,7 @@ class RunViews:
         self._build_runs(nb)
 
     def _build_genealogy(self, nb: ttk.Notebook) -> None:
-        page = ttk.Frame(nb)
-        nb.add(page, text="Genealogy")
-        bar = ttk.Frame(page, padding=(2, 2))
-        bar.pack(fill="x")
+        page, bar = page_with_bar(nb, "Genealogy")
         ttk.Label(bar, text="Run").pack(side="left")
         self.genealogy_run = tk.StringVar(self.frame, value="")
         self.genealogy_box = ttk.Combobox(bar, textvariable=self.genealogy_run, state="readonly", width=34)
@@ -75,10 +73,7 @@ class RunViews:
         self.line_tree.bind("<<TreeviewSelect>>", lambda _e: self._line_clicked())
 
     def _build_runs(self, nb: ttk.Notebook) -> None:
-        page = ttk.Frame(nb)
-        nb.add(page, text="Runs")
-        bar = ttk.Frame(page, padding=(2, 2))
-        bar.pack(fill="x")
+        page, bar = page_with_bar(nb, "Runs")
         compare = ttk.Button(bar, text="Compare chosen runs", command=self.compare_runs)
         compare.pack(side="left")
         Tooltip(compare, "Best fitness, success rate and diversity per generation of the chosen runs on one "

@@ -34,6 +34,15 @@ def propose_job(job, data, fits, n: int, seed: int) -> list:
     return propose(data, fits, n, seed=seed, tags=("proposed",), report=job.report)
 
 
+def page_with_bar(nb: ttk.Notebook, title: str) -> tuple[ttk.Frame, ttk.Frame]:
+    """A notebook page and the bar of controls along its top."""
+    page = ttk.Frame(nb)
+    nb.add(page, text=title)
+    bar = ttk.Frame(page, padding=(2, 2))
+    bar.pack(fill="x")
+    return page, bar
+
+
 def _row_buttons(parent: ttk.Frame, send, ids) -> ttk.Frame:
     row = ttk.Frame(parent)
     for text, topic, tip in (("To Evolution", "send_to_evolution_lab", "ancestors of the next run's generation 1"),
@@ -60,10 +69,7 @@ class ModelViews:
         self._build_propose(nb)
 
     def _build_parallel(self, nb: ttk.Notebook) -> None:
-        page = ttk.Frame(nb)
-        nb.add(page, text="Parallel")
-        bar = ttk.Frame(page, padding=(2, 2))
-        bar.pack(fill="x")
+        page, bar = page_with_bar(nb, "Parallel")
         ttk.Label(bar, text="Colour by").pack(side="left")
         self.colour_by = tk.StringVar(self.frame, value="success")
         self.colour_box = ttk.Combobox(bar, textvariable=self.colour_by, state="readonly", width=14,
@@ -101,10 +107,7 @@ class ModelViews:
         self.chosen_label.pack(fill="x")
 
     def _build_slice(self, nb: ttk.Notebook) -> None:
-        page = ttk.Frame(nb)
-        nb.add(page, text="Slice & contour")
-        bar = ttk.Frame(page, padding=(2, 2))
-        bar.pack(fill="x")
+        page, bar = page_with_bar(nb, "Slice & contour")
         self.outcome = tk.StringVar(self.frame, value="")
         self.slice_gene = tk.StringVar(self.frame, value="")
         self.contour_a = tk.StringVar(self.frame, value="")
