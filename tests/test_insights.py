@@ -180,3 +180,22 @@ def test_bad_insights_input_is_one_line_and_writes_nothing(run, tmp_path, argv, 
 def test_insights_on_an_empty_registry(run):
     code, _, err = run("insights", "importance")
     assert code == 2 and "run trials first" in err
+
+
+def test_success_by_the_racing_horizon_uses_the_stopped_trials():
+    from lab.analysis.insights import success_horizon, summarise
+
+    def trial(status, steps_to_grok=None, censored_at=None):
+        metrics = {"steps_to_grok": steps_to_grok, "steps": censored_at or steps_to_grok or CAP}
+        if censored_at:
+            metrics["censored_at"] = censored_at
+        return TrialResult("g", TASK.task_id, 0, status, metrics)
+
+    finished = [trial("grokked", 400), trial("grokked", 1200), trial("failed")]
+    stopped = [trial("censored", censored_at=1000), trial("censored", censored_at=300)]
+    row = summarise(finished, stopped, CAP, horizon=900)
+    # known by step 900: the three finished and the one stopped at 1000 (the one stopped at 300 is not)
+    assert row["known_by_h"] == 4 and row["success_by_h"] == pytest.approx(1 / 4)
+    assert row["success"] == pytest.approx(2 / 3) and row["stopped"] == 2
+    assert success_horizon({"g": stopped}) == int(np.percentile([1000, 300], 10))
+    assert success_horizon({}) == 0

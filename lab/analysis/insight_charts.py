@@ -28,7 +28,7 @@ def draw_importance(fig: Figure, fits: Mapping[str, ModelFit], data: InsightData
     the title; a model that predicts nothing is drawn grey and says so. Then H² of the top genes."""
     fig.clear()
     keys = list(fits)
-    with_h = next((f for f in fits.values() if f.interactions), None)
+    with_h = max((f for f in fits.values() if f.interactions), key=lambda f: f.score, default=None)
     n = len(keys) + (1 if with_h else 0)
     if not n:
         ax = fig.add_subplot(1, 1, 1)

@@ -66,9 +66,10 @@ class ModelFit:
 
     def describe(self) -> str:
         what = "predicts" if self.trusted else "does NOT predict (do not trust its importances)"
+        why = {"median_steps": "median not reached", "success": "no finished trial",
+               "success_by_h": "stopped before that step"}.get(self.outcome.key, "no value")
         return (f"{self.outcome.label}: random forest of {len(self.y)} genomes, held-out R² {self.score:.2f} "
-                f"({FOLDS}-fold), {what}" + (f"; {self.left_out} genomes left out (median not reached)"
-                                               if self.left_out else ""))
+                f"({FOLDS}-fold), {what}" + (f"; {self.left_out} genomes left out ({why})" if self.left_out else ""))
 
 
 def _forest(seed: int):
@@ -210,15 +211,26 @@ class Proposal:
 def objective_samples(fits: dict[str, ModelFit], X: np.ndarray, step_cap: int) -> tuple[np.ndarray, dict]:
     """Per tree and point: the objective (lower is better) and each outcome's per-tree predictions in its
     own units. With a success and a steps model: p x steps + (1 - p) x PENALTY_FACTOR x cap, the
-    landscapes' penalised steps in expectation; with success only: 1 - p; else the first outcome."""
+    landscapes' penalised steps in expectation (p from :func:`success_model`); with success only:
+    1 - p; else the first outcome."""
     per = {k: np.asarray(f.natural(f.tree_predictions(X))) for k, f in fits.items()}
-    if "success" in per and "median_steps" in per and step_cap:
-        p = np.clip(per["success"], 0, 1)
+    chance = success_model(fits)
+    if chance and "median_steps" in per and step_cap:
+        p = np.clip(per[chance], 0, 1)
         return p * per["median_steps"] + (1 - p) * PENALTY_FACTOR * step_cap, per
-    if "success" in per:
-        return 1 - np.clip(per["success"], 0, 1), per
+    if chance:
+        return 1 - np.clip(per[chance], 0, 1), per
     key, fit = next(iter(fits.items()))
     return (-per[key] if fit.outcome.higher_is_better else per[key]), per
+
+
+def success_model(fits: dict[str, ModelFit]) -> str | None:
+    """Which model gives the chance of success: the success rate's when it predicts something; else
+    success by the racing horizon's (in a raced registry the finished trials are mostly the
+    successes, and the stopped ones only tell what happened by the horizon)."""
+    if "success" in fits and (fits["success"].trusted or "success_by_h" not in fits):
+        return "success"
+    return "success_by_h" if "success_by_h" in fits else None
 
 
 def propose(data: InsightData, fits: dict[str, ModelFit], n: int, seed: int = 0, candidates: int = 3000,

@@ -57,7 +57,8 @@ TEST_ACC_OUTCOME = Outcome("test_acc", "mean test accuracy", True)
 @dataclasses.dataclass(frozen=True)
 class Filters:
     """Which genomes the views take: the ``top_k`` best by outcome (0: all), those carrying ``tag``,
-    those that lived in run ``run_id``, only the Hall of Fame; and at least ``min_trials`` trials."""
+    those that lived in run ``run_id``, only the Hall of Fame; and at least ``min_trials`` trials
+    (finished, or stopped by racing)."""
 
     top_k: int = 0
     tag: str = ""
@@ -127,8 +128,10 @@ def km_median(events: Sequence[float], censored: Sequence[float]) -> tuple[float
     return (float(max(times)) if times else math.nan), True
 
 
-def summarise(trials: Sequence[Any], stopped: Sequence[Any], step_cap: int) -> dict[str, Any]:
-    """One genome's finished ``trials`` and racing-``stopped`` ones as the table's outcome columns."""
+def summarise(trials: Sequence[Any], stopped: Sequence[Any], step_cap: int, horizon: int = 0) -> dict[str, Any]:
+    """One genome's finished ``trials`` and racing-``stopped`` ones as the table's outcome columns.
+    ``success_by_h``: the share of trials that succeeded by step ``horizon``, over every trial whose
+    outcome at that step is known (a trial stopped before it is not)."""
     won = [float(t.metrics["steps_to_grok"]) for t in trials
            if t.status in SUCCESS and t.metrics.get("steps_to_grok") is not None]
     lost = [float(step_cap or t.metrics.get("steps") or 0) for t in trials
@@ -139,7 +142,14 @@ def summarise(trials: Sequence[Any], stopped: Sequence[Any], step_cap: int) -> d
             and math.isfinite(t.metrics["test_acc"])]
     n = len(trials)
     successes = sum(t.status in SUCCESS for t in trials)
-    return {"trials": n, "successes": successes, "stopped": len(stopped),
+    known = len(won) + len(lost)
+    if horizon:
+        stopped_early = sum(float(t.metrics.get("censored_at") or 0) < horizon for t in stopped)
+        known -= stopped_early
+        by_h = sum(w <= horizon for w in won) / known if known else math.nan
+    else:
+        by_h = math.nan
+    return {"trials": n, "successes": successes, "stopped": len(stopped), "success_by_h": by_h, "known_by_h": known,
             "success": successes / n if n else math.nan, "median_steps": median, "median_censored": censored,
             "test_acc": float(np.mean(accs)) if accs else math.nan}
 
@@ -165,8 +175,10 @@ def _chosen_ids(registry: Registry, spec: GeneSpec, filters: Filters) -> set[str
 
 
 def rank_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Best first: success rate, then a median reached before one censored, then the lower median."""
-    key = frame.assign(_s=-frame["success"].fillna(-1), _c=frame["median_censored"].astype(int),
+    """Best first: success rate (in a raced registry, success by the racing horizon, which every
+    trial informs), then a median reached before one censored, then the lower median."""
+    success = frame["success_by_h"] if frame["success_by_h"].notna().any() else frame["success"]
+    key = frame.assign(_s=-success.fillna(-1), _c=frame["median_censored"].astype(int),
                        _m=frame["median_steps"].fillna(math.inf))
     return frame.loc[key.sort_values(["_s", "_c", "_m", "genome_id"]).index]
 
@@ -188,28 +200,33 @@ def insight_data(registry: Registry, spec: GeneSpec, task: Any, filters: Filters
         if t.task_id == task_id:
             stopped.setdefault(t.genome_id, []).append(t)
     allowed = _chosen_ids(registry, spec, filters)
+    horizon = success_horizon(stopped)
     rows = []
     ids = sorted(set(finished) | set(stopped))
     for i, gid in enumerate(ids):
         if allowed is not None and gid not in allowed:
             continue
-        if len(finished.get(gid, [])) < filters.min_trials or not registry.has_genome(gid):
+        if len(finished.get(gid, [])) + len(stopped.get(gid, [])) < filters.min_trials \
+                or not registry.has_genome(gid):
             continue
         genome = registry.get_genome(gid)
         if genome.spec.name != spec.name:
             continue
-        rows.append(_row(genome, finished.get(gid, []), stopped.get(gid, []), step_cap))
+        rows.append(_row(genome, finished.get(gid, []), stopped.get(gid, []), step_cap, horizon))
         if i % 50 == 0:
             say(0.5 * i / max(1, len(ids)), "reading genomes")
     frame = pd.DataFrame(rows, columns=_columns(spec))
     if frame.empty:
-        raise InsightError(f"no {spec.name} genome has {filters.min_trials}+ finished trial(s) on task "
+        raise InsightError(f"no {spec.name} genome has {filters.min_trials}+ trial(s) on task "
                            f"{task_id} ({filters.describe()}): run trials first (Stress Chamber, Evolution Lab, "
                            "or python main.py trials run)")
     frame = rank_order(frame).reset_index(drop=True)
     if filters.top_k:
         frame = frame.head(filters.top_k).reset_index(drop=True)
     outcomes = [SUCCESS_OUTCOME]
+    if horizon and frame["success_by_h"].notna().any():
+        unit = getattr(task, "UNIT", "steps")
+        outcomes.append(Outcome("success_by_h", f"success by {unit.rstrip('s')} {horizon}", True))
     if step_cap or frame["median_steps"].notna().any():
         outcomes.append(steps_outcome(task))
     if frame["test_acc"].notna().any():
@@ -219,13 +236,22 @@ def insight_data(registry: Registry, spec: GeneSpec, task: Any, filters: Filters
 
 
 def _columns(spec: GeneSpec) -> list[str]:
-    return ["genome_id", "label", "trials", "successes", "stopped", "success", "median_steps", "median_censored",
+    return ["genome_id", "label", "trials", "successes", "stopped", "success", "success_by_h", "known_by_h",
+            "median_steps", "median_censored",
             "test_acc", *[g.key for g in spec.genes], *[f"unit:{g.key}" for g in spec.genes]]
 
 
-def _row(genome: Genome, trials: list, stopped: list, step_cap: int) -> dict[str, Any]:
+def success_horizon(stopped: dict[str, list]) -> int:
+    """The step at which almost every racing-stopped trial's outcome is known: the 10th percentile of
+    their stop steps (0 where racing stopped none). By then they had not succeeded, so "succeeded by
+    this step" is known for the trials stopped later and for every finished one."""
+    stops = [float(t.metrics.get("censored_at") or 0) for ts in stopped.values() for t in ts]
+    return int(np.percentile(stops, 10)) if stops else 0
+
+
+def _row(genome: Genome, trials: list, stopped: list, step_cap: int, horizon: int) -> dict[str, Any]:
     unit = genome.unit_vector()
-    return {"genome_id": genome.id, "label": genome.label, **summarise(trials, stopped, step_cap),
+    return {"genome_id": genome.id, "label": genome.label, **summarise(trials, stopped, step_cap, horizon),
             **{g.key: genome.genes[g.key] for g in genome.spec.genes},
             **{f"unit:{g.key}": float(u) for g, u in zip(genome.spec.genes, unit)}}
 
@@ -243,6 +269,7 @@ def model_rows(data: InsightData, outcome: Outcome) -> tuple[np.ndarray, np.ndar
     y = kept[outcome.key].to_numpy(dtype=float)
     if outcome.log:
         y = np.log10(np.maximum(y, 1.0))
-    weights = kept["trials"].to_numpy(dtype=float) if outcome.key == "success" else np.ones(len(kept))
+    behind = {"success": "trials", "success_by_h": "known_by_h"}
+    weights = kept[behind[outcome.key]].to_numpy(dtype=float) if outcome.key in behind else np.ones(len(kept))
     X = kept[[f"unit:{k}" for k in data.genes]].to_numpy(dtype=float)
     return X, y, weights, int((~keep).sum())
