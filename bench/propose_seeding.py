@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     run_to_end(prior, "prior")
     task, cap = prior.task, prior.task.step_cap
     data = insight_data(reg, arena.gene_spec, task, Filters(min_trials=3))
-    print(f"prior registry: {len(data.frame)} genomes with 3+ finished trials on task {task.task_id}")
+    print(f"prior registry: {len(data.frame)} genomes with 3+ trials (finished or stopped) on task {task.task_id}")
     best_seen = [reg.get_genome(gid) for gid in data.genome_ids()[:args.proposals]]
     reg.add_genomes([g.replace(tags=tuple(sorted({*g.tags, "best-seen"}))) for g in best_seen])
     for g in best_seen:

@@ -36,9 +36,10 @@ def draw_importance(fig: Figure, fits: Mapping[str, ModelFit], data: InsightData
         ax.set_axis_off()
         return
     labels = {g.key: g.label for g in data.spec.genes}
+    grid = fig.add_gridspec(1, n, width_ratios=[1.0] * len(keys) + ([1.5] if with_h else []))
     for i, key in enumerate(keys):
         fit = fits[key]
-        ax = fig.add_subplot(1, n, i + 1)
+        ax = fig.add_subplot(grid[0, i])
         genes = fit.ranked_genes()[:top][::-1]
         means = [fit.importance[g][0] for g in genes]
         sds = [fit.importance[g][1] for g in genes]
@@ -50,8 +51,7 @@ def draw_importance(fig: Figure, fits: Mapping[str, ModelFit], data: InsightData
         ax.set_title(f"{fit.outcome.label}\n{len(fit.y)} genomes, held-out R² {fit.score:.2f}{verdict}",
                      fontsize=9, color="#000000" if fit.trusted else "#b2182b")
     if with_h:
-        ax = fig.add_subplot(1, n, n)
-        draw_interactions(ax, with_h, labels)
+        draw_interactions(fig.add_subplot(grid[0, n - 1]), with_h, labels)
     fig.tight_layout()
 
 
@@ -63,13 +63,13 @@ def draw_interactions(ax: Axes, fit: ModelFit, labels: Mapping[str, str]) -> Non
         i, j = genes.index(a), genes.index(b)
         m[i, j] = m[j, i] = h
     image = ax.imshow(m, vmin=0, vmax=max(0.2, float(np.nanmax(m)) if np.isfinite(m).any() else 0.2), cmap="Oranges")
-    short = [labels.get(g, g)[:14] for g in genes]
+    short = [labels.get(g, g)[:12] for g in genes]
     ax.set_xticks(range(len(genes)), short, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(genes)), short, fontsize=7)
     for i in range(len(genes)):
         for j in range(len(genes)):
             if np.isfinite(m[i, j]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                ax.text(j, i, f"{m[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6)
     ax.set_title(f"interaction H² ({fit.outcome.label})", fontsize=9)
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
 
@@ -88,8 +88,19 @@ class Axis:
     log: bool = False
 
 
+def shown_genes(fits: Mapping[str, ModelFit], top: int) -> list[str] | None:
+    """The ``top`` genes by the importance of the best-scoring model, most important first (None: all
+    genes, in table order, when ``top`` is 0 or there is no model)."""
+    if not top or not fits:
+        return None
+    best = max(fits.values(), key=lambda f: f.score)
+    return best.ranked_genes()[:top]
+
+
 def parallel_axes(data: InsightData, genes: Sequence[str] | None = None) -> list[Axis]:
-    axes = [Axis(g.key, g.label, "gene") for g in data.spec.genes if genes is None or g.key in genes]
+    """The axes: ``genes`` in that order (default: every gene in table order), then the outcomes."""
+    keys = list(genes) if genes is not None else data.genes
+    axes = [Axis(k, data.spec.gene(k).label, "gene") for k in keys]
     for o in data.outcomes:
         values = data.frame[o.key].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
@@ -150,7 +161,7 @@ def draw_parallel(ax: Axes, data: InsightData, axes: Sequence[Axis], colour_by: 
     pos = axis_positions(data, axes)
     keep = brushed(pos, axes, brushes)
     x = np.arange(len(axes))
-    colours = _line_colours(data, colour_by, species)
+    colours, key = _line_colours(data, colour_by, species)
     for i in np.argsort(keep, kind="stable"):   # the chosen lines on top
         ax.plot(x, pos[i], color=colours[i] if keep[i] else "#cccccc", lw=1.2 if keep[i] else 0.6,
                 alpha=0.9 if keep[i] else 0.5, zorder=3 if keep[i] else 1)
@@ -169,8 +180,16 @@ def draw_parallel(ax: Axes, data: InsightData, axes: Sequence[Axis], colour_by: 
     ax.set_xlim(-0.3, len(axes) - 0.5)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"{int(keep.sum())} of {len(keep)} genomes chosen; colour: {colour_by.replace('_', ' ')}",
-                 fontsize=9)
+    ax.set_title(f"{int(keep.sum())} of {len(keep)} genomes chosen", fontsize=9)
+    if isinstance(key, dict):   # species: a legend of the most common
+        from matplotlib.lines import Line2D
+        handles = [Line2D([], [], color=c, lw=2, label=name[:28]) for name, c in list(key.items())[:12]]
+        ax.legend(handles=handles, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                  title=f"species ({len(key)})", title_fontsize=7)
+    else:
+        bar = ax.figure.colorbar(key, ax=ax, fraction=0.025, pad=0.01)
+        bar.set_label(data.outcome(colour_by).label, fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     return keep
 
 
@@ -180,20 +199,27 @@ def _rect(j: float, lo: float, hi: float):
                      zorder=5)
 
 
-def _line_colours(data: InsightData, colour_by: str, species: Mapping[str, str] | None) -> list[Any]:
+def _line_colours(data: InsightData, colour_by: str, species: Mapping[str, str] | None) -> tuple[list[Any], Any]:
+    """Each genome's colour, and the key to them: a ScalarMappable for an outcome (for a colour bar;
+    the better end bright), species name -> colour (most common first) for species."""
+    from collections import Counter
+
     from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     ids = data.genome_ids()
     if colour_by == "species":
-        names = [(species or {}).get(g, "no species") for g in ids]
-        order = list(dict.fromkeys(sorted(names)))
+        names = [(species or {}).get(g) or "no species" for g in ids]
+        order = [n for n, _ in Counter(names).most_common()]
         palette = colormaps["tab20"]
-        return [palette(order.index(n) % 20) for n in names]
+        colours = {n: palette(i % 20) for i, n in enumerate(order)}
+        return [colours[n] for n in names], colours
     values = data.frame[colour_by].to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
-    lo, hi = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     cmap = colormaps[OUTCOME_CMAP if data.outcome(colour_by).higher_is_better else OUTCOME_CMAP + "_r"]
-    return [cmap((v - lo) / (hi - lo) if hi > lo and np.isfinite(v) else 0.0) if np.isfinite(v) else "#999999"
-            for v in values]
+    norm = Normalize(lo, hi if hi > lo else lo + 1)
+    return [cmap(norm(v)) if np.isfinite(v) else "#999999" for v in values], ScalarMappable(norm, cmap)
 
 
 # ---- slice and contour ----------------------------------------------------------------------------
@@ -228,7 +254,7 @@ def draw_slice(ax: Axes, data: InsightData, fit: ModelFit, gene: str, curve: tup
         ax.set_yscale("log")
     ax.set_xlabel(spec_gene.label + (" (log)" if spec_gene.scale == "log" else ""))
     ax.set_ylabel(o.label)
-    ax.set_title(f"{o.label} against {spec_gene.label} (held-out R² {fit.score:.2f})", fontsize=9)
+    ax.set_title(f"{o.label} against {spec_gene.label}\n(model's held-out R² {fit.score:.2f})", fontsize=8)
     ax.legend(fontsize=7, loc="best")
 
 
@@ -249,4 +275,4 @@ def draw_contour(ax: Axes, data: InsightData, fit: ModelFit, a: str, b: str, gri
         ax.set_yscale("log")
     ax.set_xlabel(ga_.label)
     ax.set_ylabel(gb_.label)
-    ax.set_title(f"{fit.outcome.label} over {ga_.label} x {gb_.label} (model; dots: genomes)", fontsize=9)
+    ax.set_title(f"{fit.outcome.label} over {ga_.label} x {gb_.label}\n(the model; dots: genomes)", fontsize=8)

@@ -92,6 +92,9 @@ def fit_outcome(data: InsightData, outcome: Outcome | str, seed: int = 0, report
     if len(y) < MIN_GENOMES:
         raise InsightError(f"{outcome.label}: only {len(y)} genome(s) have it on task {data.task_id} "
                            f"({left_out} more have no value); the model needs at least {MIN_GENOMES}")
+    if np.ptp(y) == 0:
+        raise InsightError(f"{outcome.label}: all {len(y)} genomes have the same value "
+                           f"({float(outcome.log and 10 ** y[0] or y[0]):.3g}), nothing to model")
     genes = tuple(data.genes)
     folds = min(FOLDS, len(y))
     oof = np.empty(len(y))
@@ -102,7 +105,7 @@ def fit_outcome(data: InsightData, outcome: Outcome | str, seed: int = 0, report
         oof[test] = forest.predict(X[test])
         if len(test) >= 2 and np.ptp(y[test]) > 0:
             drops = np.hstack([drops, permutation_drops(forest, X[test], y[test], seed + i)])
-    score = float(r2_score(y, oof, sample_weight=w)) if np.ptp(y) > 0 else 0.0
+    score = float(r2_score(y, oof, sample_weight=w))
     importance = {g: (float(drops[j].mean()), float(drops[j].std())) if drops.shape[1] else (0.0, 0.0)
                   for j, g in enumerate(genes)}
     say(0.75, f"{outcome.label}: fitting on all {len(y)} genomes")

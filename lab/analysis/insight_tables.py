@@ -78,7 +78,8 @@ def export_view(view: str, folder: str | Path, data: InsightData, fits: Mapping[
                 formats: Sequence[str] = ("png", "svg", "pdf"), outcome: str | None = None,
                 gene: str | None = None, genes: tuple[str, str] | None = None, colour_by: str = "success",
                 brushes: Mapping[str, tuple[float, float]] | None = None,
-                species: Mapping[str, str] | None = None, proposals: Sequence[Proposal] = ()) -> list[Path]:
+                species: Mapping[str, str] | None = None, proposals: Sequence[Proposal] = (),
+                axis_genes: Sequence[str] | None = None) -> list[Path]:
     """Write ``insights-<view>`` chart files and ``insights-<view>.csv`` (and for importance the
     interactions' CSV) into ``folder``; everything is computed before the first file is written."""
     from lab.analysis import insight_charts as charts
@@ -96,7 +97,7 @@ def export_view(view: str, folder: str | Path, data: InsightData, fits: Mapping[
         def draw(fig): charts.draw_importance(fig, fits, data)
         size = (4.2 * (len(fits) + 1), 4.8)
     elif view == "parallel":
-        axes = charts.parallel_axes(data)
+        axes = charts.parallel_axes(data, axis_genes)
         chosen = charts.brushed(charts.axis_positions(data, axes), axes, brushes or {})
         tables = {"insights-parallel": parallel_table(data, chosen)}
 

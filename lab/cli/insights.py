@@ -29,7 +29,8 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, dict, dict]:
         raise UsageError(f"--{exc}") from None
     data = insight_data(reg, arena.gene_spec, task, filters)
     needs_h = args.kind == "importance"
-    fits, skipped = fit_all(data, args.seed, interactions=needs_h) if args.kind != "parallel" else ({}, {})
+    needs_model = args.kind != "parallel" or args.axes > 0   # parallel: to order the top genes
+    fits, skipped = fit_all(data, args.seed, interactions=needs_h) if needs_model else ({}, {})
     return reg, data, arena, fits, skipped
 
 
@@ -77,7 +78,10 @@ def cmd_insights(args: argparse.Namespace) -> int:
     if args.kind == "importance":
         _print_importance(fits, data)
     elif args.kind == "parallel":
-        from lab.analysis.insight_charts import axis_positions, brushed, parallel_axes
+        from lab.analysis.insight_charts import axis_positions, brushed, parallel_axes, shown_genes
+        if args.axes < 0:
+            raise UsageError(f"--axes must be 0 (every gene) or more, got {args.axes}")
+        options["axis_genes"] = shown_genes(fits, args.axes)
         options["brushes"] = _brushes(data, args.brush or [])
         options["colour_by"] = args.colour_by
         if args.colour_by == "species":
@@ -86,7 +90,7 @@ def cmd_insights(args: argparse.Namespace) -> int:
         elif args.colour_by not in [o.key for o in data.outcomes]:
             raise UsageError(f"--colour-by {args.colour_by!r}: one of species, "
                              f"{', '.join(o.key for o in data.outcomes)}")
-        axes = parallel_axes(data)
+        axes = parallel_axes(data, options["axis_genes"])
         chosen = brushed(axis_positions(data, axes), axes, options["brushes"])
         print(f"{int(chosen.sum())} of {len(chosen)} genomes inside the brushes:")
         for gid, label in zip(data.frame["genome_id"][chosen], data.frame["label"][chosen]):
@@ -175,6 +179,8 @@ def add_parsers(top: argparse._SubParsersAction, common: argparse.ArgumentParser
         if kind == "parallel":
             p.add_argument("--colour-by", default="success", help="success, median_steps, test_acc or species")
             p.add_argument("--level", choices=LEVELS, default="Family", help="species level (--colour-by species)")
+            p.add_argument("--axes", type=int, default=0, metavar="N", help="only the N most important genes "
+                           "(fits the model to rank them; default 0: every gene)")
             p.add_argument("--brush", action="append", metavar="GENE=LOW:HIGH", help="keep genomes in this "
                            "range of a gene, in its own units (repeatable)")
         if kind == "propose":

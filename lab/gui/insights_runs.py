@@ -11,7 +11,7 @@ from tkinter import ttk
 
 from lab.gui.insights_views import page_with_bar
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.table import fit_columns, scroll_both
+from lab.gui.widgets.table import scroll_both
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
 from lab.registry import RegistryError
@@ -64,11 +64,15 @@ class RunViews:
         frame = ttk.Frame(side)
         frame.pack(fill="both", expand=True)
         self.line_tree = ttk.Treeview(frame, columns=("gen", "genome", "operator", "changes"), show="headings",
-                                      height=18, selectmode="browse")
-        for col, text, width in (("gen", "Gen", 36), ("genome", "Genome", 120), ("operator", "By", 70),
-                                 ("changes", "Genes changed (parent -> child)", 260)):
+                                      height=8, selectmode="browse")
+        for col, text, width in (("gen", "Gen", 36), ("genome", "Genome", 130), ("operator", "By", 80),
+                                 ("changes", "Changed", 70)):
             self.line_tree.heading(col, text=text)
             self.line_tree.column(col, width=width, anchor="w")
+        ttk.Label(side, text="Genes changed at each step (parent -> child):").pack(anchor="w", pady=(4, 0))
+        self.changes_text = tk.Text(side, height=12, width=44, wrap="word", font=("TkDefaultFont", 9),
+                                    borderwidth=0, highlightthickness=0, state="disabled")
+        self.changes_text.pack(fill="both", expand=True)
         scroll_both(self.line_tree, frame)
         self.line_tree.bind("<<TreeviewSelect>>", lambda _e: self._line_clicked())
 
@@ -141,7 +145,7 @@ class RunViews:
         def draw(fig) -> None:
             fig.clear()
             self.node_map = draw_genealogy(fig.add_subplot(1, 1, 1), self.tree, highlight)
-            fig.subplots_adjust(left=0.08, right=0.84, bottom=0.12, top=0.92)
+            fig.subplots_adjust(left=0.1, right=0.82, bottom=0.12, top=0.92)
         self.genealogy_panel.redraw(draw)
 
     def _on_pick(self, event) -> None:
@@ -166,14 +170,21 @@ class RunViews:
         node = self.tree.nodes[tuple(key)]
         whose = "the winner" if tuple(key) == self.tree.winner().key else (node.name or key[1][:8])
         self.line_title.configure(text=f"Line of descent of {whose}")
+        lines = []
         for step in self.tree.line_of_descent(tuple(key)):
             n = self.tree.nodes[step.node]
             changes = ", ".join(f"{g} {a:.3g} -> {b:.3g}" if isinstance(a, float) or isinstance(b, float)
                                 else f"{g} {a} -> {b}" for g, a, b in step.changes) or \
                 ("(first generation)" if step.parent is None else "none (a copy)")
+            name = n.name or step.node[1][:8]
+            count = f"{len(step.changes)} gene{'s' * (len(step.changes) != 1)}" if step.parent else "-"
             tree.insert("", "end", iid=f"{step.node[0]}:{step.node[1]}",
-                        values=(step.node[0], n.name or step.node[1][:8], step.operator, changes))
-        fit_columns(tree)
+                        values=(step.node[0], name, step.operator, count))
+            lines.append(f"{step.node[0]}. {name} ({step.operator}): {changes}")
+        self.changes_text.configure(state="normal")
+        self.changes_text.delete("1.0", "end")
+        self.changes_text.insert("1.0", "\n".join(lines))
+        self.changes_text.configure(state="disabled")
         if publish:
             self.app.hub.publish("genome_selected", genome_id=key[1])
 

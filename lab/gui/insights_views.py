@@ -13,11 +13,11 @@ import numpy as np
 from lab.analysis import insight_charts as charts
 from lab.analysis.phylogeny import LEVELS
 from lab.gui.widgets.chart_panel import ChartPanel
-from lab.gui.widgets.table import fit_columns, scroll_both
+from lab.gui.widgets.table import scroll_both
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
 
-PAGES = {"Importance": "importance", "Parallel": "parallel", "Slice & contour": "slice", "Propose": "propose"}
+AXIS_CHOICES = ("top 5 genes", "top 8 genes", "top 12 genes", "every gene")
 
 
 def shape_job(job, fit, gene: str, pair: tuple[str, str]) -> tuple[Any, Any]:
@@ -81,12 +81,19 @@ class ModelViews:
         level = ttk.Combobox(bar, textvariable=self.species_level, values=LEVELS, state="readonly", width=9)
         level.pack(side="left", padx=(4, 8))
         level.bind("<<ComboboxSelected>>", lambda _e: self._draw_parallel())
+        ttk.Label(bar, text="Genes").pack(side="left")
+        self.axis_choice = tk.StringVar(self.frame, value=AXIS_CHOICES[1])
+        axes_box = ttk.Combobox(bar, textvariable=self.axis_choice, values=AXIS_CHOICES, state="readonly", width=11)
+        axes_box.pack(side="left", padx=(4, 8))
+        axes_box.bind("<<ComboboxSelected>>", lambda _e: self._draw_parallel())
+        Tooltip(axes_box, "The axes: the genes the best-scoring model finds most important, most important "
+                          "first, or every gene in table order; the outcomes come last.")
         ttk.Button(bar, text="Clear brushes", command=self.clear_brushes).pack(side="left")
         ttk.Label(bar, text="drag along an axis: keep that range; click an axis: clear it", style="Muted.TLabel"
                   ).pack(side="left", padx=(8, 0))
         body = ttk.PanedWindow(page, orient="horizontal")
         body.pack(fill="both", expand=True)
-        self.parallel_panel = ChartPanel(body, figsize=(8.0, 4.6), dpi=90, toolbar=False)
+        self.parallel_panel = ChartPanel(body, figsize=(9.0, 4.6), dpi=90, toolbar=False)
         body.add(self.parallel_panel, weight=1)
         canvas = self.parallel_panel.canvas
         canvas.mpl_connect("button_press_event", self._press)
@@ -97,7 +104,7 @@ class ModelViews:
         frame.pack(fill="both", expand=True)
         self.chosen_tree = ttk.Treeview(frame, columns=("genome", "success", "median"), show="headings",
                                         height=16, selectmode="extended")
-        for col, text, width in (("genome", "Genome", 150), ("success", "Success", 60), ("median", "Median", 60)):
+        for col, text, width in (("genome", "Genome", 130), ("success", "Success", 56), ("median", "Median", 56)):
             self.chosen_tree.heading(col, text=text)
             self.chosen_tree.column(col, width=width, anchor="w" if col == "genome" else "e")
         scroll_both(self.chosen_tree, frame)
@@ -143,10 +150,11 @@ class ModelViews:
         frame.pack(fill="both", expand=True, pady=(4, 0))
         cols = ("rank", "genome", "objective", "success", "median", "genes")
         self.proposal_tree = ttk.Treeview(frame, columns=cols, show="headings", height=12, selectmode="extended")
+        widths = {"rank": 30, "genome": 160, "objective": 130, "success": 120, "median": 100, "genes": 420}
         for col, text in zip(cols, ("#", "Genome", "Expected steps ± sd", "Success ± sd", "Median ± sd",
                                     "Genes (the most important first)")):
             self.proposal_tree.heading(col, text=text)
-            self.proposal_tree.column(col, width=320 if col == "genes" else 110, anchor="w")
+            self.proposal_tree.column(col, width=widths[col], anchor="w", stretch=col == "genes")
         scroll_both(self.proposal_tree, frame)
         self.proposal_tree.bind("<<TreeviewSelect>>", lambda _e: self._proposal_clicked())
         self.propose_note = ttk.Label(page, text="Fit the model (F9), then Propose. The Evolution Lab can also "
@@ -188,14 +196,20 @@ class ModelViews:
     def _draw_parallel(self) -> None:
         if self.data is None:
             return
-        self.parallel_axes = charts.parallel_axes(self.data)
+        top = AXIS_CHOICES.index(self.axis_choice.get()) if self.axis_choice.get() in AXIS_CHOICES else 1
+        self.axis_genes = charts.shown_genes(self.fits, (5, 8, 12, 0)[top])
+        self.parallel_axes = charts.parallel_axes(self.data, self.axis_genes)
+        shown = {a.key for a in self.parallel_axes}
+        for key in [k for k in self.brushes if k not in shown]:   # a hidden axis keeps no brush
+            del self.brushes[key]
 
         def draw(fig) -> None:
             fig.clear()
             self.parallel_ax = fig.add_subplot(1, 1, 1)
             self.chosen_mask = charts.draw_parallel(self.parallel_ax, self.data, self.parallel_axes,
                                                     self.colour_by.get(), self.brushes, self._species())
-            fig.subplots_adjust(left=0.03, right=0.97, bottom=0.26, top=0.92)
+            fig.subplots_adjust(left=0.07, right=0.86 if self.colour_by.get() == "species" else 0.93,
+                                bottom=0.26, top=0.92)
         self.parallel_panel.redraw(draw)
         self._fill_chosen()
 
@@ -205,8 +219,8 @@ class ModelViews:
         for row in frame.itertuples():
             median = "-" if not np.isfinite(row.median_steps) else \
                 f"{'>=' if row.median_censored else ''}{row.median_steps:.0f}"
-            self.chosen_tree.insert("", "end", iid=row.genome_id, values=(row.label, f"{row.success:.0%}", median))
-        fit_columns(self.chosen_tree)
+            success = "-" if not np.isfinite(row.success) else f"{row.success:.0%}"
+            self.chosen_tree.insert("", "end", iid=row.genome_id, values=(row.label, success, median))
         self.chosen_label.configure(text=f"{len(frame)} of {len(self.data.frame)} genomes chosen")
 
     def brush(self, key: str, low: float | None, high: float | None = None) -> None:
@@ -303,9 +317,13 @@ class ModelViews:
         self.proposals = event.result
         tree = self.proposal_tree
         tree.delete(*tree.get_children())
-        ranked = next(iter(self.fits.values())).ranked_genes()[:4]
+        from lab.analysis.insight_model import success_model
+        ranked = charts.shown_genes(self.fits, 4) or []
+        chance = success_model(self.fits)
+        label = self.data.outcome(chance).label if chance else "success"
+        tree.heading("success", text=f"{label[:1].upper()}{label[1:]} ± sd")
         for i, p in enumerate(self.proposals, start=1):
-            s = p.predicted.get("success", (float("nan"), 0.0))
+            s = p.predicted.get(chance or "success", (float("nan"), 0.0))
             m = p.predicted.get("median_steps", (float("nan"), 0.0))
             genes = ", ".join(f"{k} {p.genome.genes[k]:.3g}" for k in ranked)
             tree.insert("", "end", iid=p.genome.id, values=(i, p.genome.label, f"{p.objective:.0f} ± {p.objective_sd:.0f}",
@@ -339,7 +357,7 @@ class ModelViews:
             return [("importance", {})]
         if page == "Parallel":
             return [("parallel", {"colour_by": self.colour_by.get(), "brushes": dict(self.brushes),
-                                  "species": self._species()})]
+                                  "species": self._species(), "axis_genes": self.axis_genes})]
         if page == "Slice & contour":
             return [("slice", {"outcome": self.outcome.get(), "gene": self.slice_gene.get()}),
                     ("contour", {"outcome": self.outcome.get(), "genes": (self.contour_a.get(), self.contour_b.get())})]
