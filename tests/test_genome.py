@@ -282,7 +282,7 @@ def test_unit_vector_round_trip(spec):
 
 
 def test_origins_cover_the_lab(spec):
-    assert set(ORIGINS) == {"founder", "alien", "crossover", "clone", "mutation", "forge"}
+    assert set(ORIGINS) == {"founder", "alien", "crossover", "clone", "mutation", "forge", "proposed"}
 
 
 def test_read_genome_file_reads_bundles_and_lists(tmp_path, spec):
