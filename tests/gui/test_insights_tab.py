@@ -43,7 +43,7 @@ def click(canvas, ax, x, y, kind):
     MouseEvent(kind, canvas, px, py, button=1)._process()
 
 
-def test_fit_shows_importance_with_the_held_out_score(lab_app, insights):
+def test_fit_shows_importance_with_the_held_out_score(lab_app, insights, tmp_path):
     assert TABS["Insights"][0] == "lab.gui.insights"
     tab = fitted(lab_app, insights)
     assert set(tab.fits) == {"success", "median_steps"}
@@ -52,6 +52,10 @@ def test_fit_shows_importance_with_the_held_out_score(lab_app, insights):
     assert any("held-out R²" in t for t in titles) and any("interaction" in t for t in titles)
     assert "60 genomes" in tab.summary.cget("text") and "held-out R²" in tab.summary.cget("text")
     assert tab.progress.cget("value") == 1.0
+    tab.views.select(0)
+    files = {p.name for p in tab.export_charts(tmp_path / "charts")}
+    assert files == {"insights-importance.csv", "insights-interactions.csv", "insights-importance.png",
+                     "insights-importance.svg", "insights-importance.pdf"}
 
 
 def test_brushing_with_the_mouse_chooses_genomes_and_sends_them(lab_app, insights):
