@@ -173,7 +173,7 @@ def draw_parallel(ax: Axes, data: InsightData, axes: Sequence[Axis], colour_by: 
         if a.key in brushes:
             lo, hi = sorted(brushes[a.key])
             ax.add_patch(_rect(j, lo, hi))
-    ax.set_xticks(x, [a.label[:16] + ("  (log)" if a.log or (a.kind == "gene" and data.spec.gene(a.key).scale != "linear")
+    ax.set_xticks(x, [a.label[:22] + ("  (log)" if a.log or (a.kind == "gene" and data.spec.gene(a.key).scale != "linear")
                                          else "") for a in axes], rotation=40, ha="right", fontsize=7)
     ax.set_yticks([])
     ax.set_ylim(-0.05, 1.05)

@@ -208,7 +208,7 @@ class ModelViews:
             self.parallel_ax = fig.add_subplot(1, 1, 1)
             self.chosen_mask = charts.draw_parallel(self.parallel_ax, self.data, self.parallel_axes,
                                                     self.colour_by.get(), self.brushes, self._species())
-            fig.subplots_adjust(left=0.07, right=0.86 if self.colour_by.get() == "species" else 0.93,
+            fig.subplots_adjust(left=0.1, right=0.86 if self.colour_by.get() == "species" else 0.93,
                                 bottom=0.26, top=0.92)
         self.parallel_panel.redraw(draw)
         self._fill_chosen()

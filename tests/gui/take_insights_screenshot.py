@@ -4,7 +4,10 @@
         [--run RUN_ID] [--compare RUN_ID RUN_ID ...] [--brush learning_rate=0.6:1]
 
 Writes OUT-importance.png, OUT-parallel.png, OUT-slice.png, OUT-propose.png, OUT-genealogy.png and
-OUT-runs.png. The registry is only read, except that Propose's genomes are not saved.
+OUT-runs.png. The registry is only read, except that Propose's genomes are not saved. The README's
+pictures: a copy of bench/propose_seeding.py's registry taken after its founders and proposed arms of
+run seed 201, with ``--run proposed-s201 --compare prior-s101 founders-s201 proposed-s201 --brush
+learning_rate=0.55:1``.
 """
 from __future__ import annotations
 
