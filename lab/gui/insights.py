@@ -229,6 +229,8 @@ class InsightsTab(ModelViews, RunViews):
         if title == "Insights":
             self._offer_tasks()
             self._offer_runs()
+            if not self._fitted_once:   # the first look finds the model of the registry as it is
+                self.fit()
 
     # ---- sending genomes to the other tabs ----------------------------------------------------
     def send(self, topic: str, ids: list[str]) -> bool:

@@ -33,9 +33,11 @@ def main() -> None:
     root.geometry("1280x770+0+0")
     tab = app.tabs["Insights"]
     app.show_tab("Insights")
-    root.update()
-    assert tab.fit()
+    root.update()   # showing the tab the first time fits the model
     wait_until(root, lambda: tab.job is None, timeout=600)
+    if tab.data is None:
+        assert tab.fit()
+        wait_until(root, lambda: tab.job is None, timeout=600)
     wait_until(root, lambda: tab._shape_job is None, timeout=300)
 
     def page(i: int, name: str) -> None:

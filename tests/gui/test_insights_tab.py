@@ -26,6 +26,7 @@ def insights(lab_app, tmp_path):
     lab_app.show_tab("Insights")
     tab._registry_changed(lab_app.registry)
     lab_app.root.update()
+    wait_until(lab_app.root, lambda: tab.job is None, timeout=120)   # the fit of the tab's first showing
     yield tab
     lab_app.set_registry(old)
 
