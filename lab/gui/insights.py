@@ -174,6 +174,8 @@ class InsightsTab(ModelViews, RunViews):
             return False
         self.store_prefs(self.app.prefs)
         self._fitted_once = True
+        if self.app.shown_tab() != "Insights":   # F9 from another tab
+            self.app.show_tab("Insights")
         self.fit_button.state(["disabled"])
         self.progress.configure(value=0)
         arena = get_arena(self.arena.get())

@@ -13,6 +13,7 @@ import numpy as np
 from lab.analysis import insight_charts as charts
 from lab.analysis.phylogeny import LEVELS
 from lab.gui.widgets.chart_panel import ChartPanel
+from lab.gui.widgets.form import FormError
 from lab.gui.widgets.table import scroll_both
 from lab.gui.widgets.tooltip import Tooltip
 from lab.jobs import JobEnded
@@ -301,7 +302,13 @@ class ModelViews:
             return False
         if self._propose_job is not None:
             return False
-        values = self.form.values()
+        try:
+            values = self.form.values()
+        except FormError as exc:
+            self.app.show_error("Insights", "Nothing was proposed:\n" + "\n".join(exc.problems))
+            return False
+        self.app.show_tab("Insights")   # the shortcut works from every tab: show where the proposals land
+        self.views.select(self.views.index(self.propose_button.master.master))
         self.propose_button.state(["disabled"])
         self._propose_job = self.app.submit(propose_job, self.data, self.fits, values["proposals"], values["seed"],
                                             title="Insights proposals", on_event=self._on_proposals, quick=True)

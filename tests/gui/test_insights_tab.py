@@ -99,7 +99,9 @@ def test_slice_and_contour_follow_the_chosen_genes(lab_app, insights):
 
 def test_propose_lists_genomes_with_uncertainty_and_saves_them(lab_app, insights, tmp_path):
     tab = fitted(lab_app, insights)
-    lab_app.invoke("propose_genomes")
+    lab_app.show_tab("Gene Forge")
+    lab_app.invoke("propose_genomes")   # the shortcut works from any tab and shows the proposals
+    assert lab_app.shown_tab() == "Insights" and tab.views.index("current") == 3
     wait_until(lab_app.root, lambda: tab._propose_job is None and tab.proposals, timeout=60)
     rows = tab.proposal_tree.get_children()
     assert len(rows) == 8 and "±" in tab.proposal_tree.set(rows[0], "objective")
