@@ -52,6 +52,17 @@ def fit_job(job, registry, spec, task, filters: Filters, seed: int) -> tuple[Any
     return data, fits, skipped
 
 
+def _choice_row(parent: ttk.Frame, label: str, var: tk.StringVar, tip: str) -> ttk.Combobox:
+    """A labelled read-only dropdown filling its row."""
+    row = ttk.Frame(parent)
+    row.pack(fill="x", pady=(4, 0))
+    ttk.Label(row, text=label).pack(side="left")
+    box = ttk.Combobox(row, textvariable=var, state="readonly", width=28)
+    box.pack(side="left", fill="x", expand=True, padx=(6, 0))
+    Tooltip(box, tip)
+    return box
+
+
 class InsightsTab(ModelViews, RunViews):
     def __init__(self, app, parent: ttk.Frame):
         self.app = app
@@ -91,21 +102,12 @@ class InsightsTab(ModelViews, RunViews):
         box_a = ttk.Combobox(row, textvariable=self.arena, values=arena_names(), state="readonly", width=12)
         box_a.pack(side="left", padx=(6, 0))
         box_a.bind("<<ComboboxSelected>>", lambda _e: self._arena_changed())
-        row = ttk.Frame(box)
-        row.pack(fill="x", pady=(4, 0))
-        ttk.Label(row, text="Task").pack(side="left")
         self.task_choice = tk.StringVar(self.frame, value=DEFAULT_TASK)
-        self.task_box = ttk.Combobox(row, textvariable=self.task_choice, state="readonly", width=28)
-        self.task_box.pack(side="left", fill="x", expand=True, padx=(6, 0))
-        Tooltip(self.task_box, "The task whose trials are read (its settings hashed to a task id); the tasks "
-                               "with trials, most first.")
-        row = ttk.Frame(box)
-        row.pack(fill="x", pady=(4, 0))
-        ttk.Label(row, text="Run").pack(side="left")
+        self.task_box = _choice_row(box, "Task", self.task_choice, "The task whose trials are read (its settings "
+                                    "hashed to a task id); the tasks with trials, most first.")
         self.run_filter = tk.StringVar(self.frame, value=ANY_RUN)
-        self.run_box = ttk.Combobox(row, textvariable=self.run_filter, state="readonly", width=28)
-        self.run_box.pack(side="left", fill="x", expand=True, padx=(6, 0))
-        Tooltip(self.run_box, "Only the genomes that lived in this Evolution Lab run.")
+        self.run_box = _choice_row(box, "Run", self.run_filter, "Only the genomes that lived in this Evolution "
+                                   "Lab run.")
         self.hall_of_fame = tk.BooleanVar(self.frame, value=False)
         ttk.Checkbutton(box, text="Hall of Fame only", variable=self.hall_of_fame).pack(anchor="w", pady=(4, 0))
         self.form = Form(box, FIELDS, width=8)

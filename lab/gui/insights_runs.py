@@ -122,13 +122,20 @@ class RunViews:
                         on_event=self._on_genealogy)
         return True
 
-    def _on_genealogy(self, event) -> None:
+    def _job_result(self, event, title: str):
+        """The result of an ended job, or None (still running, failed, or a message shown to the user)."""
         if not isinstance(event, JobEnded) or event.state != "done":
-            return
+            return None
         if isinstance(event.result, str):
-            self.app.show_error("Genealogy", event.result)
+            self.app.show_error(title, event.result)
+            return None
+        return event.result
+
+    def _on_genealogy(self, event) -> None:
+        tree = self._job_result(event, "Genealogy")
+        if tree is None:
             return
-        self.tree = event.result
+        self.tree = tree
         self.chosen_node = None
         self._draw_genealogy()
         if self.tree.history:
@@ -205,13 +212,11 @@ class RunViews:
         return True
 
     def _on_compare(self, event) -> None:
-        if not isinstance(event, JobEnded) or event.state != "done":
-            return
-        if isinstance(event.result, str):
-            self.app.show_error("Compare runs", event.result)
+        compared = self._job_result(event, "Compare runs")
+        if compared is None:
             return
         from lab.analysis.run_history_charts import draw_compare
-        self.compared = event.result
+        self.compared = compared
         self.compare_panel.redraw(lambda fig: draw_compare(fig, self.compared))
 
     def export_chosen_run(self, folder: str | None = None):
