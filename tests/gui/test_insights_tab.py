@@ -160,6 +160,16 @@ def test_the_evolution_lab_starts_from_proposals_in_a_job(lab_app, insights):
     panel = evolution.settings_panel
     launched = []
     evolution._launch = launched.append     # the run itself (grokking trials) is not trained here
+    if panel.arena.get() != "grokking":
+        panel.arena.set("grokking")
+        panel._arena_changed()
+    before, form_before = panel.task_form.values(), panel.form.values()
+    ticked = {key: var.get() for key, var in panel.seed_vars.items()}
+    for var in panel.seed_vars.values():   # only the proposals seed generation 1 here
+        var.set(False)
+    panel.form.set("population", 8)
+    # the default task, whose trials the synthetic registry holds (other tests may have changed it)
+    panel.task_form.set_values({name: f.default for name, f in panel.task_form.fields.items()})
     panel.seed_extra.set("proposed:3")
     try:
         assert evolution.start()
@@ -167,6 +177,10 @@ def test_the_evolution_lab_starts_from_proposals_in_a_job(lab_app, insights):
     finally:
         del evolution._launch
         panel.seed_extra.set("")
+        panel.task_form.set_values(before)
+        panel.form.set_values(form_before)
+        for key, value in ticked.items():
+            panel.seed_vars[key].set(value)
     proposed = [g for g in launched[0].population if g.origin == "proposed"]
     assert len(proposed) == 3 and all("proposed" in g.tags for g in proposed)
     assert lab_app.registry.run_dir(launched[0].run_id).exists()
