@@ -271,3 +271,22 @@ def test_after_a_restart_the_newest_run_is_shown_and_f7_resumes_it(make_app):
     assert evo.run_choice.get() == run_id and evo.run_state.cget("text") == "finished, 1 generation"
     assert len(evo.history) == 1 and len(evo.table.get_children()) == 3, "its charts and last population"
     assert run_id in evo.run_label.cget("text")
+
+
+def test_the_insights_filters_survive_a_restart_and_a_bad_stored_value_is_dropped(make_app, tmp_path):
+    app = make_app()
+    app.tabs["Insights"].form.set_values({"top_k": 20, "min_trials": 3, "tag": "keep", "proposals": 5})
+    close(app)
+    path = tmp_path / "config" / FILE_NAME
+    data = json.loads(path.read_text())
+    assert data["arenas"]["grokking"]["insights"] == {"top_k": 20, "min_trials": 3, "tag": "keep", "proposals": 5}
+    again = make_app()
+    form = again.tabs["Insights"].form
+    assert form.values() == {"top_k": 20, "min_trials": 3, "tag": "keep", "proposals": 5, "seed": 0}
+    close(again)
+    data["arenas"]["grokking"]["insights"]["top_k"] = -7        # edited by hand: out of bounds
+    data["arenas"]["grokking"]["insights"]["proposals"] = "many"
+    path.write_text(json.dumps(data))
+    third = make_app()
+    values = third.tabs["Insights"].form.values()
+    assert values["top_k"] == 0 and values["proposals"] == 8 and values["min_trials"] == 3
